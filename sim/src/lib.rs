@@ -1,0 +1,55 @@
+//! sovlab-sim: everything that simulates, checks and reports.
+//!
+//! The data flows one way (DESIGN.md): a [`Scenario`] is run by the [`world`] into a
+//! [`Trace`]; [`check`] judges the trace and [`report`] summarizes it. Nothing
+//! downstream of the trace re-runs logic or peeks at live state.
+
+
+
+pub mod check;
+pub mod msg;
+pub mod net;
+pub mod node;
+pub mod patterns;
+pub mod read;
+pub mod report;
+pub mod scenario;
+mod scenario_hints;
+mod scenario_validate;
+pub mod store;
+pub mod trace;
+pub mod world;
+
+pub use check::Verdict;
+pub use report::Report;
+pub use scenario::{Scenario, ScenarioError};
+pub use trace::Trace;
+pub use world::RunOptions;
+
+/// A finished run: its trace, verdicts and report.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// Everything that happened.
+    pub trace: Trace,
+    /// Every applicable invariant's verdict.
+    pub verdicts: Vec<Verdict>,
+    /// The summary.
+    pub report: Report,
+}
+
+/// Runs `scenario` with `seed` and judges the run.
+pub fn run(scenario: &Scenario, seed: u64) -> RunResult {
+    run_with(scenario, seed, RunOptions::default())
+}
+
+/// [`run`] with options.
+pub fn run_with(scenario: &Scenario, seed: u64, opts: RunOptions) -> RunResult {
+    let trace = world::run(scenario, seed, opts);
+    let verdicts = check::check_all(&trace);
+    let report = report::build(&trace, &verdicts);
+    RunResult {
+        trace,
+        verdicts,
+        report,
+    }
+}

@@ -1,0 +1,217 @@
+//! The shape of every protocol node: a sans-IO state machine.
+//!
+//! A node is a plain struct. The executor (the `world`) calls it when it starts,
+//! recovers, receives a message or a timer fires; the node answers through a
+//! [`Cx`]: messages to send, timers to set, local transactions on its *own* stores,
+//! and protocol events for the trace. No async, no clock, no randomness of its own:
+//! the context supplies time and chance, so a protocol can be driven step by step in
+//! a unit test with no runtime at all.
+
+use crate::msg::{Msg, MsgId, NodeIx, StepIx, TxnId};
+use crate::store::{Store, Write};
+use crate::trace::{EventKind, Local};
+
+/// A protocol node.
+pub trait Node: Send {
+    /// The first start of the node.
+    fn on_start(&mut self, cx: &mut Cx);
+    /// A restart after a crash: rebuild volatile state from the stores.
+    fn on_recover(&mut self, cx: &mut Cx) {
+        self.on_start(cx);
+    }
+    /// A message arrived.
+    fn on_message(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg);
+    /// A timer set with [`Cx::set_timer`] fired.
+    fn on_timer(&mut self, cx: &mut Cx, timer: u64);
+    /// Does this node still have work in flight (unacknowledged messages, open
+    /// transactions, a saga waiting)? The run ends when no node is busy.
+    fn busy(&self) -> bool;
+}
+
+/// Something a node asked of the executor, in the order it asked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Send a message.
+    Send { to: NodeIx, msg: Msg },
+    /// Fire `timer` after `after_us`.
+    Timer { after_us: u64, timer: u64 },
+    /// Record an event (a local transaction, a vote, a decision, ...).
+    Event(EventKind),
+}
+
+/// Where chance comes from: the executor's seeded RNG.
+pub trait Chance {
+    /// A uniform draw in [0, 1).
+    fn uniform(&mut self) -> f64;
+}
+
+impl<R: rand::RngCore> Chance for R {
+    fn uniform(&mut self) -> f64 {
+        rand::Rng::gen::<f64>(self)
+    }
+}
+
+/// The context of one call into a node.
+pub struct Cx<'a> {
+    /// Virtual time, microseconds since the start of the run.
+    pub now_us: u64,
+    /// This node.
+    pub me: NodeIx,
+    stores: &'a mut [Store],
+    store_ids: &'a [u16],
+    effects: &'a mut Vec<Effect>,
+    next_msg_id: &'a mut MsgId,
+    chance: &'a mut dyn Chance,
+}
+
+impl<'a> Cx<'a> {
+    /// A context over this node's stores (`store_ids`: their indices in the trace).
+    pub fn new(
+        now_us: u64,
+        me: NodeIx,
+        stores: &'a mut [Store],
+        store_ids: &'a [u16],
+        effects: &'a mut Vec<Effect>,
+        next_msg_id: &'a mut MsgId,
+        chance: &'a mut dyn Chance,
+    ) -> Self {
+        Cx {
+            now_us,
+            me,
+            stores,
+            store_ids,
+            effects,
+            next_msg_id,
+            chance,
+        }
+    }
+
+    /// A fresh message id.
+    pub fn fresh_id(&mut self) -> MsgId {
+        *self.next_msg_id += 1;
+        *self.next_msg_id
+    }
+
+    /// Sends `msg` to `to`, giving it a fresh id if it has none; returns the id.
+    pub fn send(&mut self, to: NodeIx, mut msg: Msg) -> MsgId {
+        if msg.id == 0 {
+            msg.id = self.fresh_id();
+        }
+        self.effects.push(Effect::Send { to, msg });
+        msg.id
+    }
+
+    /// Fires `timer` after `after_us` microseconds.
+    pub fn set_timer(&mut self, after_us: u64, timer: u64) {
+        self.effects.push(Effect::Timer { after_us, timer });
+    }
+
+    /// Records a protocol event.
+    pub fn event(&mut self, kind: EventKind) {
+        self.effects.push(Effect::Event(kind));
+    }
+
+    /// True with probability `p` (never draws for p <= 0 or p >= 1).
+    pub fn chance(&mut self, p: f64) -> bool {
+        if p <= 0.0 {
+            false
+        } else if p >= 1.0 {
+            true
+        } else {
+            self.chance.uniform() < p
+        }
+    }
+
+    /// Read access to this node's store `i`.
+    pub fn store(&self, i: usize) -> &Store {
+        &self.stores[i]
+    }
+
+    /// How many stores this node owns.
+    pub fn store_count(&self) -> usize {
+        self.stores.len()
+    }
+
+    /// Commits a local transaction on this node's store `i` and records it as `what`.
+    pub fn commit(&mut self, i: usize, what: Local, txn: TxnId, step: StepIx, writes: &[Write]) {
+        self.stores[i].commit(writes);
+        self.effects.push(Effect::Event(EventKind::Local {
+            what,
+            store: self.store_ids[i],
+            txn,
+            step,
+            writes: writes.into(),
+        }));
+    }
+}
+
+/// A test harness: drives one node with no runtime, recording its effects.
+pub struct Harness {
+    /// The node's stores.
+    pub stores: Vec<Store>,
+    store_ids: Vec<u16>,
+    /// Effects of the last call.
+    pub effects: Vec<Effect>,
+    next_id: MsgId,
+    rng: rand::rngs::StdRng,
+    /// Virtual time given to the next call.
+    pub now_us: u64,
+    me: NodeIx,
+}
+
+impl Harness {
+    /// A harness for node `me` owning `stores`, with a seeded RNG.
+    pub fn new(me: NodeIx, stores: Vec<Store>, seed: u64) -> Harness {
+        let store_ids = (0..stores.len() as u16).collect();
+        Harness {
+            stores,
+            store_ids,
+            effects: Vec::new(),
+            next_id: 1000,
+            rng: rand::SeedableRng::seed_from_u64(seed),
+            now_us: 0,
+            me,
+        }
+    }
+
+    /// Calls `f` on `node` with a fresh context; returns the effects.
+    pub fn call<N: Node + ?Sized>(
+        &mut self,
+        node: &mut N,
+        f: impl FnOnce(&mut N, &mut Cx),
+    ) -> Vec<Effect> {
+        self.effects.clear();
+        let mut cx = Cx::new(
+            self.now_us,
+            self.me,
+            &mut self.stores,
+            &self.store_ids,
+            &mut self.effects,
+            &mut self.next_id,
+            &mut self.rng,
+        );
+        f(node, &mut cx);
+        std::mem::take(&mut self.effects)
+    }
+
+    /// The messages among `effects`.
+    pub fn sent(effects: &[Effect]) -> Vec<(NodeIx, Msg)> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Send { to, msg } => Some((*to, *msg)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Packs a timer's purpose and key (a transaction, a query) into one timer id.
+pub fn timer_id(purpose: u8, key: u32) -> u64 {
+    (u64::from(purpose) << 32) | u64::from(key)
+}
+
+/// Unpacks [`timer_id`].
+pub fn timer_parts(timer: u64) -> (u8, u32) {
+    ((timer >> 32) as u8, timer as u32)
+}

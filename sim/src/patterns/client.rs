@@ -1,0 +1,225 @@
+//! The client: the outside world that submits business transactions.
+//!
+//! It starts transaction 1, 2, ... N, at most `concurrency` at once and at least
+//! `interval_ms` apart, by sending `submit` to the system's entry node (the
+//! coordinator, or the first step's service in a choreography). It resends the
+//! submit until the entry acknowledges it, then waits for `finished`. A transaction
+//! the system never acknowledged may never have started; one that never finishes is
+//! given up on after a patience period so the rest can go on.
+
+use super::{Layout, CLIENT_NODE};
+use crate::msg::{Msg, MsgKind, NodeIx, TxnId};
+use crate::node::{timer_id, timer_parts, Cx, Node};
+use crate::scenario::{Coordination, Protocol, Scenario};
+use crate::trace::EventKind;
+use std::collections::BTreeMap;
+
+const NEXT: u8 = 1;
+const RESEND: u8 = 2;
+const PATIENCE: u8 = 3;
+
+/// How long the client waits for a transaction's outcome before moving on.
+pub const PATIENCE_US: u64 = 2_000_000;
+
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    submit: Msg,
+    acked: bool,
+}
+
+/// The client node (node 0).
+#[derive(Debug)]
+pub struct Client {
+    entry: Option<NodeIx>,
+    total: u32,
+    concurrency: usize,
+    interval_us: u64,
+    backoff_us: u64,
+    next_txn: TxnId,
+    next_due_us: u64,
+    timer_armed: bool,
+    open: BTreeMap<TxnId, Open>,
+}
+
+impl Client {
+    /// The client of scenario `s`.
+    pub fn new(s: &Scenario, l: &Layout) -> Client {
+        let (entry, total, concurrency, interval_us, backoff_us) = match &s.write {
+            Some(w) => {
+                let entry = if w.protocol == Protocol::Saga
+                    && w.coordination == Coordination::Choreography
+                {
+                    l.step_node(s, 0)
+                } else {
+                    l.coordinator.expect("an orchestrated protocol has a coordinator")
+                };
+                (
+                    Some(entry),
+                    w.transactions,
+                    w.concurrency as usize,
+                    w.interval_ms * 1000,
+                    w.retry.backoff_ms * 1000,
+                )
+            }
+            None => (None, 0, 1, 0, 20_000),
+        };
+        Client {
+            entry,
+            total,
+            concurrency: concurrency.max(1),
+            interval_us,
+            backoff_us,
+            next_txn: 1,
+            next_due_us: 0,
+            timer_armed: false,
+            open: BTreeMap::new(),
+        }
+    }
+
+    /// Starts every transaction that is due and has a free slot.
+    fn start_due(&mut self, cx: &mut Cx) {
+        let Some(entry) = self.entry else { return };
+        while self.next_txn <= self.total
+            && self.open.len() < self.concurrency
+            && cx.now_us >= self.next_due_us
+        {
+            let txn = self.next_txn;
+            self.next_txn += 1;
+            self.next_due_us = cx.now_us + self.interval_us;
+            let mut submit = Msg::new(MsgKind::Submit, txn, 0);
+            submit.id = cx.send(entry, submit);
+            cx.event(EventKind::Submit { txn });
+            self.open.insert(txn, Open { submit, acked: false });
+            cx.set_timer(self.backoff_us, timer_id(RESEND, txn));
+            cx.set_timer(PATIENCE_US, timer_id(PATIENCE, txn));
+        }
+        let waiting_for_time = self.next_txn <= self.total
+            && self.open.len() < self.concurrency
+            && cx.now_us < self.next_due_us;
+        if waiting_for_time && !self.timer_armed {
+            self.timer_armed = true;
+            cx.set_timer(self.next_due_us - cx.now_us, timer_id(NEXT, 0));
+        }
+    }
+}
+
+impl Node for Client {
+    fn on_start(&mut self, cx: &mut Cx) {
+        debug_assert_eq!(cx.me, CLIENT_NODE);
+        self.start_due(cx);
+    }
+
+    fn on_message(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
+        match msg.kind {
+            MsgKind::Ack => {
+                if let Some(open) = self.open.values_mut().find(|o| o.submit.id == msg.re) {
+                    open.acked = true;
+                }
+            }
+            MsgKind::Finished => {
+                cx.send(from, Msg::new(MsgKind::Ack, msg.txn, 0).re(msg.id));
+                if self.open.remove(&msg.txn).is_some() {
+                    cx.event(EventKind::Outcome {
+                        txn: msg.txn,
+                        committed: msg.ok,
+                    });
+                    self.start_due(cx);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_timer(&mut self, cx: &mut Cx, timer: u64) {
+        let (purpose, txn) = timer_parts(timer);
+        match purpose {
+            NEXT => {
+                self.timer_armed = false;
+                self.start_due(cx);
+            }
+            RESEND => {
+                if let (Some(open), Some(entry)) = (self.open.get(&txn), self.entry) {
+                    if !open.acked {
+                        cx.send(entry, open.submit);
+                        cx.set_timer(self.backoff_us, timer);
+                    }
+                }
+            }
+            PATIENCE => {
+                if self.open.remove(&txn).is_some() {
+                    self.start_due(cx);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.next_txn <= self.total || !self.open.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::{Effect, Harness};
+
+    fn scenario(concurrency: u32, interval_ms: u64) -> Scenario {
+        Scenario::parse(
+            &format!(
+                r#"
+name = "t"
+[[service]]
+name = "a"
+[write]
+protocol = "shared-database"
+transactions = 3
+concurrency = {concurrency}
+interval_ms = {interval_ms}
+steps = [{{ service = "a" }}]
+"#
+            ),
+            "t.toml",
+        )
+        .unwrap()
+    }
+
+    fn submits(effects: &[Effect]) -> Vec<TxnId> {
+        Harness::sent(effects)
+            .iter()
+            .filter(|(_, m)| m.kind == MsgKind::Submit)
+            .map(|(_, m)| m.txn)
+            .collect()
+    }
+
+    #[test]
+    fn keeps_at_most_concurrency_in_flight() {
+        let s = scenario(2, 0);
+        let l = crate::patterns::layout(&s);
+        let mut c = Client::new(&s, &l);
+        let mut h = Harness::new(0, vec![], 1);
+        let fx = h.call(&mut c, |n, cx| n.on_start(cx));
+        assert_eq!(submits(&fx), vec![1, 2]);
+        let finished = Msg::new(MsgKind::Finished, 1, 0).ok(true);
+        let fx = h.call(&mut c, |n, cx| n.on_message(cx, 1, finished));
+        assert_eq!(submits(&fx), vec![3]);
+        assert!(fx.contains(&Effect::Event(EventKind::Outcome { txn: 1, committed: true })));
+        assert!(c.busy());
+    }
+
+    #[test]
+    fn resends_until_acknowledged() {
+        let s = scenario(1, 0);
+        let l = crate::patterns::layout(&s);
+        let mut c = Client::new(&s, &l);
+        let mut h = Harness::new(0, vec![], 1);
+        let fx = h.call(&mut c, |n, cx| n.on_start(cx));
+        let (_, first) = Harness::sent(&fx)[0];
+        let fx = h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(RESEND, 1)));
+        assert_eq!(Harness::sent(&fx)[0].1, first, "same message, same id");
+        let ack = Msg::new(MsgKind::Ack, 1, 0).re(first.id);
+        h.call(&mut c, |n, cx| n.on_message(cx, 1, ack));
+        let fx = h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(RESEND, 1)));
+        assert!(Harness::sent(&fx).is_empty());
+    }
+}

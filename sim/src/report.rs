@@ -1,0 +1,307 @@
+//! The outcome summary of one run: CONTRACT §3 as JSON, and the same for people.
+
+use crate::check::{self, Outcome, Verdict};
+use crate::msg::TxnId;
+use crate::scenario::Scenario;
+use crate::trace::{Counters, EventKind, StopReason, Trace};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Latency percentiles in virtual milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Latency {
+    /// Nearest-rank percentiles of `samples_us`, in ms rounded to 0.1.
+    pub fn of(samples_us: &mut [u64]) -> Latency {
+        if samples_us.is_empty() {
+            return Latency::default();
+        }
+        samples_us.sort_unstable();
+        let rank = |p: f64| {
+            let i = ((p * samples_us.len() as f64).ceil() as usize).clamp(1, samples_us.len());
+            ms(samples_us[i - 1])
+        };
+        Latency {
+            p50: rank(0.50),
+            p99: rank(0.99),
+            max: ms(*samples_us.last().expect("not empty")),
+        }
+    }
+}
+
+fn ms(us: u64) -> f64 {
+    (us as f64 / 100.0).round() / 10.0
+}
+
+/// The `write` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WriteReport {
+    /// Protocol name.
+    pub protocol: String,
+    /// Business transactions in the scenario.
+    pub transactions: u32,
+    /// Applied at every step.
+    pub committed: u32,
+    /// Applied at no step.
+    pub aborted: u32,
+    /// Anything else.
+    pub unfinished: u32,
+    /// From the client's submit to the outcome it was told.
+    pub latency_ms: Latency,
+}
+
+/// The `read` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadReport {
+    /// Method name.
+    pub method: String,
+    /// Queries in the scenario.
+    pub queries: u32,
+    /// Every source answered.
+    pub complete: u32,
+    /// Some sources answered.
+    pub partial: u32,
+    /// None answered.
+    pub failed: u32,
+    /// Longest a read view lagged behind a source commit.
+    pub max_staleness_ms: f64,
+    /// From query to answer.
+    pub latency_ms: Latency,
+}
+
+/// One invariant's entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvariantReport {
+    /// Held over the whole run.
+    pub holds: bool,
+    /// How many violations.
+    pub violations: u64,
+    /// One violation in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub example: Option<String>,
+    /// The trace event where the example broke.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_seq: Option<u64>,
+}
+
+/// The `expect` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpectReport {
+    /// Every expectation met (true when there are none).
+    pub met: bool,
+    /// The unmet ones, in words.
+    pub failures: Vec<String>,
+}
+
+/// The report of one run (CONTRACT §3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed.
+    pub seed: u64,
+    /// FNV-1a 64 of the trace's event lines.
+    pub trace_hash: String,
+    /// Number of trace events.
+    pub events: u64,
+    /// Virtual time at the end.
+    pub virtual_ms: u64,
+    /// Why the run ended: "quiescent", "duration", or the limit reached.
+    pub stopped: String,
+    /// Message counters.
+    pub messages: Counters,
+    /// Write-side outcomes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write: Option<WriteReport>,
+    /// Read-side outcomes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read: Option<ReadReport>,
+    /// Every invariant that applies, in CONTRACT order.
+    pub invariants: indexmap_like::OrderedMap<InvariantReport>,
+    /// Whether the scenario's `expect` was met.
+    pub expect: ExpectReport,
+}
+
+/// A string-keyed map that keeps insertion order in JSON (CONTRACT order).
+pub mod indexmap_like {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// Ordered (key, value) pairs serialized as a JSON object.
+    #[derive(Debug, Clone, PartialEq, Default)]
+    pub struct OrderedMap<V>(pub Vec<(String, V)>);
+
+    impl<V> OrderedMap<V> {
+        /// The value under `key`.
+        pub fn get(&self, key: &str) -> Option<&V> {
+            self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        }
+    }
+
+    impl<V: Serialize> Serialize for OrderedMap<V> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+        }
+    }
+
+    impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let m = serde_json::Map::deserialize(d)?;
+            m.into_iter()
+                .map(|(k, v)| Ok((k, V::deserialize(v).map_err(serde::de::Error::custom)?)))
+                .collect::<Result<Vec<_>, D::Error>>()
+                .map(OrderedMap)
+        }
+    }
+}
+
+/// Write-side latencies: client submit to client outcome, per transaction.
+fn write_latencies(trace: &Trace) -> Vec<u64> {
+    let mut start: BTreeMap<TxnId, u64> = BTreeMap::new();
+    let mut out = Vec::new();
+    for e in &trace.events {
+        match e.kind {
+            EventKind::Submit { txn } => {
+                start.entry(txn).or_insert(e.t_us);
+            }
+            EventKind::Outcome { txn, .. } => {
+                if let Some(s) = start.remove(&txn) {
+                    out.push(e.t_us - s);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Builds the report of `trace` from its verdicts.
+pub fn build(trace: &Trace, verdicts: &[Verdict]) -> Report {
+    let s: &Scenario = &trace.scenario;
+    let write = s.write.as_ref().map(|w| {
+        let outcomes = check::outcomes(trace);
+        let count = |o: Outcome| outcomes.iter().filter(|(_, x)| *x == o).count() as u32;
+        WriteReport {
+            protocol: w.protocol.name().to_string(),
+            transactions: w.transactions,
+            committed: count(Outcome::Committed),
+            aborted: count(Outcome::Aborted),
+            unfinished: count(Outcome::Unfinished),
+            latency_ms: Latency::of(&mut write_latencies(trace)),
+        }
+    });
+    let read = s.read.as_ref().map(|r| crate::read::report(trace, r));
+    let failures = check::expect_failures(s, verdicts);
+    Report {
+        scenario: s.name.clone(),
+        seed: trace.seed,
+        trace_hash: trace.hash_hex(),
+        events: trace.event_count,
+        virtual_ms: trace.end_us / 1000,
+        stopped: match &trace.stop {
+            StopReason::Quiescent => "quiescent".into(),
+            StopReason::Duration => "duration".into(),
+            StopReason::Limit(what) => format!("limit: {what}"),
+        },
+        messages: trace.counters,
+        write,
+        read,
+        invariants: indexmap_like::OrderedMap(
+            verdicts
+                .iter()
+                .map(|v| {
+                    (
+                        v.name.clone(),
+                        InvariantReport {
+                            holds: v.holds,
+                            violations: v.violations,
+                            example: v.example.clone(),
+                            at_seq: v.at_seq,
+                        },
+                    )
+                })
+                .collect(),
+        ),
+        expect: ExpectReport {
+            met: failures.is_empty(),
+            failures,
+        },
+    }
+}
+
+impl Report {
+    /// The report for people.
+    pub fn to_text(&self) -> String {
+        let mut t = String::new();
+        let _ = writeln!(t, "scenario   {}", self.scenario);
+        let _ = writeln!(
+            t,
+            "seed       {}   trace {}   {} events   {} ms virtual ({})",
+            self.seed, self.trace_hash, self.events, self.virtual_ms, self.stopped
+        );
+        let m = &self.messages;
+        let _ = writeln!(
+            t,
+            "messages   {} sent, {} delivered, {} dropped, {} duplicated",
+            m.sent, m.delivered, m.dropped, m.duplicated
+        );
+        if let Some(w) = &self.write {
+            let _ = writeln!(
+                t,
+                "write      {}: {} transactions: {} committed, {} aborted, {} unfinished",
+                w.protocol, w.transactions, w.committed, w.aborted, w.unfinished
+            );
+            let l = w.latency_ms;
+            let _ = writeln!(
+                t,
+                "           latency p50 {} ms, p99 {} ms, max {} ms",
+                l.p50, l.p99, l.max
+            );
+        }
+        if let Some(r) = &self.read {
+            let _ = writeln!(
+                t,
+                "read       {}: {} queries: {} complete, {} partial, {} failed; max staleness {} ms",
+                r.method, r.queries, r.complete, r.partial, r.failed, r.max_staleness_ms
+            );
+            let l = r.latency_ms;
+            let _ = writeln!(
+                t,
+                "           latency p50 {} ms, p99 {} ms, max {} ms",
+                l.p50, l.p99, l.max
+            );
+        }
+        let _ = writeln!(t, "invariants");
+        for (name, v) in &self.invariants.0 {
+            let mark = if v.holds { "holds " } else { "BROKEN" };
+            let _ = write!(t, "  {mark} {name:<17}");
+            if !v.holds {
+                let _ = write!(t, " {} violation(s)", v.violations);
+                if let Some(at) = v.at_seq {
+                    let _ = write!(t, ", first at event {at}");
+                }
+                if let Some(ex) = &v.example {
+                    let _ = write!(t, "\n         e.g. {ex}");
+                }
+            }
+            let _ = writeln!(t);
+        }
+        if self.expect.met {
+            let _ = writeln!(t, "expect     met");
+        } else {
+            let _ = writeln!(t, "expect     NOT met");
+            for f in &self.expect.failures {
+                let _ = writeln!(t, "  - {f}");
+            }
+        }
+        t
+    }
+}

@@ -1,0 +1,697 @@
+//! The scenario file (CONTRACT §1): its serde model, defaults and validation.
+//!
+//! Loading is two passes. serde + toml reject syntax errors, unknown keys and values of
+//! the wrong type, with the position toml reports. [`Scenario::validate`] then checks
+//! what a type cannot say (ranges, names that must exist, contradictions) and points
+//! at the offending value through its key path, located in the raw text by `toml_edit`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+
+/// The name of the node that submits business transactions; faults cannot target it.
+pub const CLIENT: &str = "client";
+/// The default name of the orchestrator / 2PC coordinator / shared-database app node.
+pub const COORDINATOR: &str = "coordinator";
+/// The one database node of the shared-database pattern.
+pub const DATABASE: &str = "database";
+/// The API-composition gateway node.
+pub const GATEWAY: &str = "gateway";
+
+/// A whole scenario file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Format version; only 1 exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// Human name, shown in reports.
+    pub name: String,
+    /// What to look at; shown in the TUI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Default seed (the CLI's `--seed` wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Virtual-time limit of the run.
+    #[serde(default = "default_duration_ms")]
+    pub duration_ms: u64,
+    /// Network settings for every link.
+    #[serde(default)]
+    pub network: Network,
+    /// The services, each with a private store.
+    #[serde(rename = "service", default)]
+    pub services: Vec<Service>,
+    /// Business transactions across services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write: Option<Write>,
+    /// Queries that join across services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<Read>,
+    /// The fault schedule.
+    #[serde(rename = "fault", default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<Fault>,
+    /// What this scenario demonstrates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
+    /// Bounds that make a runaway scenario end with a report that says why.
+    #[serde(default, skip_serializing_if = "Limits::is_default")]
+    pub limits: Limits,
+}
+
+fn default_duration_ms() -> u64 {
+    10_000
+}
+
+/// Network settings for every link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// Probability a message is dropped, 0..=1.
+    #[serde(default)]
+    pub loss: f64,
+    /// Probability a delivered message arrives twice, 0..=1.
+    #[serde(default)]
+    pub duplicate: f64,
+    /// Uniform one-way latency range `[min, max]` in ms.
+    #[serde(default = "default_latency_ms")]
+    pub latency_ms: [u64; 2],
+}
+
+fn default_latency_ms() -> [u64; 2] {
+    [1, 10]
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            loss: 0.0,
+            duplicate: 0.0,
+            latency_ms: default_latency_ms(),
+        }
+    }
+}
+
+/// One service and its private store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// `[a-z][a-z0-9-]*`, unique.
+    pub name: String,
+    /// The kind of its store.
+    #[serde(default)]
+    pub store: StoreKind,
+    /// Units of this service's resource.
+    #[serde(default = "default_capacity")]
+    pub capacity: i64,
+}
+
+fn default_capacity() -> i64 {
+    1_000_000
+}
+
+/// The four kinds of store a service may own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StoreKind {
+    /// Tables of rows.
+    #[default]
+    Relational,
+    /// JSON documents by id.
+    Document,
+    /// Versioned keys.
+    KeyValue,
+    /// An append-only log; state is its fold.
+    EventLog,
+}
+
+impl StoreKind {
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreKind::Relational => "relational",
+            StoreKind::Document => "document",
+            StoreKind::KeyValue => "key-value",
+            StoreKind::EventLog => "event-log",
+        }
+    }
+}
+
+/// The write protocols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// A saga: local transactions with compensations.
+    Saga,
+    /// Two-phase commit with a coordinator.
+    TwoPhaseCommit,
+    /// One database node holds every service's data.
+    SharedDatabase,
+}
+
+impl Protocol {
+    /// The name used in scenario files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Saga => "saga",
+            Protocol::TwoPhaseCommit => "two-phase-commit",
+            Protocol::SharedDatabase => "shared-database",
+        }
+    }
+}
+
+/// How a saga is coordinated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Coordination {
+    /// An orchestrator drives the steps.
+    #[default]
+    Orchestration,
+    /// Each service reacts to the previous one's event.
+    Choreography,
+}
+
+/// How a saga service publishes what it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Publish {
+    /// Written in the same local transaction, relayed from the store.
+    #[default]
+    Outbox,
+    /// Sent after the commit, from memory (the dual write).
+    Direct,
+}
+
+/// Resending of unanswered forward commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Give a forward command up after this many sends; absent: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    /// Resend interval.
+    #[serde(default = "default_backoff_ms")]
+    pub backoff_ms: u64,
+}
+
+fn default_backoff_ms() -> u64 {
+    20
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            attempts: None,
+            backoff_ms: default_backoff_ms(),
+        }
+    }
+}
+
+/// One step of a business transaction: one local transaction at one service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// The service that runs this step.
+    pub service: String,
+    /// Units of the service's resource taken.
+    #[serde(default = "default_amount")]
+    pub amount: i64,
+    /// Probability the business rule rejects the step.
+    #[serde(default)]
+    pub reject: f64,
+}
+
+fn default_amount() -> i64 {
+    1
+}
+
+/// The `[write]` section: business transactions across services.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Write {
+    /// Which protocol keeps the steps consistent.
+    pub protocol: Protocol,
+    /// How many business transactions.
+    #[serde(default = "default_transactions")]
+    pub transactions: u32,
+    /// How many in flight at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: u32,
+    /// Gap between starts.
+    #[serde(default)]
+    pub interval_ms: u64,
+    /// The node running the orchestrator / coordinator; default a dedicated node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coordinator: Option<String>,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// Saga: orchestration or choreography.
+    #[serde(default)]
+    pub coordination: Coordination,
+    /// Saga: outbox or direct publishing.
+    #[serde(default)]
+    pub publish: Publish,
+    /// Saga: do services de-duplicate commands and events?
+    #[serde(default = "default_true")]
+    pub idempotent: bool,
+    /// Resending of unanswered commands.
+    #[serde(default)]
+    pub retry: Retry,
+    /// 2PC vote / decision timeout; shared-database statement timeout.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// 2PC: the coordinator logs its decision durably.
+    #[serde(default = "default_true")]
+    pub coordinator_log: bool,
+}
+
+fn default_transactions() -> u32 {
+    10
+}
+fn default_concurrency() -> u32 {
+    1
+}
+fn default_true() -> bool {
+    true
+}
+fn default_timeout_ms() -> u64 {
+    100
+}
+
+impl Write {
+    /// The node that coordinates, by name.
+    pub fn coordinator_name(&self) -> &str {
+        self.coordinator.as_deref().unwrap_or(COORDINATOR)
+    }
+}
+
+/// The read methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadMethod {
+    /// A gateway asks every source and joins the answers.
+    ApiComposition,
+    /// A view node keeps a denormalized copy fed by events.
+    CqrsView,
+}
+
+impl ReadMethod {
+    /// The name used in scenario files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadMethod::ApiComposition => "api-composition",
+            ReadMethod::CqrsView => "cqrs-view",
+        }
+    }
+}
+
+/// The `[read]` section: queries that join across services.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Read {
+    /// API composition or a CQRS view.
+    pub method: ReadMethod,
+    /// How many queries.
+    #[serde(default = "default_queries")]
+    pub queries: u32,
+    /// Gap between queries.
+    #[serde(default = "default_read_interval_ms")]
+    pub interval_ms: u64,
+    /// The services read; default every service.
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// Per-source call timeout (api-composition).
+    #[serde(default = "default_read_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Name of the view node (cqrs-view).
+    #[serde(default = "default_view")]
+    pub view: String,
+}
+
+fn default_queries() -> u32 {
+    10
+}
+fn default_read_interval_ms() -> u64 {
+    10
+}
+fn default_read_timeout_ms() -> u64 {
+    50
+}
+fn default_view() -> String {
+    "view".to_string()
+}
+
+/// One scheduled fault. Exactly one of `crash`, `partition`, `loss` is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// When the fault starts, in virtual ms.
+    pub at_ms: u64,
+    /// Crash this node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash: Option<String>,
+    /// Restart the crashed node this many ms after the crash; absent: it stays down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_ms: Option<u64>,
+    /// Split the nodes into groups that cannot reach each other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<Vec<Vec<String>>>,
+    /// When the partition heals (absolute virtual ms); absent: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heal_ms: Option<u64>,
+    /// Drop messages with this probability during the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
+    /// End of the loss window (absolute virtual ms); absent: the end of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_ms: Option<u64>,
+    /// Restrict the loss window to the link between these two nodes (both directions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<[String; 2]>,
+}
+
+/// What kind of fault a [`Fault`] is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultKind<'a> {
+    /// A node crash, with its restart delay.
+    Crash {
+        /// Node name.
+        node: &'a str,
+        /// Restart after this many ms.
+        restart_ms: Option<u64>,
+    },
+    /// A partition, with its absolute heal time.
+    Partition {
+        /// The groups.
+        groups: &'a [Vec<String>],
+        /// Heal at this virtual ms.
+        heal_ms: Option<u64>,
+    },
+    /// A loss window.
+    Loss {
+        /// Drop probability.
+        p: f64,
+        /// Window end.
+        until_ms: Option<u64>,
+        /// Only this link.
+        link: Option<&'a [String; 2]>,
+    },
+}
+
+impl Fault {
+    /// The kind of this fault; `None` when zero or several kinds are set (a validation error).
+    pub fn kind(&self) -> Option<FaultKind<'_>> {
+        match (&self.crash, &self.partition, self.loss) {
+            (Some(node), None, None) => Some(FaultKind::Crash {
+                node,
+                restart_ms: self.restart_ms,
+            }),
+            (None, Some(groups), None) => Some(FaultKind::Partition {
+                groups,
+                heal_ms: self.heal_ms,
+            }),
+            (None, None, Some(p)) => Some(FaultKind::Loss {
+                p,
+                until_ms: self.until_ms,
+                link: self.link.as_ref(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The names of the invariants (CONTRACT §1).
+pub const INVARIANTS: [&str; 7] = [
+    "atomicity",
+    "conservation",
+    "agreement",
+    "termination",
+    "isolation",
+    "convergence",
+    "consistent-reads",
+];
+
+/// What a scenario demonstrates.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Invariants that must hold.
+    #[serde(default)]
+    pub holds: Vec<String>,
+    /// Invariants that must be broken.
+    #[serde(default)]
+    pub violated: Vec<String>,
+}
+
+/// Bounds on a run. A run that reaches one ends early and its report says which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Most trace events in one run.
+    #[serde(default = "default_max_events")]
+    pub max_events: u64,
+    /// Most nodes in one scenario.
+    #[serde(default = "default_max_nodes")]
+    pub max_nodes: u32,
+    /// Most business transactions (and queries) in one scenario.
+    #[serde(default = "default_max_transactions")]
+    pub max_transactions: u32,
+    /// Largest `duration_ms`.
+    #[serde(default = "default_max_duration_ms")]
+    pub max_duration_ms: u64,
+}
+
+fn default_max_events() -> u64 {
+    5_000_000
+}
+fn default_max_nodes() -> u32 {
+    64
+}
+fn default_max_transactions() -> u32 {
+    1_000_000
+}
+fn default_max_duration_ms() -> u64 {
+    3_600_000
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_events: default_max_events(),
+            max_nodes: default_max_nodes(),
+            max_transactions: default_max_transactions(),
+            max_duration_ms: default_max_duration_ms(),
+        }
+    }
+}
+
+impl Limits {
+    fn is_default(&self) -> bool {
+        *self == Limits::default()
+    }
+}
+
+/// A scenario that could not be loaded: where, what, and a hint.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct ScenarioError {
+    /// The file (or a label such as `<string>`).
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: usize,
+    /// 1-based column, when known.
+    pub column: usize,
+    /// What is wrong and what was expected.
+    pub message: String,
+    /// How to fix it, when there is a likely fix.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One step of a key path into the TOML document, to locate an error.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PathPart {
+    /// A table key.
+    Key(&'static str),
+    /// An array index.
+    Index(usize),
+}
+
+/// A semantic problem found by [`Scenario::validate`], located by key path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// Where the offending value is.
+    pub path: Vec<PathPart>,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read(path).map_err(|e| ScenarioError {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the file: {e}"),
+            hint: None,
+        })?;
+        let text = String::from_utf8(text).map_err(|e| {
+            let (line, column) = line_col(
+                &String::from_utf8_lossy(e.as_bytes()),
+                e.utf8_error().valid_up_to(),
+            );
+            ScenarioError {
+                file: file.clone(),
+                line,
+                column,
+                message: "the file is not valid UTF-8".into(),
+                hint: Some("scenario files are UTF-8 text (TOML)".into()),
+            }
+        })?;
+        Scenario::parse(&text, &file)
+    }
+
+    /// Parses and validates scenario text; `file` labels errors.
+    pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|s| line_col(text, s.start))
+                .unwrap_or((1, 1));
+            let message = e.message().trim().to_string();
+            let hint = crate::scenario_hints::hint_for_serde_error(&message);
+            ScenarioError {
+                file: file.to_string(),
+                line,
+                column,
+                message,
+                hint,
+            }
+        })?;
+        if let Some(problem) = scenario.validate().into_iter().next() {
+            let offset = locate(text, &problem.path).unwrap_or(0);
+            let (line, column) = line_col(text, offset);
+            return Err(ScenarioError {
+                file: file.to_string(),
+                line,
+                column,
+                message: problem.message,
+                hint: problem.hint,
+            });
+        }
+        Ok(scenario)
+    }
+
+    /// Renders the scenario back to TOML (used by `shrink` and what-if forks).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a scenario always serializes")
+    }
+
+    /// The seed to run with: the CLI's, else the file's, else 0.
+    pub fn seed_or(&self, cli: Option<u64>) -> u64 {
+        cli.or(self.seed).unwrap_or(0)
+    }
+
+    /// Every node name a fault may target in this scenario, in a stable order.
+    pub fn fault_targets(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.services.iter().map(|s| s.name.clone()).collect();
+        if let Some(w) = &self.write {
+            if w.coordination != Coordination::Choreography || w.protocol != Protocol::Saga {
+                names.push(w.coordinator_name().to_string());
+            }
+            if w.protocol == Protocol::SharedDatabase {
+                names.push(DATABASE.to_string());
+            }
+        }
+        if let Some(r) = &self.read {
+            match r.method {
+                ReadMethod::ApiComposition => names.push(GATEWAY.to_string()),
+                ReadMethod::CqrsView => names.push(r.view.clone()),
+            }
+        }
+        let mut seen = BTreeSet::new();
+        names.retain(|n| seen.insert(n.clone()));
+        names
+    }
+
+    /// Every semantic problem, in file order as far as practical.
+    pub fn validate(&self) -> Vec<Problem> {
+        crate::scenario_validate::validate(self)
+    }
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text.as_bytes()[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    (line, column)
+}
+
+/// Byte offset of the value at `path` in the raw TOML text, or of its nearest parent.
+pub fn locate(text: &str, path: &[PathPart]) -> Option<usize> {
+    use toml_edit::{Item, Table, Value};
+    /// A place in the document: items, tables of arrays of tables, and inline values.
+    #[derive(Clone, Copy)]
+    enum At<'a> {
+        Item(&'a Item),
+        Table(&'a Table),
+        Value(&'a Value),
+    }
+    fn step<'a>(at: At<'a>, part: &PathPart) -> Option<(At<'a>, Option<usize>)> {
+        match (at, part) {
+            (At::Item(Item::Table(t)) | At::Table(t), PathPart::Key(k)) => {
+                let (key, item) = t.get_key_value(k)?;
+                Some((At::Item(item), key.span().map(|s| s.start)))
+            }
+            (At::Item(Item::ArrayOfTables(a)), PathPart::Index(i)) => {
+                let t = a.get(*i)?;
+                Some((At::Table(t), t.span().map(|s| s.start)))
+            }
+            (At::Item(Item::Value(v)) | At::Value(v), part) => {
+                let next = match (v, part) {
+                    (Value::InlineTable(t), PathPart::Key(k)) => t.get(k)?,
+                    (Value::Array(a), PathPart::Index(i)) => a.get(*i)?,
+                    _ => return None,
+                };
+                Some((At::Value(next), next.span().map(|s| s.start)))
+            }
+            _ => None,
+        }
+    }
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let mut at = At::Item(doc.as_item());
+    let mut best = None;
+    for part in path {
+        match step(at, part) {
+            Some((next, span)) => {
+                best = span.or(best);
+                at = next;
+            }
+            None => break,
+        }
+    }
+    best
+}

@@ -1,0 +1,494 @@
+//! Semantic checks of a parsed scenario: what the types cannot say.
+
+use crate::scenario::{
+    FaultKind, PathPart, Problem, Protocol, ReadMethod, Scenario, CLIENT, INVARIANTS,
+};
+use crate::scenario_hints::did_you_mean;
+use std::collections::BTreeSet;
+
+use PathPart::{Index, Key};
+
+/// Every semantic problem of `s`.
+pub fn validate(s: &Scenario) -> Vec<Problem> {
+    let mut v = Validator { out: Vec::new() };
+    v.top(s);
+    v.out
+}
+
+struct Validator {
+    out: Vec<Problem>,
+}
+
+impl Validator {
+    fn problem(&mut self, path: Vec<PathPart>, message: impl Into<String>, hint: Option<String>) {
+        self.out.push(Problem {
+            path,
+            message: message.into(),
+            hint,
+        });
+    }
+
+    fn probability(&mut self, path: Vec<PathPart>, what: &str, p: f64) {
+        if !(0.0..=1.0).contains(&p) {
+            self.problem(
+                path,
+                format!("{what} must be a probability between 0 and 1, found {p}"),
+                Some("write it as a fraction: 0.05 means 5 %".into()),
+            );
+        }
+    }
+
+    fn top(&mut self, s: &Scenario) {
+        if let Some(version) = s.version {
+            if version != 1 {
+                self.problem(
+                    vec![Key("version")],
+                    format!("unsupported scenario format version {version}"),
+                    Some("this sovlab reads version = 1".into()),
+                );
+            }
+        }
+        if s.name.trim().is_empty() {
+            self.problem(vec![Key("name")], "name must not be empty", None);
+        }
+        if s.duration_ms == 0 {
+            self.problem(
+                vec![Key("duration_ms")],
+                "duration_ms must be at least 1",
+                None,
+            );
+        }
+        if s.duration_ms > s.limits.max_duration_ms {
+            self.problem(
+                vec![Key("duration_ms")],
+                format!(
+                    "duration_ms {} is above the limit of {} ms",
+                    s.duration_ms, s.limits.max_duration_ms
+                ),
+                Some("raise [limits] max_duration_ms if you mean it".into()),
+            );
+        }
+        self.probability(vec![Key("network"), Key("loss")], "loss", s.network.loss);
+        self.probability(
+            vec![Key("network"), Key("duplicate")],
+            "duplicate",
+            s.network.duplicate,
+        );
+        let [lo, hi] = s.network.latency_ms;
+        if lo > hi {
+            self.problem(
+                vec![Key("network"), Key("latency_ms")],
+                format!("latency_ms must be [min, max] with min <= max, found [{lo}, {hi}]"),
+                Some(format!("did you mean [{hi}, {lo}]?")),
+            );
+        }
+        if hi > 3_600_000 {
+            self.problem(
+                vec![Key("network"), Key("latency_ms")],
+                "latency_ms above one hour is not supported",
+                None,
+            );
+        }
+        self.services(s);
+        let nodes = node_names(s);
+        if (nodes.len() as u64 + 1) > u64::from(s.limits.max_nodes) {
+            self.problem(
+                vec![Key("service")],
+                format!(
+                    "the scenario has {} nodes, above the limit of {}",
+                    nodes.len() + 1,
+                    s.limits.max_nodes
+                ),
+                Some("raise [limits] max_nodes if you mean it".into()),
+            );
+        }
+        self.write(s);
+        self.read(s);
+        self.faults(s, &nodes);
+        self.expect(s);
+    }
+
+    fn services(&mut self, s: &Scenario) {
+        if s.services.is_empty() {
+            self.problem(
+                vec![],
+                "a scenario needs at least one [[service]]",
+                Some("add [[service]] with name = \"orders\"".into()),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        for (i, svc) in s.services.iter().enumerate() {
+            let path = || vec![Key("service"), Index(i), Key("name")];
+            if !valid_name(&svc.name) {
+                self.problem(
+                    path(),
+                    format!(
+                        "service name {:?} must match [a-z][a-z0-9-]*",
+                        svc.name
+                    ),
+                    Some("use lower-case letters, digits and dashes, starting with a letter".into()),
+                );
+            } else if reserved(&svc.name) {
+                self.problem(
+                    path(),
+                    format!("service name {:?} is reserved for a node of the lab", svc.name),
+                    Some("choose another name".into()),
+                );
+            }
+            if !seen.insert(svc.name.as_str()) {
+                self.problem(
+                    path(),
+                    format!("service {:?} is defined twice", svc.name),
+                    Some("service names are unique".into()),
+                );
+            }
+            if svc.capacity < 0 {
+                self.problem(
+                    vec![Key("service"), Index(i), Key("capacity")],
+                    format!("capacity must be 0 or more, found {}", svc.capacity),
+                    None,
+                );
+            }
+        }
+    }
+
+    fn service_ref(&mut self, s: &Scenario, path: Vec<PathPart>, name: &str) -> bool {
+        if s.services.iter().any(|x| x.name == name) {
+            return true;
+        }
+        let names: Vec<&str> = s.services.iter().map(|x| x.name.as_str()).collect();
+        let hint = did_you_mean(name, &names)
+            .map(|n| format!("did you mean {n:?}?"))
+            .or_else(|| Some(format!("the services are: {}", names.join(", "))));
+        self.problem(path, format!("unknown service {name:?}"), hint);
+        false
+    }
+
+    fn write(&mut self, s: &Scenario) {
+        let Some(w) = &s.write else { return };
+        if w.steps.is_empty() {
+            self.problem(
+                vec![Key("write"), Key("steps")],
+                "steps must name at least one step",
+                Some("steps = [{ service = \"orders\" }]".into()),
+            );
+        }
+        if w.steps.len() > 200 {
+            self.problem(
+                vec![Key("write"), Key("steps")],
+                "at most 200 steps per business transaction",
+                None,
+            );
+        }
+        for (i, step) in w.steps.iter().enumerate() {
+            let p = |k| vec![Key("write"), Key("steps"), Index(i), Key(k)];
+            self.service_ref(s, p("service"), &step.service);
+            if step.amount < 0 {
+                self.problem(
+                    p("amount"),
+                    format!("amount must be 0 or more, found {}", step.amount),
+                    None,
+                );
+            }
+            self.probability(p("reject"), "reject", step.reject);
+        }
+        let mut seen = BTreeSet::new();
+        for (i, step) in w.steps.iter().enumerate() {
+            if !seen.insert(step.service.as_str()) {
+                self.problem(
+                    vec![Key("write"), Key("steps"), Index(i), Key("service")],
+                    format!(
+                        "service {:?} appears in two steps; each service runs one step of a transaction",
+                        step.service
+                    ),
+                    Some("merge the two steps into one with the sum of their amounts".into()),
+                );
+            }
+        }
+        if w.concurrency == 0 {
+            self.problem(
+                vec![Key("write"), Key("concurrency")],
+                "concurrency must be at least 1",
+                None,
+            );
+        }
+        if w.transactions > s.limits.max_transactions {
+            self.problem(
+                vec![Key("write"), Key("transactions")],
+                format!(
+                    "{} transactions is above the limit of {}",
+                    w.transactions, s.limits.max_transactions
+                ),
+                Some("raise [limits] max_transactions if you mean it".into()),
+            );
+        }
+        if w.retry.backoff_ms == 0 {
+            self.problem(
+                vec![Key("write"), Key("retry"), Key("backoff_ms")],
+                "backoff_ms must be at least 1",
+                None,
+            );
+        }
+        if w.retry.attempts == Some(0) {
+            self.problem(
+                vec![Key("write"), Key("retry"), Key("attempts")],
+                "attempts must be at least 1 (the first send counts)",
+                Some("leave attempts out to resend forever".into()),
+            );
+        }
+        if w.timeout_ms == 0 {
+            self.problem(
+                vec![Key("write"), Key("timeout_ms")],
+                "timeout_ms must be at least 1",
+                None,
+            );
+        }
+        if let Some(c) = &w.coordinator {
+            let ok = valid_name(c) && c != CLIENT;
+            if !ok {
+                self.problem(
+                    vec![Key("write"), Key("coordinator")],
+                    format!("coordinator {c:?} must be a node name [a-z][a-z0-9-]*, not \"client\""),
+                    None,
+                );
+            } else if w.protocol == Protocol::SharedDatabase && c == crate::scenario::DATABASE {
+                self.problem(
+                    vec![Key("write"), Key("coordinator")],
+                    "the shared-database app cannot run on the database node itself",
+                    None,
+                );
+            }
+        }
+    }
+
+    fn read(&mut self, s: &Scenario) {
+        let Some(r) = &s.read else { return };
+        for (i, src) in r.sources.iter().enumerate() {
+            self.service_ref(s, vec![Key("read"), Key("sources"), Index(i)], src);
+        }
+        if r.queries > s.limits.max_transactions {
+            self.problem(
+                vec![Key("read"), Key("queries")],
+                format!(
+                    "{} queries is above the limit of {}",
+                    r.queries, s.limits.max_transactions
+                ),
+                Some("raise [limits] max_transactions if you mean it".into()),
+            );
+        }
+        if r.timeout_ms == 0 {
+            self.problem(
+                vec![Key("read"), Key("timeout_ms")],
+                "timeout_ms must be at least 1",
+                None,
+            );
+        }
+        if r.method == ReadMethod::CqrsView {
+            if !valid_name(&r.view) || reserved(&r.view) {
+                self.problem(
+                    vec![Key("read"), Key("view")],
+                    format!("view {:?} must be a free node name [a-z][a-z0-9-]*", r.view),
+                    None,
+                );
+            } else if s.services.iter().any(|x| x.name == r.view) {
+                self.problem(
+                    vec![Key("read"), Key("view")],
+                    format!("view {:?} has the name of a service", r.view),
+                    Some("a read view is a node of its own; name it e.g. \"order-history\"".into()),
+                );
+            }
+        }
+        if s.write.is_none() {
+            self.problem(
+                vec![Key("read")],
+                "[read] needs a [write] section: reads look at the business transactions",
+                Some("add a [write] section with protocol and steps".into()),
+            );
+        }
+    }
+
+    fn faults(&mut self, s: &Scenario, nodes: &[String]) {
+        let names: Vec<&str> = nodes.iter().map(String::as_str).collect();
+        let node_ref = |v: &mut Validator, path: Vec<PathPart>, name: &str| {
+            if name == CLIENT {
+                v.problem(
+                    path,
+                    "faults cannot target the client",
+                    Some("the client stands for the outside world; crash a service instead".into()),
+                );
+            } else if !names.contains(&name) {
+                let hint = did_you_mean(name, &names)
+                    .map(|n| format!("did you mean {n:?}?"))
+                    .or_else(|| Some(format!("the nodes are: {}", names.join(", "))));
+                v.problem(path, format!("unknown node {name:?}"), hint);
+            }
+        };
+        for (i, f) in s.faults.iter().enumerate() {
+            let p = |k| vec![Key("fault"), Index(i), Key(k)];
+            let Some(kind) = f.kind() else {
+                let set: Vec<&str> = [
+                    ("crash", f.crash.is_some()),
+                    ("partition", f.partition.is_some()),
+                    ("loss", f.loss.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(n, on)| on.then_some(n))
+                .collect();
+                let message = if set.is_empty() {
+                    "a [[fault]] needs one of crash, partition or loss".to_string()
+                } else {
+                    format!("a [[fault]] is one fault; this one sets {}", set.join(" and "))
+                };
+                self.problem(
+                    vec![Key("fault"), Index(i)],
+                    message,
+                    Some("write one [[fault]] table per fault".into()),
+                );
+                continue;
+            };
+            let stray = |v: &mut Validator, key: &'static str, present: bool, owner: &str| {
+                if present {
+                    v.problem(
+                        p(key),
+                        format!("{key} belongs to a {owner} fault"),
+                        Some(format!("add {owner} = ... or remove {key}")),
+                    );
+                }
+            };
+            match kind {
+                FaultKind::Crash { node, .. } => {
+                    node_ref(self, p("crash"), node);
+                    stray(self, "heal_ms", f.heal_ms.is_some(), "partition");
+                    stray(self, "until_ms", f.until_ms.is_some(), "loss");
+                    stray(self, "link", f.link.is_some(), "loss");
+                }
+                FaultKind::Partition { groups, heal_ms } => {
+                    stray(self, "restart_ms", f.restart_ms.is_some(), "crash");
+                    stray(self, "until_ms", f.until_ms.is_some(), "loss");
+                    stray(self, "link", f.link.is_some(), "loss");
+                    if groups.len() < 2 {
+                        self.problem(
+                            p("partition"),
+                            "a partition needs at least two groups",
+                            Some("partition = [[\"orders\"], [\"payments\"]]".into()),
+                        );
+                    }
+                    let mut seen = BTreeSet::new();
+                    for (g, group) in groups.iter().enumerate() {
+                        if group.is_empty() {
+                            self.problem(
+                                vec![Key("fault"), Index(i), Key("partition"), Index(g)],
+                                "a partition group must not be empty",
+                                None,
+                            );
+                        }
+                        for (j, name) in group.iter().enumerate() {
+                            let path =
+                                vec![Key("fault"), Index(i), Key("partition"), Index(g), Index(j)];
+                            if name == CLIENT {
+                                // The client may be placed in a group: it is not a fault on it.
+                            } else {
+                                node_ref(self, path.clone(), name);
+                            }
+                            if !seen.insert(name.as_str()) {
+                                self.problem(
+                                    path,
+                                    format!("{name:?} is in two partition groups"),
+                                    None,
+                                );
+                            }
+                        }
+                    }
+                    if let Some(h) = heal_ms {
+                        if h < f.at_ms {
+                            self.problem(
+                                p("heal_ms"),
+                                format!("heal_ms {h} is before at_ms {}", f.at_ms),
+                                Some("heal_ms is an absolute time, like at_ms".into()),
+                            );
+                        }
+                    }
+                }
+                FaultKind::Loss { p: prob, until_ms, link } => {
+                    stray(self, "restart_ms", f.restart_ms.is_some(), "crash");
+                    stray(self, "heal_ms", f.heal_ms.is_some(), "partition");
+                    self.probability(p("loss"), "loss", prob);
+                    if let Some(u) = until_ms {
+                        if u < f.at_ms {
+                            self.problem(
+                                p("until_ms"),
+                                format!("until_ms {u} is before at_ms {}", f.at_ms),
+                                Some("until_ms is an absolute time, like at_ms".into()),
+                            );
+                        }
+                    }
+                    if let Some([a, b]) = link {
+                        for (j, name) in [a, b].into_iter().enumerate() {
+                            let path = vec![Key("fault"), Index(i), Key("link"), Index(j)];
+                            if name != CLIENT {
+                                node_ref(self, path, name);
+                            }
+                        }
+                        if a == b {
+                            self.problem(
+                                p("link"),
+                                "a link joins two different nodes",
+                                None,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn expect(&mut self, s: &Scenario) {
+        let Some(e) = &s.expect else { return };
+        for (key, list) in [("holds", &e.holds), ("violated", &e.violated)] {
+            for (i, name) in list.iter().enumerate() {
+                if !INVARIANTS.contains(&name.as_str()) {
+                    let hint = did_you_mean(name, &INVARIANTS)
+                        .map(|n| format!("did you mean {n:?}?"))
+                        .or_else(|| Some(format!("the invariants are: {}", INVARIANTS.join(", "))));
+                    self.problem(
+                        vec![Key("expect"), Key(key), Index(i)],
+                        format!("unknown invariant {name:?}"),
+                        hint,
+                    );
+                } else if !crate::check::applies(s, name) {
+                    self.problem(
+                        vec![Key("expect"), Key(key), Index(i)],
+                        format!("invariant {name:?} does not apply to this scenario"),
+                        Some(crate::check::applies_hint(name).into()),
+                    );
+                }
+            }
+        }
+        for (i, name) in e.violated.iter().enumerate() {
+            if e.holds.contains(name) {
+                self.problem(
+                    vec![Key("expect"), Key("violated"), Index(i)],
+                    format!("{name:?} is expected both to hold and to be violated"),
+                    None,
+                );
+            }
+        }
+    }
+}
+
+/// `[a-z][a-z0-9-]*`
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '-'))
+        && name.len() <= 64
+}
+
+fn reserved(name: &str) -> bool {
+    name == CLIENT
+}
+
+/// Every node of the scenario except the client, in a stable order.
+fn node_names(s: &Scenario) -> Vec<String> {
+    s.fault_targets()
+}

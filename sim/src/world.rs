@@ -1,0 +1,536 @@
+//! The world: builds a madsim runtime from a scenario, runs it, returns a [`Trace`].
+//!
+//! One madsim node per simulated node. Each runs a small loop that feeds its inbox
+//! (messages and timers) to the node's state machine and carries out the effects the
+//! machine asks for. A separate supervisor (the madsim main task) schedules the faults
+//! and stops the run when nothing is in flight or `duration_ms` is reached.
+//!
+//! - Messages: the sender's effect goes through the [`Net`] fault model; a delivered
+//!   message is a timer task on the supervisor (so it survives its sender's crash)
+//!   that puts it into the receiver's inbox, or drops it if the receiver is down.
+//! - Timers are tasks on the node itself, so `Handle::kill` cancels them with it.
+//! - Crash: `Handle::kill` ends the node's loop and its state machine; its stores
+//!   live here, outside the node, and survive. Restart: `Handle::restart` runs the
+//!   loop again, which builds a fresh machine and calls `on_recover`.
+//!
+//! Everything shared lives in one `Core` behind a mutex. madsim runs one task at a
+//! time on this thread, so the lock is never contended and the order of events is
+//! the order madsim, from its seed, polls the tasks in.
+
+use crate::msg::{Msg, MsgId, NodeIx};
+use crate::net::{Fate, Net};
+use crate::node::{Cx, Effect, Node};
+use crate::patterns::{self, Layout};
+use crate::scenario::{FaultKind, Scenario};
+use crate::store::Store;
+use crate::trace::{
+    event_line, Counters, DropReason, Event, EventKind, Fnv64, StopReason, Trace,
+};
+use futures::channel::mpsc;
+use futures::StreamExt;
+use madsim::runtime::{Handle, NodeHandle, Runtime};
+use madsim::time::{sleep, Duration, Instant};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+#[cfg(not(madsim))]
+compile_error!(
+    "sovlab-sim needs `--cfg madsim` (set in .cargo/config.toml). A RUSTFLAGS \
+     environment variable replaces that setting: unset it, or add --cfg madsim to it."
+);
+
+/// How to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Keep every event (false: counters and the hash only, for sweeps).
+    pub keep_events: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { keep_events: true }
+    }
+}
+
+/// Something for a node to handle.
+#[derive(Debug, Clone, Copy)]
+enum Input {
+    Message { from: NodeIx, msg: Msg },
+    Timer { timer: u64, incarnation: u32 },
+}
+
+/// The executor's view of one node.
+struct Slot {
+    machine_id: Option<madsim::task::NodeId>,
+    up: bool,
+    started: bool,
+    incarnation: u32,
+    /// A restart is scheduled: the node's work is not over.
+    restart_pending: u32,
+    busy: bool,
+    inbox: VecDeque<Input>,
+    wake: Option<mpsc::UnboundedSender<()>>,
+    stores: Vec<u16>,
+}
+
+/// Everything shared between the node loops and the supervisor.
+struct Core {
+    scenario: Arc<Scenario>,
+    layout: Layout,
+    start: Instant,
+    slots: Vec<Slot>,
+    stores: Vec<Store>,
+    net: Net,
+    supervisor: Option<NodeHandle>,
+    events: Vec<Event>,
+    keep_events: bool,
+    event_count: u64,
+    hash: Fnv64,
+    line: String,
+    counters: Counters,
+    next_msg_id: MsgId,
+    in_flight: u64,
+    stop: Option<StopReason>,
+    effects: Vec<Effect>,
+    end_us: u64,
+}
+
+type Shared = Arc<Mutex<Core>>;
+
+fn lock(core: &Shared) -> MutexGuard<'_, Core> {
+    // A poisoned lock means a node panicked: the run is lost anyway; keep going so
+    // the panic that caused it is the one reported.
+    core.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Core {
+    fn now_us(&self) -> u64 {
+        Instant::now().duration_since(self.start).as_micros() as u64
+    }
+
+    fn record(&mut self, node: NodeIx, kind: EventKind) {
+        let e = Event {
+            t_us: self.now_us(),
+            node,
+            kind,
+        };
+        self.line.clear();
+        event_line(
+            &mut self.line,
+            self.event_count,
+            &e,
+            &self.layout.node_names,
+            &self.layout.store_names,
+        );
+        self.hash.write(self.line.as_bytes());
+        self.event_count += 1;
+        if self.keep_events {
+            self.events.push(e);
+        }
+        let max = self.scenario.limits.max_events;
+        if self.event_count >= max && self.stop.is_none() {
+            self.stop = Some(StopReason::Limit(format!(
+                "the run reached {max} events ([limits] max_events)"
+            )));
+        }
+    }
+
+    /// Carries out what node `me` asked for.
+    fn apply_effects(&mut self, me: NodeIx, core: &Shared) {
+        let effects = std::mem::take(&mut self.effects);
+        for effect in &effects {
+            match *effect {
+                Effect::Send { to, msg } => self.send(me, to, msg, core),
+                Effect::Timer { after_us, timer } => {
+                    let incarnation = self.slots[usize::from(me)].incarnation;
+                    let core = core.clone();
+                    // Spawned on the current node, which is `me`: a crash cancels it.
+                    madsim::task::spawn(async move {
+                        sleep(Duration::from_micros(after_us)).await;
+                        lock(&core).push(me, Input::Timer { timer, incarnation });
+                    });
+                }
+                Effect::Event(ref kind) => self.record(me, kind.clone()),
+            }
+        }
+        self.effects = effects;
+        self.effects.clear();
+    }
+
+    fn send(&mut self, from: NodeIx, to: NodeIx, msg: Msg, core: &Shared) {
+        self.counters.sent += 1;
+        self.record(from, EventKind::Send { to, msg });
+        let mut rng = madsim::rand::thread_rng();
+        match self.net.fate(from, to, &mut rng) {
+            Fate::Dropped(reason) => {
+                self.counters.dropped += 1;
+                self.record(from, EventKind::Drop { to, msg, reason });
+            }
+            Fate::Delivered {
+                latency_us,
+                duplicate_us,
+            } => {
+                self.in_transit(from, to, msg, latency_us, core);
+                if let Some(d) = duplicate_us {
+                    self.counters.duplicated += 1;
+                    self.record(from, EventKind::Duplicate { to, msg });
+                    self.in_transit(from, to, msg, d, core);
+                }
+            }
+        }
+    }
+
+    fn in_transit(&mut self, from: NodeIx, to: NodeIx, msg: Msg, latency_us: u64, core: &Shared) {
+        self.in_flight += 1;
+        let core = core.clone();
+        let supervisor = self.supervisor.as_ref().expect("supervisor set");
+        supervisor.spawn(async move {
+            sleep(Duration::from_micros(latency_us)).await;
+            lock(&core).arrive(from, to, msg);
+        });
+    }
+
+    fn arrive(&mut self, from: NodeIx, to: NodeIx, msg: Msg) {
+        self.in_flight -= 1;
+        if self.slots[usize::from(to)].up {
+            self.push(to, Input::Message { from, msg });
+        } else {
+            self.counters.dropped += 1;
+            let reason = DropReason::Down;
+            self.record(from, EventKind::Drop { to, msg, reason });
+        }
+    }
+
+    fn push(&mut self, to: NodeIx, input: Input) {
+        let slot = &mut self.slots[usize::from(to)];
+        if !slot.up {
+            return;
+        }
+        slot.inbox.push_back(input);
+        if let Some(w) = &slot.wake {
+            let _ = w.unbounded_send(());
+        }
+    }
+
+    /// Calls node `me` with a context, then carries out its effects.
+    fn call(
+        &mut self,
+        me: NodeIx,
+        node: &mut dyn Node,
+        core: &Shared,
+        f: impl FnOnce(&mut dyn Node, &mut Cx),
+    ) {
+        let now_us = self.now_us();
+        let mut rng = madsim::rand::thread_rng();
+        let slot = &self.slots[usize::from(me)];
+        let ids = slot.stores.clone();
+        // A node's stores are contiguous in `stores` (see `Layout`).
+        let range = match (ids.first(), ids.last()) {
+            (Some(a), Some(b)) => usize::from(*a)..usize::from(*b) + 1,
+            _ => 0..0,
+        };
+        let mut effects = std::mem::take(&mut self.effects);
+        let mut next = self.next_msg_id;
+        {
+            let mut cx = Cx::new(
+                now_us,
+                me,
+                &mut self.stores[range],
+                &ids,
+                &mut effects,
+                &mut next,
+                &mut rng,
+            );
+            f(node, &mut cx);
+        }
+        self.next_msg_id = next;
+        self.effects = effects;
+        self.apply_effects(me, core);
+        self.slots[usize::from(me)].busy = node.busy();
+    }
+
+    /// Nothing left to do: every transaction and query is over, nothing in flight.
+    fn quiescent(&self) -> bool {
+        self.in_flight == 0
+            && self.slots.iter().all(|s| {
+                s.restart_pending == 0 && (!s.up || (!s.busy && s.inbox.is_empty()))
+            })
+    }
+}
+
+/// The loop of node `me`: runs on its madsim node, from start or restart to crash.
+async fn node_loop(core: Shared, me: NodeIx) {
+    let (tx, mut rx) = mpsc::unbounded();
+    let mut node: Box<dyn Node> = {
+        let mut c = lock(&core);
+        let slot = &mut c.slots[usize::from(me)];
+        slot.wake = Some(tx);
+        slot.up = true;
+        let first = !slot.started;
+        slot.started = true;
+        let mut node = patterns::build_node(&c.scenario, &c.layout, me);
+        c.call(me, node.as_mut(), &core, |n, cx| {
+            if first {
+                n.on_start(cx)
+            } else {
+                n.on_recover(cx)
+            }
+        });
+        node
+    };
+    while rx.next().await.is_some() {
+        let mut c = lock(&core);
+        while let Some(input) = c.slots[usize::from(me)].inbox.pop_front() {
+            match input {
+                Input::Message { from, msg } => {
+                    c.counters.delivered += 1;
+                    c.record(me, EventKind::Deliver { from, msg });
+                    c.call(me, node.as_mut(), &core, |n, cx| n.on_message(cx, from, msg));
+                }
+                Input::Timer { timer, incarnation } => {
+                    if incarnation != c.slots[usize::from(me)].incarnation {
+                        continue;
+                    }
+                    c.record(me, EventKind::Timer { timer });
+                    c.call(me, node.as_mut(), &core, |n, cx| n.on_timer(cx, timer));
+                }
+            }
+            if c.stop.is_some() {
+                return;
+            }
+        }
+    }
+}
+
+fn crash(core: &Shared, node: NodeIx) {
+    let mut c = lock(core);
+    let slot = &mut c.slots[usize::from(node)];
+    if !slot.up {
+        return;
+    }
+    slot.up = false;
+    slot.busy = false;
+    slot.incarnation += 1;
+    slot.wake = None;
+    let lost: Vec<Input> = slot.inbox.drain(..).collect();
+    let id = slot.machine_id.expect("node built");
+    c.record(node, EventKind::Crash);
+    // Messages that had arrived but were not yet handled die with the node.
+    for input in lost {
+        if let Input::Message { from, msg } = input {
+            c.counters.dropped += 1;
+            let reason = DropReason::Down;
+            c.record(from, EventKind::Drop { to: node, msg, reason });
+        }
+    }
+    drop(c);
+    Handle::current().kill(id);
+}
+
+fn restart(core: &Shared, node: NodeIx) {
+    let mut c = lock(core);
+    let slot = &mut c.slots[usize::from(node)];
+    slot.restart_pending -= 1;
+    if slot.up {
+        return;
+    }
+    let id = slot.machine_id.expect("node built");
+    c.record(node, EventKind::Restart);
+    drop(c);
+    Handle::current().restart(id);
+}
+
+/// Schedules every fault of the scenario on the supervisor.
+fn schedule_faults(core: &Shared) {
+    let (scenario, layout) = {
+        let c = lock(core);
+        (c.scenario.clone(), c.layout.clone())
+    };
+    for (i, fault) in scenario.faults.iter().enumerate() {
+        let Some(kind) = fault.kind() else { continue };
+        let at = Duration::from_millis(fault.at_ms);
+        let core = core.clone();
+        match kind {
+            FaultKind::Crash { node, restart_ms } => {
+                let Some(ix) = layout.target(node) else { continue };
+                if let Some(r) = restart_ms {
+                    lock(&core).slots[usize::from(ix)].restart_pending += 1;
+                    let after = Duration::from_millis(r);
+                    madsim::task::spawn(async move {
+                        sleep(at).await;
+                        crash(&core, ix);
+                        sleep(after).await;
+                        restart(&core, ix);
+                    });
+                } else {
+                    madsim::task::spawn(async move {
+                        sleep(at).await;
+                        crash(&core, ix);
+                    });
+                }
+            }
+            FaultKind::Partition { groups, heal_ms } => {
+                let mut of = vec![None; layout.nodes.len()];
+                let mut names: Vec<Box<[NodeIx]>> = Vec::new();
+                for (g, group) in groups.iter().enumerate() {
+                    let ixs: Vec<NodeIx> =
+                        group.iter().filter_map(|n| layout.target_or_client(n)).collect();
+                    for &ix in &ixs {
+                        of[usize::from(ix)] = Some(g);
+                    }
+                    names.push(ixs.into());
+                }
+                let heal = heal_ms.map(|h| Duration::from_millis(h.saturating_sub(fault.at_ms)));
+                madsim::task::spawn(async move {
+                    sleep(at).await;
+                    {
+                        let mut c = lock(&core);
+                        c.net.partition(i, of);
+                        c.record(0, EventKind::Partition { groups: names.into() });
+                    }
+                    if let Some(h) = heal {
+                        sleep(h).await;
+                        let mut c = lock(&core);
+                        c.net.heal(i);
+                        c.record(0, EventKind::Heal);
+                    }
+                });
+            }
+            FaultKind::Loss { p, until_ms, link } => {
+                let link = link.and_then(|[a, b]| {
+                    Some((layout.target_or_client(a)?, layout.target_or_client(b)?))
+                });
+                let until =
+                    until_ms.map(|u| Duration::from_millis(u.saturating_sub(fault.at_ms)));
+                madsim::task::spawn(async move {
+                    sleep(at).await;
+                    {
+                        let mut c = lock(&core);
+                        c.net.open_window(i, p, link);
+                        c.record(0, EventKind::LossStart { p, link });
+                    }
+                    if let Some(u) = until {
+                        sleep(u).await;
+                        let mut c = lock(&core);
+                        c.net.close_window(i);
+                        c.record(0, EventKind::LossEnd { link });
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Runs `scenario` with `seed` and returns its trace. Deterministic: the same
+/// scenario and seed give the same trace, byte for byte.
+pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Trace {
+    let layout = patterns::layout(scenario);
+    let mut config = madsim::Config::default();
+    // The lab's own net model decides loss and latency; madsim's sockets are unused.
+    config.net.packet_loss_rate = 0.0;
+    let runtime = Runtime::with_seed_and_config(seed, config);
+    let scenario = Arc::new(scenario.clone());
+    let stores: Vec<Store> = layout
+        .stores
+        .iter()
+        .map(|s| Store::new(s.kind, s.capacity))
+        .collect();
+    let slots = (0..layout.nodes.len())
+        .map(|i| Slot {
+            machine_id: None,
+            up: false,
+            started: false,
+            incarnation: 0,
+            restart_pending: 0,
+            busy: true,
+            inbox: VecDeque::new(),
+            wake: None,
+            stores: layout.node_stores[i].clone(),
+        })
+        .collect();
+    let net = Net::new(
+        scenario.network.loss,
+        scenario.network.duplicate,
+        scenario.network.latency_ms,
+    );
+    let duration = Duration::from_millis(scenario.duration_ms);
+    let core: Shared = Arc::new(Mutex::new(Core {
+        scenario: scenario.clone(),
+        layout: layout.clone(),
+        start: Instant::now(),
+        slots,
+        stores,
+        net,
+        supervisor: None,
+        events: Vec::new(),
+        keep_events: opts.keep_events,
+        event_count: 0,
+        hash: Fnv64::default(),
+        line: String::new(),
+        counters: Counters::default(),
+        next_msg_id: 0,
+        in_flight: 0,
+        stop: None,
+        effects: Vec::new(),
+        end_us: 0,
+    }));
+
+    let sup = core.clone();
+    runtime.block_on(async move {
+        let handle = Handle::current();
+        {
+            let mut c = lock(&sup);
+            c.start = Instant::now();
+            c.supervisor = Some(handle.create_node().name("sovlab-network").build());
+            for (i, info) in layout.nodes.iter().enumerate() {
+                let me = i as NodeIx;
+                let core = sup.clone();
+                let machine = handle
+                    .create_node()
+                    .name(info.name.clone())
+                    .ip(std::net::Ipv4Addr::new(10, 0, (i / 250) as u8, (i % 250 + 1) as u8).into())
+                    .init(move || node_loop(core.clone(), me))
+                    .build();
+                c.slots[i].machine_id = Some(machine.id());
+            }
+        }
+        schedule_faults(&sup);
+        let tick = Duration::from_millis(1);
+        loop {
+            sleep(tick).await;
+            let mut c = lock(&sup);
+            if c.stop.is_some() {
+                break;
+            }
+            if c.quiescent() {
+                c.stop = Some(StopReason::Quiescent);
+                break;
+            }
+            if Instant::now().duration_since(c.start) >= duration {
+                c.stop = Some(StopReason::Duration);
+                break;
+            }
+        }
+        let mut c = lock(&sup);
+        if let Some(StopReason::Limit(what)) = c.stop.clone() {
+            c.record(0, EventKind::Limit { what });
+        }
+        c.end_us = c.now_us();
+    });
+
+    let mut c = lock(&core);
+    let end_us = c.end_us;
+    Trace {
+        scenario: (*c.scenario).clone(),
+        seed,
+        nodes: c.layout.nodes.clone(),
+        stores: c.layout.stores.clone(),
+        events: std::mem::take(&mut c.events),
+        event_count: c.event_count,
+        hash: c.hash.finish(),
+        counters: c.counters,
+        end_us,
+        stop: c.stop.clone().unwrap_or(StopReason::Duration),
+        final_stores: c.stores.iter().map(Store::snapshot).collect(),
+    }
+}

@@ -1,0 +1,120 @@
+//! The command line (CONTRACT §2), as clap derive types.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// A deterministic simulation lab for the database-per-service pattern.
+#[derive(Debug, Parser)]
+#[command(name = "sovlab", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do; without one, the TUI opens on the built-in catalogue.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the terminal UI on one scenario (or the catalogue).
+    Tui {
+        /// A scenario file; default: the built-in catalogue.
+        file: Option<PathBuf>,
+        /// Seed (default: the scenario's, else 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Open a saved trace (JSON Lines) instead of running a scenario.
+        #[arg(long, conflicts_with = "file")]
+        trace: Option<PathBuf>,
+    },
+    /// Run one scenario and report the verdict.
+    Run {
+        /// The scenario file (or the name of a catalogue scenario).
+        file: PathBuf,
+        /// Seed (default: the scenario's, else 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print the report as one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Write the trace as JSON Lines to this path.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// Overwrite the trace path even if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Stop after this many events (overrides [limits] max_events).
+        #[arg(long)]
+        max_events: Option<u64>,
+    },
+    /// Run a range of seeds and count which broke which invariant.
+    Sweep {
+        /// The scenario file.
+        file: PathBuf,
+        /// Seeds, as A..B (B excluded).
+        #[arg(long)]
+        seeds: String,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Run only slice K of N (1-based), e.g. 2/4.
+        #[arg(long)]
+        shard: Option<String>,
+    },
+    /// Shrink a breaking run to a minimal fault schedule that still breaks `expect`.
+    Shrink {
+        /// The scenario file.
+        file: PathBuf,
+        /// The seed that breaks it.
+        #[arg(long)]
+        seed: u64,
+        /// Write the shrunk scenario here (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Overwrite the output path even if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Draw a run as a space-time diagram.
+    Export {
+        /// The scenario file.
+        file: PathBuf,
+        /// Seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Write SVG here.
+        #[arg(long, required_unless_present = "mermaid")]
+        svg: Option<PathBuf>,
+        /// Write a Mermaid sequence diagram here.
+        #[arg(long)]
+        mermaid: Option<PathBuf>,
+        /// Draw events from this seq on.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Draw at most this many events.
+        #[arg(long, default_value_t = 400)]
+        events: u64,
+        /// Overwrite output paths even if they exist.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Validate scenario files; print nothing on success.
+    Check {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List the built-in catalogue, one line per scenario.
+    List,
+    /// Measure throughput as ratios to raw madsim.
+    Bench {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Shorter measurements (for a quick look, less precise).
+        #[arg(long)]
+        quick: bool,
+    },
+}

@@ -1,0 +1,60 @@
+//! One module per subcommand.
+
+mod check;
+mod run;
+
+use crate::cli::{Cli, Command};
+use anyhow::{bail, Result};
+use sovlab_sim::Scenario;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Exit code: an `expect` was not met (CONTRACT §2).
+pub const EXPECT_NOT_MET: u8 = 1;
+
+/// Runs the chosen subcommand; `Err` means bad input or usage (exit 2).
+pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Some(Command::Run {
+            file,
+            seed,
+            json,
+            trace,
+            force,
+            max_events,
+        }) => run::run(&file, seed, json, trace.as_deref(), force, max_events),
+        Some(Command::Check { files }) => check::check(&files),
+        Some(other) => bail!("{} is not built yet", name_of(&other)),
+        None => bail!("the TUI is not built yet; try `sovlab run FILE`"),
+    }
+}
+
+fn name_of(c: &Command) -> &'static str {
+    match c {
+        Command::Tui { .. } => "tui",
+        Command::Run { .. } => "run",
+        Command::Sweep { .. } => "sweep",
+        Command::Shrink { .. } => "shrink",
+        Command::Export { .. } => "export",
+        Command::Check { .. } => "check",
+        Command::List => "list",
+        Command::Bench { .. } => "bench",
+    }
+}
+
+/// A bad scenario, reported with file:line:column (exit 2).
+#[derive(Debug)]
+pub struct BadScenario(pub sovlab_sim::ScenarioError);
+
+impl std::fmt::Display for BadScenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for BadScenario {}
+
+/// Loads a scenario file.
+pub fn load(path: &Path) -> Result<Scenario> {
+    Scenario::load(path).map_err(|e| BadScenario(e).into())
+}

@@ -1,0 +1,52 @@
+//! `sovlab run`: one scenario, one seed, one verdict.
+
+use super::{load, EXPECT_NOT_MET};
+use crate::output::write_atomic;
+use anyhow::{bail, Result};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Runs `file` and prints its report; exit 1 when `expect` is not met.
+pub fn run(
+    file: &Path,
+    seed: Option<u64>,
+    json: bool,
+    trace_path: Option<&Path>,
+    force: bool,
+    max_events: Option<u64>,
+) -> Result<ExitCode> {
+    let mut scenario = load(file)?;
+    if let Some(m) = max_events {
+        if m == 0 {
+            bail!("--max-events must be at least 1");
+        }
+        scenario.limits.max_events = m;
+    }
+    if let Some(t) = trace_path {
+        if same_file(t, file) {
+            bail!("--trace {} would overwrite the scenario file", t.display());
+        }
+    }
+    let seed = scenario.seed_or(seed);
+    let result = sovlab_sim::run(&scenario, seed);
+    if let Some(t) = trace_path {
+        write_atomic(t, force, |w| result.trace.write_jsonl(w))?;
+    }
+    if json {
+        println!("{}", serde_json::to_string(&result.report)?);
+    } else {
+        print!("{}", result.report.to_text());
+    }
+    Ok(if result.report.expect.met {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXPECT_NOT_MET)
+    })
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
