@@ -1,0 +1,4 @@
+//! The one integration test binary (ripgrep style): one module per area.
+
+mod core;
+mod util;

@@ -1,0 +1,34 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+use sovlab_sim::Scenario;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Parses scenario text, panicking with the error (tests only).
+pub fn scenario(text: &str) -> Scenario {
+    Scenario::parse(text, "test.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the sovlab binary with `args` from the repository root.
+pub fn sovlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sovlab"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("the sovlab binary runs")
+}
+
+/// A fresh temporary directory for one test.
+pub fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sovlab-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
