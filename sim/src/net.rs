@@ -79,12 +79,12 @@ impl Net {
 
     /// Can `a` reach `b` through every partition in force?
     pub fn connected(&self, a: NodeIx, b: NodeIx) -> bool {
-        self.partitions.iter().all(|(_, g)| {
-            match (g.get(usize::from(a)), g.get(usize::from(b))) {
+        self.partitions.iter().all(
+            |(_, g)| match (g.get(usize::from(a)), g.get(usize::from(b))) {
                 (Some(Some(x)), Some(Some(y))) => x == y,
                 _ => true,
-            }
-        })
+            },
+        )
     }
 
     /// The probability a message from `a` to `b` is lost now.

@@ -571,10 +571,7 @@ impl Scenario {
     /// Parses and validates scenario text; `file` labels errors.
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         let scenario: Scenario = toml::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .span()
-                .map(|s| line_col(text, s.start))
-                .unwrap_or((1, 1));
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
             let message = e.message().trim().to_string();
             let hint = crate::scenario_hints::hint_for_serde_error(&message);
             ScenarioError {
@@ -646,7 +643,10 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
         .iter()
         .rposition(|&b| b == b'\n')
         .map_or(0, |i| i + 1);
-    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
     (line, column)
 }
 
@@ -664,7 +664,9 @@ pub fn locate(text: &str, path: &[PathPart]) -> Option<usize> {
         match (at, part) {
             (At::Item(Item::Table(t)) | At::Table(t), PathPart::Key(k)) => {
                 let (key, item) = t.get_key_value(k)?;
-                Some((At::Item(item), key.span().map(|s| s.start)))
+                // Point at the value when it has a place of its own, else at the key.
+                let span = item.span().or_else(|| key.span());
+                Some((At::Item(item), span.map(|s| s.start)))
             }
             (At::Item(Item::ArrayOfTables(a)), PathPart::Index(i)) => {
                 let t = a.get(*i)?;

@@ -73,12 +73,16 @@ mod tests {
 
     #[test]
     fn reads_serde_messages() {
-        let m = "unknown variant `2pc`, expected one of `saga`, `two-phase-commit`, `shared-database`";
+        let m =
+            "unknown variant `2pc`, expected one of `saga`, `two-phase-commit`, `shared-database`";
         assert_eq!(
             hint_for_serde_error(m).unwrap(),
             "expected one of: \"saga\", \"two-phase-commit\", \"shared-database\""
         );
         let m = "unknown field `latncy_ms`, expected one of `loss`, `duplicate`, `latency_ms`";
-        assert_eq!(hint_for_serde_error(m).unwrap(), "did you mean \"latency_ms\"?");
+        assert_eq!(
+            hint_for_serde_error(m).unwrap(),
+            "did you mean \"latency_ms\"?"
+        );
     }
 }

@@ -122,16 +122,18 @@ impl Validator {
             if !valid_name(&svc.name) {
                 self.problem(
                     path(),
-                    format!(
-                        "service name {:?} must match [a-z][a-z0-9-]*",
-                        svc.name
+                    format!("service name {:?} must match [a-z][a-z0-9-]*", svc.name),
+                    Some(
+                        "use lower-case letters, digits and dashes, starting with a letter".into(),
                     ),
-                    Some("use lower-case letters, digits and dashes, starting with a letter".into()),
                 );
             } else if reserved(&svc.name) {
                 self.problem(
                     path(),
-                    format!("service name {:?} is reserved for a node of the lab", svc.name),
+                    format!(
+                        "service name {:?} is reserved for a node of the lab",
+                        svc.name
+                    ),
                     Some("choose another name".into()),
                 );
             }
@@ -248,7 +250,9 @@ impl Validator {
             if !ok {
                 self.problem(
                     vec![Key("write"), Key("coordinator")],
-                    format!("coordinator {c:?} must be a node name [a-z][a-z0-9-]*, not \"client\""),
+                    format!(
+                        "coordinator {c:?} must be a node name [a-z][a-z0-9-]*, not \"client\""
+                    ),
                     None,
                 );
             } else if w.protocol == Protocol::SharedDatabase && c == crate::scenario::DATABASE {
@@ -337,7 +341,10 @@ impl Validator {
                 let message = if set.is_empty() {
                     "a [[fault]] needs one of crash, partition or loss".to_string()
                 } else {
-                    format!("a [[fault]] is one fault; this one sets {}", set.join(" and "))
+                    format!(
+                        "a [[fault]] is one fault; this one sets {}",
+                        set.join(" and ")
+                    )
                 };
                 self.problem(
                     vec![Key("fault"), Index(i)],
@@ -409,7 +416,11 @@ impl Validator {
                         }
                     }
                 }
-                FaultKind::Loss { p: prob, until_ms, link } => {
+                FaultKind::Loss {
+                    p: prob,
+                    until_ms,
+                    link,
+                } => {
                     stray(self, "restart_ms", f.restart_ms.is_some(), "crash");
                     stray(self, "heal_ms", f.heal_ms.is_some(), "partition");
                     self.probability(p("loss"), "loss", prob);
@@ -430,11 +441,7 @@ impl Validator {
                             }
                         }
                         if a == b {
-                            self.problem(
-                                p("link"),
-                                "a link joins two different nodes",
-                                None,
-                            );
+                            self.problem(p("link"), "a link joins two different nodes", None);
                         }
                     }
                 }

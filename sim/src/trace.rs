@@ -115,7 +115,11 @@ pub enum EventKind {
     /// `node` received `msg` from `from`.
     Deliver { from: NodeIx, msg: Msg },
     /// A message from `node` to `to` was lost.
-    Drop { to: NodeIx, msg: Msg, reason: DropReason },
+    Drop {
+        to: NodeIx,
+        msg: Msg,
+        reason: DropReason,
+    },
     /// The network will deliver a second copy of a message from `node` to `to`.
     Duplicate { to: NodeIx, msg: Msg },
     /// A timer of `node` fired.
@@ -154,7 +158,10 @@ pub enum EventKind {
     /// Every partition healed.
     Heal,
     /// A loss window opened, on every link or on one.
-    LossStart { p: f64, link: Option<(NodeIx, NodeIx)> },
+    LossStart {
+        p: f64,
+        link: Option<(NodeIx, NodeIx)>,
+    },
     /// A loss window closed.
     LossEnd { link: Option<(NodeIx, NodeIx)> },
     /// A read finished (`read` module).

@@ -23,9 +23,7 @@ use crate::node::{Cx, Effect, Node};
 use crate::patterns::{self, Layout};
 use crate::scenario::{FaultKind, Scenario};
 use crate::store::Store;
-use crate::trace::{
-    event_line, Counters, DropReason, Event, EventKind, Fnv64, StopReason, Trace,
-};
+use crate::trace::{event_line, Counters, DropReason, Event, EventKind, Fnv64, StopReason, Trace};
 use futures::channel::mpsc;
 use futures::StreamExt;
 use madsim::runtime::{Handle, NodeHandle, Runtime};
@@ -252,9 +250,10 @@ impl Core {
     /// Nothing left to do: every transaction and query is over, nothing in flight.
     fn quiescent(&self) -> bool {
         self.in_flight == 0
-            && self.slots.iter().all(|s| {
-                s.restart_pending == 0 && (!s.up || (!s.busy && s.inbox.is_empty()))
-            })
+            && self
+                .slots
+                .iter()
+                .all(|s| s.restart_pending == 0 && (!s.up || (!s.busy && s.inbox.is_empty())))
     }
 }
 
@@ -285,7 +284,9 @@ async fn node_loop(core: Shared, me: NodeIx) {
                 Input::Message { from, msg } => {
                     c.counters.delivered += 1;
                     c.record(me, EventKind::Deliver { from, msg });
-                    c.call(me, node.as_mut(), &core, |n, cx| n.on_message(cx, from, msg));
+                    c.call(me, node.as_mut(), &core, |n, cx| {
+                        n.on_message(cx, from, msg)
+                    });
                 }
                 Input::Timer { timer, incarnation } => {
                     if incarnation != c.slots[usize::from(me)].incarnation {
@@ -320,7 +321,14 @@ fn crash(core: &Shared, node: NodeIx) {
         if let Input::Message { from, msg } = input {
             c.counters.dropped += 1;
             let reason = DropReason::Down;
-            c.record(from, EventKind::Drop { to: node, msg, reason });
+            c.record(
+                from,
+                EventKind::Drop {
+                    to: node,
+                    msg,
+                    reason,
+                },
+            );
         }
     }
     drop(c);
@@ -352,7 +360,9 @@ fn schedule_faults(core: &Shared) {
         let core = core.clone();
         match kind {
             FaultKind::Crash { node, restart_ms } => {
-                let Some(ix) = layout.target(node) else { continue };
+                let Some(ix) = layout.target(node) else {
+                    continue;
+                };
                 if let Some(r) = restart_ms {
                     lock(&core).slots[usize::from(ix)].restart_pending += 1;
                     let after = Duration::from_millis(r);
@@ -373,8 +383,10 @@ fn schedule_faults(core: &Shared) {
                 let mut of = vec![None; layout.nodes.len()];
                 let mut names: Vec<Box<[NodeIx]>> = Vec::new();
                 for (g, group) in groups.iter().enumerate() {
-                    let ixs: Vec<NodeIx> =
-                        group.iter().filter_map(|n| layout.target_or_client(n)).collect();
+                    let ixs: Vec<NodeIx> = group
+                        .iter()
+                        .filter_map(|n| layout.target_or_client(n))
+                        .collect();
                     for &ix in &ixs {
                         of[usize::from(ix)] = Some(g);
                     }
@@ -386,7 +398,12 @@ fn schedule_faults(core: &Shared) {
                     {
                         let mut c = lock(&core);
                         c.net.partition(i, of);
-                        c.record(0, EventKind::Partition { groups: names.into() });
+                        c.record(
+                            0,
+                            EventKind::Partition {
+                                groups: names.into(),
+                            },
+                        );
                     }
                     if let Some(h) = heal {
                         sleep(h).await;
@@ -400,8 +417,7 @@ fn schedule_faults(core: &Shared) {
                 let link = link.and_then(|[a, b]| {
                     Some((layout.target_or_client(a)?, layout.target_or_client(b)?))
                 });
-                let until =
-                    until_ms.map(|u| Duration::from_millis(u.saturating_sub(fault.at_ms)));
+                let until = until_ms.map(|u| Duration::from_millis(u.saturating_sub(fault.at_ms)));
                 madsim::task::spawn(async move {
                     sleep(at).await;
                     {

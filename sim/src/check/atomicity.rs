@@ -7,7 +7,9 @@ use crate::trace::Trace;
 
 /// Checks atomicity over the final stores.
 pub fn check(trace: &Trace, v: &mut Verdict) {
-    let Some(w) = &trace.scenario.write else { return };
+    let Some(w) = &trace.scenario.write else {
+        return;
+    };
     for (txn, _) in outcomes(trace) {
         let ends = step_ends(trace, txn);
         let applied = ends.iter().any(|e| *e == StepEnd::Applied);

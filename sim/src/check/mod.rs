@@ -208,7 +208,9 @@ pub fn expect_failures(s: &Scenario, verdicts: &[Verdict]) -> Vec<String> {
         match find(n) {
             Some(v) if !v.holds => {}
             Some(_) => failures.push(format!("{n} was expected to be violated")),
-            None => failures.push(format!("{n} was expected to be violated, but it does not apply")),
+            None => failures.push(format!(
+                "{n} was expected to be violated, but it does not apply"
+            )),
         }
     }
     failures

@@ -6,7 +6,9 @@ use crate::trace::Trace;
 
 /// Checks termination over the final stores.
 pub fn check(trace: &Trace, v: &mut Verdict) {
-    let Some(w) = &trace.scenario.write else { return };
+    let Some(w) = &trace.scenario.write else {
+        return;
+    };
     for (txn, outcome) in outcomes(trace) {
         if outcome != Outcome::Unfinished {
             continue;

@@ -51,7 +51,8 @@ impl Client {
                 {
                     l.step_node(s, 0)
                 } else {
-                    l.coordinator.expect("an orchestrated protocol has a coordinator")
+                    l.coordinator
+                        .expect("an orchestrated protocol has a coordinator")
                 };
                 (
                     Some(entry),
@@ -89,7 +90,13 @@ impl Client {
             let mut submit = Msg::new(MsgKind::Submit, txn, 0);
             submit.id = cx.send(entry, submit);
             cx.event(EventKind::Submit { txn });
-            self.open.insert(txn, Open { submit, acked: false });
+            self.open.insert(
+                txn,
+                Open {
+                    submit,
+                    acked: false,
+                },
+            );
             cx.set_timer(self.backoff_us, timer_id(RESEND, txn));
             cx.set_timer(PATIENCE_US, timer_id(PATIENCE, txn));
         }
@@ -203,7 +210,10 @@ steps = [{{ service = "a" }}]
         let finished = Msg::new(MsgKind::Finished, 1, 0).ok(true);
         let fx = h.call(&mut c, |n, cx| n.on_message(cx, 1, finished));
         assert_eq!(submits(&fx), vec![3]);
-        assert!(fx.contains(&Effect::Event(EventKind::Outcome { txn: 1, committed: true })));
+        assert!(fx.contains(&Effect::Event(EventKind::Outcome {
+            txn: 1,
+            committed: true
+        })));
         assert!(c.busy());
     }
 

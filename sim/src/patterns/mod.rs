@@ -5,8 +5,8 @@
 
 pub mod api_composition;
 pub mod client;
-pub mod reliable;
 pub mod cqrs_view;
+pub mod reliable;
 pub mod saga;
 pub mod shared_db;
 pub mod two_pc;
@@ -160,8 +160,8 @@ pub fn layout(s: &Scenario) -> Layout {
         l.add_store(db, DATABASE, StoreKind::Relational, 0, None);
     } else {
         let host = s.write.as_ref().and_then(|w| {
-            let orchestrated = !(w.protocol == Protocol::Saga
-                && w.coordination == Coordination::Choreography);
+            let orchestrated =
+                !(w.protocol == Protocol::Saga && w.coordination == Coordination::Choreography);
             orchestrated.then(|| w.coordinator_name().to_string())
         });
         for (i, svc) in s.services.iter().enumerate() {

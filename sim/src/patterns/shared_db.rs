@@ -46,7 +46,10 @@ pub struct App {
 impl App {
     /// The app of scenario `s`.
     pub fn new(s: &Scenario, l: &Layout) -> App {
-        let w = s.write.as_ref().expect("shared-database has a write section");
+        let w = s
+            .write
+            .as_ref()
+            .expect("shared-database has a write section");
         App {
             database: l.database.expect("shared-database has a database"),
             timeout_us: w.timeout_ms * 1000,
@@ -138,7 +141,10 @@ pub struct Database {
 impl Database {
     /// The database of scenario `s`.
     pub fn new(s: &Scenario, _l: &Layout) -> Database {
-        let w = s.write.as_ref().expect("shared-database has a write section");
+        let w = s
+            .write
+            .as_ref()
+            .expect("shared-database has a write section");
         let steps = w
             .steps
             .iter()
@@ -166,7 +172,9 @@ impl Database {
             let Some((txn, from, re)) = self.queue.pop_front() else {
                 return;
             };
-            let began = [Write::Seen { key: u64::from(txn) }];
+            let began = [Write::Seen {
+                key: u64::from(txn),
+            }];
             cx.commit(self.log, Local::Log, txn, 0, &began);
             match self.check_steps(cx, txn) {
                 Ok(()) => {
@@ -175,7 +183,13 @@ impl Database {
                     cx.set_timer(work, timer_id(WORK, txn));
                 }
                 Err(()) => {
-                    cx.commit(self.log, Local::Log, txn, 0, &[Write::Decide { txn, commit: false }]);
+                    cx.commit(
+                        self.log,
+                        Local::Log,
+                        txn,
+                        0,
+                        &[Write::Decide { txn, commit: false }],
+                    );
                     Self::reply(cx, from, txn, re, false);
                 }
             }
@@ -227,7 +241,13 @@ impl Database {
             }];
             cx.commit(st.store, Local::Commit, txn, step, &take);
         }
-        cx.commit(self.log, Local::Log, txn, 0, &[Write::Decide { txn, commit: true }]);
+        cx.commit(
+            self.log,
+            Local::Log,
+            txn,
+            0,
+            &[Write::Decide { txn, commit: true }],
+        );
         Self::reply(cx, from, txn, re, true);
     }
 }
@@ -241,7 +261,13 @@ impl Node for Database {
         for key in log.seen {
             let txn = key as TxnId;
             if !log.decisions.contains_key(&txn) {
-                cx.commit(self.log, Local::Log, txn, 0, &[Write::Decide { txn, commit: false }]);
+                cx.commit(
+                    self.log,
+                    Local::Log,
+                    txn,
+                    0,
+                    &[Write::Decide { txn, commit: false }],
+                );
             }
         }
     }
@@ -255,8 +281,8 @@ impl Node for Database {
             Self::reply(cx, from, txn, msg.id, committed);
             return;
         }
-        let known = self.open.is_some_and(|(t, ..)| t == txn)
-            || self.queue.iter().any(|(t, ..)| *t == txn);
+        let known =
+            self.open.is_some_and(|(t, ..)| t == txn) || self.queue.iter().any(|(t, ..)| *t == txn);
         if !known {
             self.queue.push_back((txn, from, msg.id));
             self.begin_next(cx);

@@ -26,7 +26,10 @@ impl DocumentStore {
             "resource".to_string(),
             json!({"_id": "resource", "available": capacity}),
         );
-        docs.insert("processed".to_string(), json!({"_id": "processed", "keys": []}));
+        docs.insert(
+            "processed".to_string(),
+            json!({"_id": "processed", "keys": []}),
+        );
         DocumentStore { docs }
     }
 
@@ -126,7 +129,12 @@ impl Engine for DocumentStore {
         self.docs["resource"]["available"].as_i64().unwrap_or(0)
     }
     fn record(&self, txn: TxnId, step: StepIx) -> Option<Record> {
-        parse_record(self.docs.get(&txn_id(txn))?.get("steps")?.get(step.to_string())?)
+        parse_record(
+            self.docs
+                .get(&txn_id(txn))?
+                .get("steps")?
+                .get(step.to_string())?,
+        )
     }
     fn seen(&self, key: u64) -> bool {
         self.docs["processed"]["keys"]

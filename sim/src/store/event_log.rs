@@ -58,9 +58,12 @@ impl Engine for EventLogStore {
     }
     fn render(&self) -> Vec<String> {
         let mut out = vec![format!("(capacity {})", self.capacity)];
-        out.extend(self.log.iter().enumerate().map(|(i, w)| {
-            format!("#{i:<5} {}", serde_json::to_string(w).unwrap_or_default())
-        }));
+        out.extend(
+            self.log
+                .iter()
+                .enumerate()
+                .map(|(i, w)| format!("#{i:<5} {}", serde_json::to_string(w).unwrap_or_default())),
+        );
         out
     }
 }
@@ -72,9 +75,17 @@ mod tests {
     #[test]
     fn the_projection_is_the_fold_of_the_log() {
         let mut s = EventLogStore::new(10);
-        s.apply(&Write::Take { txn: 1, step: 0, amount: 4 });
+        s.apply(&Write::Take {
+            txn: 1,
+            step: 0,
+            amount: 4,
+        });
         s.apply(&Write::Compensate { txn: 1, step: 0 });
-        s.apply(&Write::Take { txn: 2, step: 0, amount: 3 });
+        s.apply(&Write::Take {
+            txn: 2,
+            step: 0,
+            amount: 3,
+        });
         assert_eq!(s.replay(), s.snapshot());
         assert_eq!(s.available(), 7);
         assert_eq!(s.log.len(), 3);

@@ -50,7 +50,10 @@ impl KeyValueStore {
     }
 
     fn put_record(&mut self, txn: TxnId, step: StepIx, r: Record) {
-        self.put(step_key(txn, step), format!("{} {}", r.amount, r.state.name()));
+        self.put(
+            step_key(txn, step),
+            format!("{} {}", r.amount, r.state.name()),
+        );
     }
 
     fn set_state(&mut self, txn: TxnId, step: StepIx, state: StepState) -> Option<Record> {
@@ -125,7 +128,9 @@ impl Engine for KeyValueStore {
         }
     }
     fn available(&self) -> i64 {
-        self.get("available").and_then(|v| v.parse().ok()).unwrap_or(0)
+        self.get("available")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
     }
     fn record(&self, txn: TxnId, step: StepIx) -> Option<Record> {
         parse_record(self.get(&step_key(txn, step))?)
@@ -134,7 +139,8 @@ impl Engine for KeyValueStore {
         self.keys.contains_key(&format!("seen/{key:020}"))
     }
     fn decision(&self, txn: TxnId) -> Option<bool> {
-        self.get(&format!("decision/{txn:08}")).map(|d| d == "commit")
+        self.get(&format!("decision/{txn:08}"))
+            .map(|d| d == "commit")
     }
     fn outbox(&self) -> Vec<OutboxEntry> {
         self.keys

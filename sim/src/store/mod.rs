@@ -96,9 +96,17 @@ pub enum RejectReason {
 pub enum Write {
     /// Take `amount` units for a step (saga, shared database). Not idempotent by
     /// itself: applied twice, it takes twice.
-    Take { txn: TxnId, step: StepIx, amount: i64 },
+    Take {
+        txn: TxnId,
+        step: StepIx,
+        amount: i64,
+    },
     /// Hold `amount` units for a prepared step (2PC).
-    Hold { txn: TxnId, step: StepIx, amount: i64 },
+    Hold {
+        txn: TxnId,
+        step: StepIx,
+        amount: i64,
+    },
     /// Make a held step applied (2PC commit).
     Apply { txn: TxnId, step: StepIx },
     /// Give a held step's units back (2PC abort).
@@ -108,7 +116,12 @@ pub enum Write {
     /// Remember that the compensation came first.
     Tombstone { txn: TxnId, step: StepIx },
     /// Remember that the step was refused.
-    Reject { txn: TxnId, step: StepIx, amount: i64, reason: RejectReason },
+    Reject {
+        txn: TxnId,
+        step: StepIx,
+        amount: i64,
+        reason: RejectReason,
+    },
     /// Put a message in the outbox, to be relayed until acknowledged.
     OutboxPut { to: NodeIx, msg: Msg },
     /// The relay's message was acknowledged.
@@ -118,7 +131,11 @@ pub enum Write {
     /// A durable decision about a transaction (2PC log, shared-database commit).
     Decide { txn: TxnId, commit: bool },
     /// A read view's row for (`txn`, `step`) now says `state` (see `read`).
-    View { txn: TxnId, step: StepIx, state: i64 },
+    View {
+        txn: TxnId,
+        step: StepIx,
+        state: i64,
+    },
 }
 
 impl Write {
@@ -352,22 +369,60 @@ mod tests {
     fn script() -> Vec<Write> {
         let msg = Msg::new(MsgKind::Event, 1, 0);
         vec![
-            Write::Take { txn: 1, step: 0, amount: 3 },
-            Write::Hold { txn: 2, step: 0, amount: 2 },
+            Write::Take {
+                txn: 1,
+                step: 0,
+                amount: 3,
+            },
+            Write::Hold {
+                txn: 2,
+                step: 0,
+                amount: 2,
+            },
             Write::Apply { txn: 2, step: 0 },
-            Write::Hold { txn: 3, step: 0, amount: 1 },
+            Write::Hold {
+                txn: 3,
+                step: 0,
+                amount: 1,
+            },
             Write::Release { txn: 3, step: 0 },
-            Write::Take { txn: 4, step: 0, amount: 5 },
+            Write::Take {
+                txn: 4,
+                step: 0,
+                amount: 5,
+            },
             Write::Compensate { txn: 4, step: 0 },
             Write::Tombstone { txn: 5, step: 0 },
-            Write::Reject { txn: 6, step: 0, amount: 9, reason: RejectReason::Insufficient },
-            Write::OutboxPut { to: 3, msg: Msg { id: 77, ..msg } },
-            Write::OutboxPut { to: 4, msg: Msg { id: 78, ..msg } },
+            Write::Reject {
+                txn: 6,
+                step: 0,
+                amount: 9,
+                reason: RejectReason::Insufficient,
+            },
+            Write::OutboxPut {
+                to: 3,
+                msg: Msg { id: 77, ..msg },
+            },
+            Write::OutboxPut {
+                to: 4,
+                msg: Msg { id: 78, ..msg },
+            },
             Write::OutboxDone { id: 77 },
             Write::Seen { key: 42 },
-            Write::Decide { txn: 2, commit: true },
-            Write::View { txn: 1, step: 0, state: 2 },
-            Write::Take { txn: 1, step: 0, amount: 3 },
+            Write::Decide {
+                txn: 2,
+                commit: true,
+            },
+            Write::View {
+                txn: 1,
+                step: 0,
+                state: 2,
+            },
+            Write::Take {
+                txn: 1,
+                step: 0,
+                amount: 3,
+            },
         ]
     }
 

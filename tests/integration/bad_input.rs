@@ -1,0 +1,79 @@
+//! Bad scenario files: exit 2, file:line:column and a hint on stderr, nothing on stdout.
+
+use crate::util::{sovlab, tempdir};
+
+/// Writes `text` to a file, runs `sovlab run` on it, returns (stderr, path).
+fn run_bad(name: &str, text: &str) -> (String, String) {
+    let dir = tempdir(name);
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = sovlab(&["run", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "exit code for {name}");
+    assert!(out.stdout.is_empty(), "nothing on stdout for {name}");
+    (
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        path.display().to_string(),
+    )
+}
+
+const GOOD_HEAD: &str = "name = \"x\"\n[[service]]\nname = \"orders\"\n";
+
+#[test]
+fn a_syntax_error_names_line_and_column() {
+    let (err, path) = run_bad("syntax", "name = \"x\n[[service]]\n");
+    assert!(err.contains(&format!("{path}:1:")), "{err}");
+}
+
+#[test]
+fn an_unknown_key_is_named_with_a_hint() {
+    let text = format!("{GOOD_HEAD}[network]\nlatncy_ms = [1, 2]\n");
+    let (err, path) = run_bad("unknown-key", &text);
+    assert!(err.contains(&format!("{path}:5:1")), "{err}");
+    assert!(err.contains("latncy_ms"), "{err}");
+    assert!(err.contains("did you mean \"latency_ms\"?"), "{err}");
+}
+
+#[test]
+fn an_unknown_service_is_located_and_suggested() {
+    let text =
+        format!("{GOOD_HEAD}[write]\nprotocol = \"saga\"\nsteps = [{{ service = \"order\" }}]\n");
+    let (err, path) = run_bad("unknown-service", &text);
+    assert!(err.contains(&format!("{path}:6:22")), "{err}");
+    assert!(err.contains("unknown service \"order\""), "{err}");
+    assert!(err.contains("did you mean \"orders\"?"), "{err}");
+}
+
+#[test]
+fn an_out_of_range_value_is_located() {
+    let text = format!("{GOOD_HEAD}[network]\nloss = 1.5\n");
+    let (err, path) = run_bad("range", &text);
+    assert!(err.contains(&format!("{path}:5:8")), "{err}");
+    assert!(err.contains("probability"), "{err}");
+}
+
+#[test]
+fn a_misspelt_protocol_gets_a_suggestion() {
+    let text = format!(
+        "{GOOD_HEAD}[write]\nprotocol = \"two-phase\"\nsteps = [{{ service = \"orders\" }}]\n"
+    );
+    let (err, path) = run_bad("protocol", &text);
+    assert!(err.contains(&format!("{path}:5:12")), "{err}");
+    assert!(err.contains("did you mean \"two-phase-commit\"?"), "{err}");
+}
+
+#[test]
+fn heal_before_the_partition_is_a_contradiction() {
+    let text = format!(
+        "{GOOD_HEAD}[[service]]\nname = \"payments\"\n[[fault]]\nat_ms = 300\npartition = [[\"orders\"], [\"payments\"]]\nheal_ms = 200\n"
+    );
+    let (err, path) = run_bad("heal", &text);
+    assert!(err.contains(&format!("{path}:9:11")), "{err}");
+    assert!(err.contains("heal_ms 200 is before at_ms 300"), "{err}");
+}
+
+#[test]
+fn a_missing_file_is_usage_not_a_panic() {
+    let out = sovlab(&["run", "/nonexistent/x.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
