@@ -6,6 +6,8 @@
 //! submit until the entry acknowledges it, then waits for `finished`. A transaction
 //! the system never acknowledged may never have started; one that never finishes is
 //! given up on after a patience period so the rest can go on.
+//!
+//! With a `[read]` section the client is also a reader (see [`Reader`]).
 
 use super::{Layout, CLIENT_NODE};
 use crate::msg::{Msg, MsgKind, NodeIx, TxnId};
@@ -17,6 +19,7 @@ use std::collections::BTreeMap;
 const NEXT: u8 = 1;
 const RESEND: u8 = 2;
 const PATIENCE: u8 = 3;
+const READ: u8 = 4;
 
 /// How long the client waits for a transaction's outcome before moving on.
 pub const PATIENCE_US: u64 = 2_000_000;
@@ -39,6 +42,7 @@ pub struct Client {
     next_due_us: u64,
     timer_armed: bool,
     open: BTreeMap<TxnId, Open>,
+    reader: Option<Reader>,
 }
 
 impl Client {
@@ -74,6 +78,7 @@ impl Client {
             next_due_us: 0,
             timer_armed: false,
             open: BTreeMap::new(),
+            reader: Reader::new(s, l),
         }
     }
 
@@ -114,6 +119,9 @@ impl Node for Client {
     fn on_start(&mut self, cx: &mut Cx) {
         debug_assert_eq!(cx.me, CLIENT_NODE);
         self.start_due(cx);
+        if let Some(r) = &mut self.reader {
+            r.start(cx);
+        }
     }
 
     fn on_message(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
@@ -157,12 +165,71 @@ impl Node for Client {
                     self.start_due(cx);
                 }
             }
+            READ => {
+                let started = self.next_txn - 1;
+                if let Some(r) = &mut self.reader {
+                    r.on_timer(cx, started);
+                }
+            }
             _ => {}
         }
     }
 
     fn busy(&self) -> bool {
-        self.next_txn <= self.total || !self.open.is_empty()
+        self.next_txn <= self.total
+            || !self.open.is_empty()
+            || self.reader.as_ref().is_some_and(Reader::busy)
+    }
+}
+
+/// The reading part of the client: `read.queries` queries, one every
+/// `read.interval_ms` (the first after one interval, so that transactions have
+/// started), each about a transaction drawn uniformly among those started so far,
+/// sent to the gateway (api-composition) or the view (cqrs-view). A query is sent
+/// once: its answer is recorded by the node that serves it, and a query that gets
+/// no answer counts as failed (`read::report`).
+#[derive(Debug)]
+pub struct Reader {
+    target: NodeIx,
+    total: u32,
+    interval_us: u64,
+    issued: u32,
+}
+
+impl Reader {
+    /// The reader of scenario `s`, if it has a `[read]` section.
+    pub fn new(s: &Scenario, l: &Layout) -> Option<Reader> {
+        let r = s.read.as_ref()?;
+        Some(Reader {
+            target: l.gateway.or(l.view)?,
+            total: r.queries,
+            interval_us: r.interval_ms * 1000,
+            issued: 0,
+        })
+    }
+
+    fn start(&mut self, cx: &mut Cx) {
+        if self.total > 0 {
+            cx.set_timer(self.interval_us, timer_id(READ, 0));
+        }
+    }
+
+    /// Sends the next query; `started`: how many transactions have started.
+    fn on_timer(&mut self, cx: &mut Cx, started: TxnId) {
+        if self.issued >= self.total {
+            return;
+        }
+        self.issued += 1;
+        let txn = 1 + cx.pick(started.max(1));
+        let query = Msg::new(MsgKind::Query, txn, 0).value(i64::from(self.issued));
+        cx.send(self.target, query);
+        if self.issued < self.total {
+            cx.set_timer(self.interval_us, timer_id(READ, 0));
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.issued < self.total
     }
 }
 
