@@ -299,4 +299,57 @@ steps = [{{ service = "a" }}]
         let fx = h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(RESEND, 1)));
         assert!(Harness::sent(&fx).is_empty());
     }
+
+    #[test]
+    fn the_reader_asks_about_started_transactions_at_its_interval() {
+        let s = Scenario::parse(
+            r#"
+name = "t"
+[[service]]
+name = "a"
+[write]
+protocol = "shared-database"
+transactions = 3
+concurrency = 3
+steps = [{ service = "a" }]
+[read]
+method = "api-composition"
+queries = 40
+interval_ms = 5
+"#,
+            "t.toml",
+        )
+        .unwrap();
+        let l = crate::patterns::layout(&s);
+        let gateway = l.gateway.unwrap();
+        let mut c = Client::new(&s, &l);
+        let mut h = Harness::new(0, vec![], 1);
+        let fx = h.call(&mut c, |n, cx| n.on_start(cx));
+        let read_timer = Effect::Timer {
+            after_us: 5_000,
+            timer: timer_id(READ, 0),
+        };
+        assert!(fx.contains(&read_timer));
+        let mut txns = std::collections::BTreeSet::new();
+        for q in 1..=40 {
+            let fx = h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(READ, 0)));
+            let sent = Harness::sent(&fx);
+            assert_eq!(sent.len(), 1);
+            let (to, m) = sent[0];
+            assert_eq!((to, m.kind, m.value), (gateway, MsgKind::Query, q));
+            assert!((1..=3).contains(&m.txn), "a started transaction");
+            txns.insert(m.txn);
+            assert_eq!(
+                fx.contains(&read_timer),
+                q < 40,
+                "next one after an interval"
+            );
+        }
+        assert_eq!(txns.len(), 3, "drawn among all three");
+        for txn in 1..=3 {
+            let done = Msg::new(MsgKind::Finished, txn, 0).ok(true);
+            h.call(&mut c, |n, cx| n.on_message(cx, 1, done));
+        }
+        assert!(!c.busy(), "every query sent, every transaction over");
+    }
 }

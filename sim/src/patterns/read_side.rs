@@ -259,3 +259,166 @@ impl Node for ReadSide {
         self.inner.busy() || !self.resender.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::{timer_id, Harness};
+    use crate::scenario::StoreKind;
+    use crate::store::{StepState, Store};
+
+    /// A protocol node that applies step `msg.step` of `msg.txn` on every `do`.
+    struct Fake;
+    impl Node for Fake {
+        fn on_start(&mut self, _cx: &mut Cx) {}
+        fn on_message(&mut self, cx: &mut Cx, _from: NodeIx, msg: Msg) {
+            if msg.kind == MsgKind::Do {
+                let (txn, step) = (msg.txn, msg.step);
+                let w = if msg.ok {
+                    Write::Compensate { txn, step }
+                } else {
+                    Write::Take {
+                        txn,
+                        step,
+                        amount: 1,
+                    }
+                };
+                cx.commit(0, Local::Commit, txn, step, &[w]);
+            }
+        }
+        fn on_timer(&mut self, _cx: &mut Cx, _t: u64) {}
+        fn busy(&self) -> bool {
+            false
+        }
+    }
+
+    fn scenario(method: &str, publish: &str) -> Scenario {
+        Scenario::parse(
+            &format!(
+                r#"
+name = "t"
+[[service]]
+name = "orders"
+[[service]]
+name = "payments"
+[write]
+protocol = "two-phase-commit"
+publish = "{publish}"
+steps = [{{ service = "orders" }}, {{ service = "payments" }}]
+[read]
+method = "{method}"
+"#
+            ),
+            "t.toml",
+        )
+        .unwrap()
+    }
+
+    /// The read side of `orders` (service 0, step 0), its harness and the view node.
+    fn setup(method: &str, publish: &str) -> (Box<dyn Node>, Harness, Option<NodeIx>) {
+        let s = scenario(method, publish);
+        let l = crate::patterns::layout(&s);
+        let me = l.service_node[0];
+        let node = wrap(&s, &l, me, Box::new(Fake));
+        let h = Harness::new(me, vec![Store::new(StoreKind::Relational, 10)], 1);
+        (node, h, l.view)
+    }
+
+    fn apply(h: &mut Harness, node: &mut Box<dyn Node>, txn: TxnId, undo: bool) -> Vec<Effect> {
+        let m = Msg::new(MsgKind::Do, txn, 0).ok(undo);
+        h.call(node.as_mut(), |n, cx| n.on_message(cx, 1, m))
+    }
+
+    fn changes(fx: &[Effect]) -> Vec<Msg> {
+        Harness::sent(fx)
+            .into_iter()
+            .filter(|(_, m)| m.kind == MsgKind::Change)
+            .map(|(_, m)| m)
+            .collect()
+    }
+
+    #[test]
+    fn answers_queries_from_the_asked_services_store() {
+        let (mut node, mut h, _) = setup("api-composition", "outbox");
+        let ask = |txn, service| Msg {
+            id: 50,
+            ..Msg::new(MsgKind::Query, txn, service).value(9)
+        };
+        let fx = h.call(node.as_mut(), |n, cx| n.on_message(cx, 3, ask(1, 0)));
+        let (to, a) = Harness::sent(&fx)[0];
+        assert_eq!((to, a.kind, a.re, a.step), (3, MsgKind::Answer, 50, 0));
+        assert_eq!(Seen::from_code(a.value), Some(Seen::Absent));
+        let fx = apply(&mut h, &mut node, 1, false);
+        assert!(changes(&fx).is_empty(), "no view: nothing published");
+        let fx = h.call(node.as_mut(), |n, cx| n.on_message(cx, 3, ask(1, 0)));
+        assert_eq!(Harness::sent(&fx)[0].1.value, Seen::Applied.code());
+        let fx = h.call(node.as_mut(), |n, cx| n.on_message(cx, 3, ask(1, 1)));
+        assert!(fx.is_empty(), "payments is not on this node");
+    }
+
+    #[test]
+    fn outbox_publishing_survives_a_crash_until_acknowledged() {
+        let (mut node, mut h, view) = setup("cqrs-view", "outbox");
+        let view = view.unwrap();
+        h.now_us = 7_000;
+        let fx = apply(&mut h, &mut node, 1, false);
+        let sent = changes(&fx);
+        assert_eq!(sent.len(), 1);
+        let c = sent[0];
+        assert_eq!((c.txn, c.step, c.at_us), (1, 0, 7_000));
+        assert_eq!(c.value, read::state_code(StepState::Applied));
+        assert_eq!(h.stores[0].outbox().len(), 1, "in the outbox, same call");
+        assert!(node.busy());
+        // Crash: a fresh node over the same store resends from the outbox.
+        let s = scenario("cqrs-view", "outbox");
+        let l = crate::patterns::layout(&s);
+        let mut node = wrap(&s, &l, l.service_node[0], Box::new(Fake));
+        let fx = h.call(node.as_mut(), |n, cx| n.on_recover(cx));
+        assert_eq!(changes(&fx), vec![c], "the same change, same id");
+        let ack = Msg::new(MsgKind::Ack, 1, 0).re(c.id);
+        h.call(node.as_mut(), |n, cx| n.on_message(cx, view, ack));
+        assert!(h.stores[0].outbox().is_empty());
+        assert!(!node.busy());
+        h.now_us = 100_000;
+        let fx = h.call(node.as_mut(), |n, cx| {
+            n.on_timer(cx, timer_id(READ_SIDE_TIMER, 0))
+        });
+        assert!(changes(&fx).is_empty(), "acknowledged: not resent");
+    }
+
+    #[test]
+    fn direct_publishing_resends_from_memory_and_a_crash_loses_it() {
+        let (mut node, mut h, _) = setup("cqrs-view", "direct");
+        let fx = apply(&mut h, &mut node, 1, false);
+        let c = changes(&fx)[0];
+        assert!(h.stores[0].outbox().is_empty(), "nothing durable");
+        h.now_us = 20_000;
+        let fx = h.call(node.as_mut(), |n, cx| {
+            n.on_timer(cx, timer_id(READ_SIDE_TIMER, 0))
+        });
+        assert_eq!(changes(&fx), vec![c], "resent until acknowledged");
+        let s = scenario("cqrs-view", "direct");
+        let l = crate::patterns::layout(&s);
+        let mut node = wrap(&s, &l, l.service_node[0], Box::new(Fake));
+        let fx = h.call(node.as_mut(), |n, cx| n.on_recover(cx));
+        assert!(changes(&fx).is_empty(), "the crash lost it");
+        assert!(!node.busy());
+    }
+
+    #[test]
+    fn a_newer_change_of_a_row_supersedes_the_pending_one() {
+        let (mut node, mut h, _) = setup("cqrs-view", "outbox");
+        let first = changes(&apply(&mut h, &mut node, 1, false))[0];
+        let second = changes(&apply(&mut h, &mut node, 1, true))[0];
+        assert_eq!(second.value, read::state_code(StepState::Compensated));
+        assert!(second.id > first.id);
+        let outbox = h.stores[0].outbox();
+        assert_eq!(outbox.len(), 1);
+        assert_eq!(outbox[0].msg, second);
+        h.now_us = 20_000;
+        let fx = h.call(node.as_mut(), |n, cx| {
+            n.on_timer(cx, timer_id(READ_SIDE_TIMER, 0))
+        });
+        assert_eq!(changes(&fx), vec![second]);
+    }
+}
