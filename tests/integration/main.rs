@@ -2,4 +2,5 @@
 
 mod bad_input;
 mod core;
+mod props;
 mod util;
