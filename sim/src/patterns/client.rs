@@ -152,11 +152,7 @@ impl Node for Client {
                     }
                 }
             }
-            PATIENCE => {
-                if self.open.remove(&txn).is_some() {
-                    self.start_due(cx);
-                }
-            }
+            PATIENCE if self.open.remove(&txn).is_some() => self.start_due(cx),
             _ => {}
         }
     }
