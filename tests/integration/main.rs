@@ -2,5 +2,6 @@
 
 mod bad_input;
 mod core;
+mod props;
 mod reads;
 mod util;

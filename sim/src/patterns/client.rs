@@ -160,11 +160,7 @@ impl Node for Client {
                     }
                 }
             }
-            PATIENCE => {
-                if self.open.remove(&txn).is_some() {
-                    self.start_due(cx);
-                }
-            }
+            PATIENCE if self.open.remove(&txn).is_some() => self.start_due(cx),
             READ => {
                 let started = self.next_txn - 1;
                 if let Some(r) = &mut self.reader {
