@@ -368,3 +368,44 @@ crash = "database"
         .iter()
         .all(|e| !matches!(e.kind, EventKind::Send { msg, .. } if msg.kind == MsgKind::Query && e.node != 0)));
 }
+
+#[test]
+fn a_crashed_view_fails_its_reads_and_catches_up_after_its_restart() {
+    let s = scenario(
+        r#"
+name = "view down"
+duration_ms = 3000
+[[service]]
+name = "orders"
+[[service]]
+name = "payments"
+[write]
+protocol = "shared-database"
+publish = "direct"
+transactions = 30
+concurrency = 2
+interval_ms = 10
+steps = [{ service = "orders" }, { service = "payments", reject = 0.2 }]
+[read]
+method = "cqrs-view"
+queries = 30
+interval_ms = 10
+[[fault]]
+at_ms = 100
+crash = "view"
+restart_ms = 100
+"#,
+    );
+    for seed in 1..4 {
+        let r = run(&s, seed);
+        let rd = r.report.read.as_ref().unwrap();
+        // Queries 10..=19 reach the view while it is down (100..200 ms), give or take
+        // one in flight at each edge.
+        assert!((9..=11).contains(&rd.failed), "seed {seed}: {rd:?}");
+        assert_eq!(rd.complete + rd.failed, 30);
+        // The sources resent every change the view missed, even from memory: the
+        // view's crash loses nothing, and it converges.
+        assert!(verdict(&r, "convergence").holds, "seed {seed}");
+        assert!(rd.max_staleness_ms >= 50.0, "seed {seed}: {rd:?}");
+    }
+}
