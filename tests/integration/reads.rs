@@ -221,12 +221,24 @@ fn the_read_report_matches_the_contract() {
     );
     assert_eq!(read["method"], "api-composition");
     let n = |k: &str| read[k].as_u64().unwrap();
-    assert_eq!(n("queries"), u64::from(s.read.unwrap().queries));
+    assert_eq!(n("queries"), u64::from(s.read.as_ref().unwrap().queries));
     assert_eq!(n("complete") + n("partial") + n("failed"), n("queries"));
     for k in ["p50", "p99", "max"] {
         assert!(read["latency_ms"][k].is_number());
     }
     assert!(j["invariants"]["consistent-reads"]["holds"] == false);
+    // Reads are judged from the event log: a counters-only run would misjudge them.
+    assert!(sovlab_sim::check::needs_events(&s));
+    let counters_only = sovlab_sim::RunOptions { keep_events: false };
+    let r = sovlab_sim::run_with(&s, 1, counters_only);
+    assert_eq!(
+        r.report.read.unwrap().complete,
+        0,
+        "no events, nothing counted"
+    );
+    assert!(!sovlab_sim::check::needs_events(&load(
+        "shared-db-crash.toml"
+    )));
     // A scenario without [read] has no read section.
     let out = sovlab(&["run", "scenarios/shared-db-crash.toml", "--json"]);
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -73,6 +73,14 @@ const AGREEMENT_CHECKED: bool = false;
 const CONVERGENCE_CHECKED: bool = true;
 const READS_CHECKED: bool = true;
 
+/// Do the verdicts and report of `s` need the event log (`RunOptions::keep_events`)?
+/// Composed reads are judged from the gateway's calls and answers, and the read report
+/// counts `read` and `view-applied` events: a counters-only run of a scenario with a
+/// `[read]` section would report every query failed and every read consistent.
+pub fn needs_events(s: &Scenario) -> bool {
+    s.read.is_some()
+}
+
 /// Why an invariant may not apply, for error hints.
 pub fn applies_hint(name: &str) -> &'static str {
     match name {
