@@ -20,6 +20,12 @@
 //!
 //!   A newer change of a row supersedes an unacknowledged older one: the view needs
 //!   the latest state, and at most one change per row in flight keeps them in order.
+//!
+//! Sharing with the protocol: the changes live in the service store's outbox, next to
+//! whatever the protocol keeps there; a protocol relay should skip `change` entries
+//! (the read side relays them), and acknowledgements from the view are passed on to
+//! the protocol node as well, in case it resent one. The read side's timer uses the
+//! purpose [`READ_SIDE_TIMER`], which protocol nodes must leave free.
 
 use super::reliable::Resender;
 use super::Layout;
@@ -242,7 +248,12 @@ impl Node for ReadSide {
     fn on_message(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
         match msg.kind {
             MsgKind::Query => self.answer(cx, from, msg),
-            MsgKind::Ack if Some(from) == self.view => self.acked(cx, msg.re),
+            MsgKind::Ack if Some(from) == self.view => {
+                self.acked(cx, msg.re);
+                // Passed on too: a protocol whose own outbox relay resent a change
+                // after a restart (it shares the store's outbox) needs the ack to stop.
+                self.around(cx, |n, cx| n.on_message(cx, from, msg));
+            }
             _ => self.around(cx, |n, cx| n.on_message(cx, from, msg)),
         }
     }
