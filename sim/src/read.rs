@@ -8,11 +8,15 @@
 //!   keeps one row per (transaction, step) and serves queries alone
 //!   (`patterns::cqrs_view`).
 //!
+//! The client resends a query until the node that serves it (gateway or view)
+//! acknowledges it, so what a read loses is the pattern's, not the client's.
+//!
 //! What the report counts: a query's first `read` event decides it (complete, partial
-//! or failed); a query that got no answer at all (the serving node was down, the query
-//! was lost on the way, the run ended first) counts as failed. Latency runs from the
-//! query reaching the node that serves it to the answer leaving it: the client's own
-//! network legs are left out, so both methods are measured on the same footing.
+//! or failed); a query no node ever answered (the serving node stayed down past the
+//! client's patience, the run ended first) counts as failed, so complete + partial +
+//! failed = queries. Latency runs from the client's first send of the query (carried
+//! in its `at_us`) to the answer leaving the node that serves it: a composed read
+//! waits for its slowest source or the timeout, a view read only for the way there.
 
 use crate::msg::{NodeIx, StepIx, TxnId};
 use crate::store::StepState;

@@ -9,8 +9,9 @@
 //!   answer to the client says which, as a bit mask in `value`;
 //! - failed: none did.
 //!
-//! The gateway does not resend queries: a read is cheap to repeat and stale when late,
-//! so a lost query or answer simply makes the read partial. With independent loss `p`
+//! The gateway does not resend its calls: a read is cheap to repeat and stale when
+//! late, so a lost call or answer simply makes the read partial. (The client's query
+//! to the gateway is resent until the gateway acknowledges it, which it does at once.) With independent loss `p`
 //! per message and no other fault, each call is one query and one answer, so a read is
 //! complete with probability (1-p)^(2k) for k sources (tested).
 //!
@@ -34,6 +35,7 @@ struct Join {
     txn: TxnId,
     client: NodeIx,
     client_msg: MsgId,
+    /// When the client first sent the query.
     started_us: u64,
     /// The call to each source, by position in `sources`.
     calls: Vec<MsgId>,
@@ -96,7 +98,7 @@ impl Gateway {
             query,
             txn: join.txn,
             result,
-            latency_us: cx.now_us - join.started_us,
+            latency_us: cx.now_us.saturating_sub(join.started_us),
         });
         let reply = Msg::new(MsgKind::Answer, join.txn, 0)
             .ok(result == ReadResult::Complete)
@@ -112,6 +114,8 @@ impl Node for Gateway {
     fn on_message(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
         match msg.kind {
             MsgKind::Query => {
+                // Acknowledged every time: the client resends until it hears back.
+                cx.send(from, Msg::new(MsgKind::Ack, msg.txn, 0).re(msg.id));
                 let query = msg.value as u32;
                 if self.open.contains_key(&query) || self.done.contains(&query) {
                     return;
@@ -129,7 +133,7 @@ impl Node for Gateway {
                         txn: msg.txn,
                         client: from,
                         client_msg: msg.id,
-                        started_us: cx.now_us,
+                        started_us: msg.at_us,
                         calls,
                         answered,
                     },
@@ -221,7 +225,9 @@ timeout_ms = 50
             ..Msg::new(MsgKind::Query, 3, 0).value(7)
         };
         let fx = h.call(&mut g, |n, cx| n.on_message(cx, 0, q));
-        let calls = Harness::sent(&fx);
+        let mut calls = Harness::sent(&fx);
+        let (to, ack) = calls.remove(0);
+        assert_eq!((to, ack.kind, ack.re), (0, MsgKind::Ack, 5));
         (g, h, calls)
     }
 
@@ -260,7 +266,9 @@ timeout_ms = 50
             ..Msg::new(MsgKind::Query, 3, 0).value(7)
         };
         let fx = h.call(&mut g, |n, cx| n.on_message(cx, 0, q));
-        assert!(fx.is_empty());
+        let sent = Harness::sent(&fx);
+        assert_eq!(sent.len(), 1, "acknowledged again, not joined again");
+        assert_eq!(sent[0].1.kind, MsgKind::Ack);
     }
 
     #[test]

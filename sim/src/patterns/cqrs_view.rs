@@ -64,6 +64,8 @@ impl View {
     }
 
     fn on_query(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
+        // Acknowledged every time: the client resends until it hears back.
+        cx.send(from, Msg::new(MsgKind::Ack, msg.txn, 0).re(msg.id));
         let query = msg.value as u32;
         if !self.done.insert(query) {
             return;
@@ -79,7 +81,7 @@ impl View {
             query,
             txn: msg.txn,
             result: ReadResult::Complete,
-            latency_us: 0,
+            latency_us: cx.now_us.saturating_sub(msg.at_us),
         });
         let reply = Msg::new(MsgKind::Answer, msg.txn, 0)
             .ok(true)
@@ -166,21 +168,26 @@ mod tests {
         h.call(&mut v, |n, cx| n.on_message(cx, 2, change(10, 7, 1, 0)));
         let q = Msg {
             id: 3,
-            ..Msg::new(MsgKind::Query, 7, 0).value(1)
+            ..Msg::new(MsgKind::Query, 7, 0).value(1).at(2_000)
         };
+        h.now_us = 6_000;
         let fx = h.call(&mut v, |n, cx| n.on_message(cx, 0, q));
         assert!(fx.contains(&Effect::Event(EventKind::Read {
             query: 1,
             txn: 7,
             result: ReadResult::Complete,
-            latency_us: 0
+            latency_us: 4_000
         })));
-        let (to, reply) = Harness::sent(&fx)[0];
+        let sent = Harness::sent(&fx);
+        assert_eq!((sent[0].1.kind, sent[0].1.re), (MsgKind::Ack, 3));
+        let (to, reply) = sent[1];
         assert_eq!(
             (to, reply.kind, reply.value, reply.re),
             (0, MsgKind::Answer, 1, 3)
         );
         let fx = h.call(&mut v, |n, cx| n.on_message(cx, 0, q));
-        assert!(fx.is_empty());
+        let sent = Harness::sent(&fx);
+        assert_eq!(sent.len(), 1, "acknowledged again, answered once");
+        assert_eq!(sent[0].1.kind, MsgKind::Ack);
     }
 }
