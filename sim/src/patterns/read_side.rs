@@ -162,14 +162,11 @@ impl ReadSide {
                 self.resender.ack(*id);
             }
             if self.publish == Publish::Outbox {
-                let mut writes: Vec<Write> = cx
-                    .store(store)
-                    .outbox()
+                // Every outbox change is pending in the relay (it never gives up, and
+                // `refill` reloads it after a restart): the relay's list is the outbox's.
+                let mut writes: Vec<Write> = superseded
                     .iter()
-                    .filter(|o| {
-                        o.msg.kind == MsgKind::Change && o.msg.txn == txn && o.msg.step == step
-                    })
-                    .map(|o| Write::OutboxDone { id: o.msg.id })
+                    .map(|id| Write::OutboxDone { id: *id })
                     .collect();
                 writes.push(Write::OutboxPut {
                     to: view,
@@ -183,19 +180,27 @@ impl ReadSide {
 
     /// The view acknowledged change `id`: stop resending it, clear its outbox entry.
     fn acked(&mut self, cx: &mut Cx, id: MsgId) {
-        self.resender.ack(id);
+        // Not pending: acknowledged before (a duplicate ack), its entry already done.
+        let Some(change) = self.resender.ack(id) else {
+            return;
+        };
         if self.publish != Publish::Outbox {
             return;
         }
-        let holder = self.served.iter().find(|sv| {
-            cx.store(sv.store)
-                .outbox()
-                .iter()
-                .any(|o| o.msg.id == id && o.msg.kind == MsgKind::Change)
-        });
+        // A step belongs to one service, so its row to one store.
+        let holder = self
+            .served
+            .iter()
+            .find(|sv| sv.steps.contains(&change.step));
         if let Some(sv) = holder {
             let store = sv.store;
-            cx.commit(store, Local::Log, 0, 0, &[Write::OutboxDone { id }]);
+            cx.commit(
+                store,
+                Local::Log,
+                change.txn,
+                change.step,
+                &[Write::OutboxDone { id }],
+            );
         }
     }
 
