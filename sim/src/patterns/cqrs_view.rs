@@ -31,7 +31,7 @@ const STORE: usize = 0;
 /// The view node.
 #[derive(Debug, Default)]
 pub struct View {
-    /// The id of the last change applied to each row.
+    /// The id of the last change applied to each row (0: from before a restart).
     version: BTreeMap<(TxnId, StepIx), MsgId>,
     /// Queries already answered (a duplicated query is answered once).
     done: BTreeSet<u32>,
@@ -71,10 +71,8 @@ impl View {
             return;
         }
         // The row count of the transaction's document: what a client would render.
-        let rows = cx
-            .store(STORE)
-            .snapshot()
-            .view
+        let rows = self
+            .version
             .range((msg.txn, 0)..=(msg.txn, StepIx::MAX))
             .count();
         cx.event(EventKind::Read {
@@ -93,6 +91,14 @@ impl View {
 
 impl Node for View {
     fn on_start(&mut self, _cx: &mut Cx) {}
+
+    /// Relearns which rows exist; their versions are unknown (0), so the next change
+    /// of each row applies.
+    fn on_recover(&mut self, cx: &mut Cx) {
+        for row in cx.store(STORE).snapshot().view.keys() {
+            self.version.insert(*row, 0);
+        }
+    }
 
     fn on_message(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
         match msg.kind {
@@ -189,5 +195,20 @@ mod tests {
         let sent = Harness::sent(&fx);
         assert_eq!(sent.len(), 1, "acknowledged again, answered once");
         assert_eq!(sent[0].1.kind, MsgKind::Ack);
+    }
+
+    #[test]
+    fn a_restarted_view_keeps_its_rows_and_takes_their_next_change() {
+        let mut v = View::default();
+        let mut h = Harness::new(4, vec![Store::new(StoreKind::Document, 0)], 1);
+        h.call(&mut v, |n, cx| n.on_message(cx, 2, change(10, 7, 1, 0)));
+        let mut v = View::default();
+        h.call(&mut v, |n, cx| n.on_recover(cx));
+        let q = Msg::new(MsgKind::Query, 7, 0).value(1);
+        let fx = h.call(&mut v, |n, cx| n.on_message(cx, 0, q));
+        assert_eq!(Harness::sent(&fx)[1].1.value, 1, "one row for txn 7");
+        let fx = h.call(&mut v, |n, cx| n.on_message(cx, 2, change(12, 7, 4, 0)));
+        assert_eq!(staleness(&fx).len(), 1);
+        assert_eq!(h.stores[0].snapshot().view.get(&(7, 1)), Some(&4));
     }
 }
