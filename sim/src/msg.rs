@@ -110,8 +110,9 @@ pub struct Msg {
     pub value: i64,
     /// The message this one answers (0: none).
     pub re: MsgId,
-    /// Change: when the reported state was committed at its source, in virtual µs
-    /// (0: not applicable). Lets a read view measure its staleness.
+    /// A time in virtual µs, per kind (else 0). Change: when the reported state was
+    /// committed at its source (a view's staleness). Query from the client: when it
+    /// was first sent (a read's latency).
     #[serde(default)]
     pub at_us: u64,
 }
