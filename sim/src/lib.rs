@@ -18,6 +18,7 @@ mod scenario_hints;
 mod scenario_validate;
 pub mod store;
 pub mod trace;
+pub mod trace_load;
 pub mod world;
 
 pub use check::Verdict;
