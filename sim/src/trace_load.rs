@@ -98,12 +98,14 @@ pub fn parse(text: &str, file: &str) -> Result<Trace, TraceError> {
     }
     match h.get("version").and_then(Value::as_u64) {
         Some(v) if v == u64::from(TRACE_VERSION) => {}
-        other => return Err(err(
-            1,
-            format!(
+        other => {
+            return Err(err(
+                1,
+                format!(
                 "unsupported trace version {other:?}; this sovlab reads version {TRACE_VERSION}"
             ),
-        )),
+            ))
+        }
     }
     let toml = h.get("scenario_toml").and_then(Value::as_str).ok_or_else(|| {
         err(
