@@ -22,7 +22,7 @@ use std::path::Path;
 
 /// A trace that could not be loaded: where and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}: {message}")]
+#[error("{file}{}: {message}", if *line > 0 { format!(":{line}") } else { String::new() })]
 pub struct TraceError {
     /// The file (or a label).
     pub file: String,

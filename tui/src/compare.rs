@@ -41,12 +41,12 @@ pub struct CompareView {
 /// The protocols compared, in table order.
 pub const VARIANTS: [(&str, Protocol, Coordination); 4] = [
     (
-        "saga (orchestration)",
+        "saga orchestrated",
         Protocol::Saga,
         Coordination::Orchestration,
     ),
     (
-        "saga (choreography)",
+        "saga choreographed",
         Protocol::Saga,
         Coordination::Choreography,
     ),
@@ -190,7 +190,7 @@ pub fn render(c: &CompareView, f: &mut Frame, area: Rect) {
                             Some(v) if v.holds => {
                                 Cell::from("✓ holds").style(Style::new().fg(Color::Green))
                             }
-                            Some(_) => Cell::from("✗ BROKEN").style(Style::new().fg(Color::Red)),
+                            Some(_) => Cell::from("✗ broken").style(Style::new().fg(Color::Red)),
                             None => Cell::from("–"),
                         });
                     }
@@ -212,12 +212,12 @@ pub fn render(c: &CompareView, f: &mut Frame, area: Rect) {
         })
         .collect();
     let mut widths = vec![
-        Constraint::Length(21),
+        Constraint::Length(18),
         Constraint::Length(6),
         Constraint::Length(6),
         Constraint::Length(6),
     ];
-    widths.extend(invs.iter().map(|_| Constraint::Length(9)));
+    widths.extend(invs.iter().map(|_| Constraint::Length(8)));
     widths.push(Constraint::Length(8));
     let table_h = (c.rows.len() as u16 + 4).min(area.height);
     let [top, bottom] =

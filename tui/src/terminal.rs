@@ -1,8 +1,8 @@
 //! The real terminal: setup, the event loop, and restoring the terminal however the
-//! program ends (normal exit, panic, SIGINT/SIGTERM/SIGHUP).
+//! program ends (normal exit, panic, SIGINT/SIGTERM).
 //!
 //! Raw mode turns Ctrl-C into a key (handled in `keys`), but a signal sent by another
-//! process (`kill`, a closing terminal) still arrives as a signal. Its default action
+//! process (`kill`) still arrives as a signal. Its default action
 //! would kill the process with the terminal left in raw mode on the alternate screen,
 //! so the loop registers a flag with `signal-hook` and leaves cleanly when it is set.
 
@@ -83,11 +83,13 @@ fn setup() -> io::Result<Terminal<CrosstermBackend<Stdout>>> {
 pub fn run_app(mut app: App) -> io::Result<()> {
     install_panic_hook();
     let stop = Arc::new(AtomicBool::new(false));
-    for sig in [
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGHUP,
-    ] {
+    // SIGHUP is left to its default action on purpose: it means the terminal is gone,
+    // so there is nothing to restore, and crossterm's poll spins forever on a vanished
+    // tty (crossterm-rs/crossterm#793) instead of returning to check a flag.
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        // The first signal asks the loop to leave; a second one, if the loop is stuck,
+        // ends the process.
+        signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone())?;
         signal_hook::flag::register(sig, stop.clone())?;
     }
     let mut terminal = setup()?;
@@ -123,4 +125,19 @@ fn event_loop(
         last = now;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_crash_report_names_the_scenario_and_seed() {
+        set_context("Order saga", 42);
+        let r = crash_report();
+        assert!(
+            r.contains("\"Order saga\"") && r.contains("--seed 42"),
+            "{r}"
+        );
+    }
 }

@@ -225,8 +225,8 @@ fn catalogue_to_run_to_store_to_violation_to_fork_to_compare() {
     assert_eq!(a.screen, Screen::Compare);
     let s = screen(&mut a, 100, 30);
     for p in [
-        "saga (orchestration)",
-        "saga (choreography)",
+        "saga orchestrated",
+        "saga choreographed",
         "two-phase commit",
         "shared database",
     ] {
