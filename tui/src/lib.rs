@@ -17,6 +17,6 @@ pub mod whatif;
 pub mod widgets;
 
 pub use app::{App, Panel, RunView, Screen};
-pub use bench::bench_tui;
+pub use bench::{bench_tui, BenchFigures};
 pub use screens::render;
 pub use terminal::run_app;

@@ -179,9 +179,19 @@ pub fn fork(run: &RunView, choice: &Choice) -> Result<RunView, String> {
     if let Some(d) = diverged_at {
         view.marks.push((d, MarkKind::Fork));
         view.marks.sort();
-        view.jump(d);
-    } else {
-        view.jump(run.cursor);
+    }
+    // The cursor goes to where the added fault takes effect: the lesson is there, even
+    // when the traces already differ earlier (see the note in the verdict panel).
+    let at_us = at_ms * 1000;
+    let events = &view.trace().events;
+    let start = events.partition_point(|e| e.t_us < at_us);
+    let fault = events[start..]
+        .iter()
+        .position(|e| e.kind.is_fault())
+        .map(|i| start + i);
+    match fault.or(diverged_at) {
+        Some(i) => view.jump(i),
+        None => view.jump(run.cursor),
     }
     view.fork = Some(fork);
     Ok(view)

@@ -203,7 +203,11 @@ fn catalogue_to_run_to_store_to_violation_to_fork_to_compare() {
     let run = a.run.as_ref().unwrap();
     let fork = run.fork.clone().expect("forked");
     let d = fork.diverged_at.expect("the fork diverges");
-    assert_eq!(run.cursor, d);
+    // The cursor is on the added crash; the fork marker on the divergence.
+    let e = &run.trace().events[run.cursor];
+    assert_eq!(e.kind, EventKind::Crash);
+    assert_eq!(run.trace().node_name(e.node), "database");
+    assert!(run.marks.contains(&(d, sovlab_tui::app::MarkKind::Fork)));
     let after = run.result.report.write.clone().unwrap();
     assert!(
         after.committed < before.committed,
