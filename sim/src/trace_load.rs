@@ -534,6 +534,29 @@ link = ["coordinator", "database"]
         assert_eq!((e.line, e.file.as_str()), (4, "x"));
         lines[3] = "not json";
         assert_eq!(parse(&lines.join("\n"), "x").unwrap_err().line, 4);
+        // Mutated: bytes overwritten, lines dropped or repeated: an error or a trace,
+        // never a panic.
+        let bytes = text.as_bytes();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..400 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut m = bytes.to_vec();
+            let at = (x % m.len() as u64) as usize;
+            let alphabet = b"{}[]\":,09ae\n x";
+            m[at] = alphabet[(x >> 32) as usize % alphabet.len()];
+            let _ = parse(&String::from_utf8_lossy(&m), "x");
+            let mut ls: Vec<&str> = text.lines().collect();
+            // Not the last line: dropping it leaves a shorter, valid trace.
+            let i = 1 + (x >> 8) as usize % (ls.len() - 2);
+            if x % 2 == 0 {
+                ls.remove(i);
+            } else {
+                ls.insert(i, ls[i]);
+            }
+            assert!(parse(&ls.join("\n"), "x").is_err(), "seq gaps are errors");
+        }
         // Truncated at any byte: an error or a shorter trace, never a panic.
         for cut in (0..text.len()).step_by(97) {
             let _ = parse(&text[..cut], "x");
