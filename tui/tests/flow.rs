@@ -422,3 +422,62 @@ fn a_saved_trace_opens_like_the_run_it_came_from() {
     press(&mut b, KeyCode::Tab);
     assert_eq!(screen(&mut a, 120, 40), screen(&mut b, 120, 40));
 }
+
+#[test]
+fn what_a_step_wrote_is_always_visible_in_the_inspector() {
+    // Four stores of four kinds on one node, at the smallest comfortable size.
+    let text = r#"
+name = "four kinds"
+duration_ms = 3000
+[[service]]
+name = "orders"
+[[service]]
+name = "inventory"
+store = "document"
+capacity = 50
+[[service]]
+name = "payments"
+store = "key-value"
+[[service]]
+name = "ledger"
+store = "event-log"
+[write]
+protocol = "shared-database"
+transactions = 30
+concurrency = 2
+steps = [{ service = "orders" }, { service = "inventory", amount = 2, reject = 0.2 }, { service = "payments" }, { service = "ledger" }]
+"#;
+    let s = sovlab_sim::Scenario::parse(text, "x").unwrap();
+    let mut a = App::new(vec![], None);
+    a.open_scenario(&s, 3);
+    let locals: Vec<usize> = {
+        let t = a.run.as_ref().unwrap().trace();
+        t.events
+            .iter()
+            .enumerate()
+            .filter(
+                |(_, e)| matches!(&e.kind, EventKind::Local { writes, .. } if !writes.is_empty()),
+            )
+            .map(|(i, _)| i)
+            .collect()
+    };
+    assert!(locals.len() > 100);
+    for (w, h) in [(80, 24), (60, 15), (200, 50)] {
+        let ins = sovlab_tui::screens::run::areas(Rect::new(0, 0, w, h)).inspector;
+        for &i in &locals {
+            a.run.as_mut().unwrap().jump(i);
+            let b = draw(&mut a, w, h);
+            let seen = (ins.y..ins.bottom())
+                .any(|y| (ins.x..ins.right()).any(|x| b[(x, y)].bg == Color::Yellow));
+            assert!(
+                seen,
+                "{w}x{h}: the change at step {i} is not shown:\n{}",
+                text_of(&b)
+            );
+        }
+    }
+}
+
+fn text_of(b: &Buffer) -> String {
+    text(b)
+}

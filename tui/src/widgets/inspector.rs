@@ -283,11 +283,29 @@ fn store_lines(
         }
     }
     if out.len() > budget {
-        // Keep the highlighted change in view when cutting.
-        let first_hl = out.iter().position(|l| l.style == hl()).unwrap_or(0);
-        let start = first_hl.saturating_sub(budget / 2).min(out.len() - budget);
-        out = out.split_off(start);
-        out.truncate(budget);
+        // The first line (units left) always stays; the rest is cut around the first
+        // changed row (else the transaction in focus), so what this step wrote stays
+        // in view.
+        let rest = out.split_off(1);
+        let focus_style = style(false, true);
+        let first_hl = rest
+            .iter()
+            .position(|l| l.style == hl())
+            .or_else(|| rest.iter().position(|l| l.style == focus_style));
+        if budget == 0 {
+            out.clear();
+        } else if budget == 1 {
+            if let Some(i) = first_hl {
+                out = vec![rest[i].clone()];
+            }
+        } else {
+            let room = budget - 1;
+            let start = first_hl
+                .unwrap_or(0)
+                .saturating_sub(room / 2)
+                .min(rest.len() - room);
+            out.extend(rest.into_iter().skip(start).take(room));
+        }
     }
     out
 }
@@ -338,36 +356,58 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
         EventKind::Local { store, .. } => Some(usize::from(*store)),
         _ => None,
     });
+    // Too little room for every store's header and some rows: show the store written
+    // at this step (else the first) and say how many are hidden.
+    let all = stores.len();
+    let mut hidden = 0;
+    let mut stores = stores;
+    if all > 1 && inner_h < lines.len() + 2 * all {
+        let keep = written.filter(|w| stores.contains(w)).unwrap_or(stores[0]);
+        stores = vec![keep];
+        hidden = all - 1;
+    }
     // Every store gets a one-line header; the body lines go to the store written at
     // this step first (so the change is always visible), the rest shared equally.
-    let avail = inner_h.saturating_sub(lines.len() + stores.len());
-    let shares: Vec<usize> = match written.filter(|w| stores.contains(w)) {
-        Some(w) if stores.len() > 1 => {
-            let others = avail / 3 / (stores.len() - 1);
-            let mine = avail - others * (stores.len() - 1);
-            stores
-                .iter()
-                .map(|&s| if s == w { mine } else { others })
-                .collect()
+    let avail = inner_h.saturating_sub(lines.len() + stores.len() + usize::from(hidden > 0));
+    let changed_of = |s: usize| match event.map(|e| &e.kind) {
+        Some(EventKind::Local { store, writes, .. }) if usize::from(*store) == s => {
+            Changed::of(writes)
         }
-        _ => {
-            let each = avail / stores.len().max(1);
-            let extra = avail - each * stores.len().max(1);
-            stores
-                .iter()
-                .enumerate()
-                .map(|(i, _)| each + usize::from(i < extra))
-                .collect()
-        }
+        _ => Changed::default(),
     };
+    // How many lines each store would fill, then the room shared out one line at a
+    // time (the store written at this step first), so no store's share goes unused
+    // while another is cut.
+    let need: Vec<usize> = stores
+        .iter()
+        .map(|&s| {
+            let kind = trace.stores[s].kind;
+            let changed = changed_of(s);
+            run.replay.with_at(trace, s, run.cursor, |snap| {
+                store_lines(run, trace, s, kind, snap, &changed, focus, avail).len()
+            })
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..stores.len()).collect();
+    order.sort_by_key(|&i| Some(stores[i]) != written);
+    let mut shares = vec![0usize; stores.len()];
+    let mut left = avail;
+    while left > 0 {
+        let mut gave = false;
+        for &i in &order {
+            if left > 0 && shares[i] < need[i] {
+                shares[i] += 1;
+                left -= 1;
+                gave = true;
+            }
+        }
+        if !gave {
+            break;
+        }
+    }
     for (&s, &share) in stores.iter().zip(&shares) {
         let info = &trace.stores[s];
-        let changed = match event.map(|e| &e.kind) {
-            Some(EventKind::Local { store, writes, .. }) if usize::from(*store) == s => {
-                Changed::of(writes)
-            }
-            _ => Changed::default(),
-        };
+        let changed = changed_of(s);
         let (available, records) = run.replay.with_at(trace, s, run.cursor, |snap| {
             (snap.available, snap.steps.len())
         });
@@ -394,6 +434,12 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
             store_lines(run, trace, s, info.kind, snap, &changed, focus, share)
         });
         lines.extend(body);
+    }
+    if hidden > 0 {
+        lines.push(Line::styled(
+            format!("… {hidden} more stores here: a taller window shows them"),
+            Style::new().fg(Color::DarkGray),
+        ));
     }
     f.render_widget(Paragraph::new(lines).block(block), area);
 }
