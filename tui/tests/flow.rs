@@ -481,3 +481,50 @@ steps = [{ service = "orders" }, { service = "inventory", amount = 2, reject = 0
 fn text_of(b: &Buffer) -> String {
     text(b)
 }
+
+#[test]
+fn every_what_if_choice_forks_and_undoes() {
+    let mut a = app();
+    press(&mut a, KeyCode::Enter);
+    // Inside the scenario's partition-free middle, then inside a partition we add.
+    for _ in 0..60 {
+        press(&mut a, KeyCode::Right);
+    }
+    press(&mut a, KeyCode::Char('f'));
+    let n = a.menu.as_ref().unwrap().choices.len();
+    press(&mut a, KeyCode::Esc);
+    assert!(a.menu.is_none());
+    for i in 0..n {
+        press(&mut a, KeyCode::Char('f'));
+        for _ in 0..i {
+            press(&mut a, KeyCode::Char('j'));
+        }
+        let label = a.menu.as_ref().unwrap().choices[i].label.clone();
+        press(&mut a, KeyCode::Enter);
+        let r = a.run.as_ref().unwrap();
+        assert!(r.fork.is_some(), "{label}: {}", a.status);
+        screen(&mut a, 80, 24);
+        if label.starts_with("partition") {
+            // A partition is active here: healing it is offered, and forks again.
+            press(&mut a, KeyCode::Char('l'));
+            press(&mut a, KeyCode::Char('f'));
+            let m = a.menu.as_ref().unwrap();
+            let heal = m
+                .choices
+                .iter()
+                .position(|c| c.label == "heal every partition now");
+            let heal = heal.expect("heal is offered inside a partition");
+            for _ in 0..heal {
+                press(&mut a, KeyCode::Down);
+            }
+            press(&mut a, KeyCode::Enter);
+            assert!(a.status.starts_with("forked: heal"), "{}", a.status);
+            press(&mut a, KeyCode::Char('u'));
+        }
+        press(&mut a, KeyCode::Char('u'));
+        assert!(a.run.as_ref().unwrap().fork.is_none(), "{label}");
+        assert_eq!(a.run.as_ref().unwrap().cursor, 60);
+    }
+    press(&mut a, KeyCode::Char('u'));
+    assert_eq!(a.status, "no fork to undo");
+}
