@@ -105,6 +105,8 @@ pub struct RunView {
     pub down: Vec<Vec<(usize, usize)>>,
     /// Event-index intervals during which a partition (true) or loss window (false) was active.
     pub net_faults: Vec<(usize, usize, bool)>,
+    /// Outcomes the client was told, in order: (event index, committed so far).
+    pub told: Vec<(usize, u32)>,
     /// The fork that made this run from its parent, if it is one.
     pub fork: Option<Fork>,
     /// The run this one was forked from (undo returns to it).
@@ -127,7 +129,13 @@ impl RunView {
         let mut open_partition: Vec<usize> = Vec::new();
         let mut open_loss: Vec<usize> = Vec::new();
         let end = trace.events.len();
+        let mut told = Vec::new();
+        let mut committed = 0u32;
         for (i, e) in trace.events.iter().enumerate() {
+            if let EventKind::Outcome { committed: c, .. } = e.kind {
+                committed += u32::from(c);
+                told.push((i, committed));
+            }
             if e.kind.is_fault() {
                 marks.push((i, MarkKind::Fault));
             }
@@ -185,6 +193,7 @@ impl RunView {
             marks,
             down,
             net_faults,
+            told,
             fork: None,
             parent: None,
             origin,
@@ -231,6 +240,15 @@ impl RunView {
         self.down
             .get(node)
             .is_some_and(|iv| iv.iter().any(|&(a, b)| a <= seq && seq < b))
+    }
+
+    /// Outcomes the client had been told by the cursor: (committed, aborted).
+    pub fn told_by_cursor(&self) -> (u32, u32) {
+        let n = self.told.partition_point(|&(i, _)| i <= self.cursor);
+        match n.checked_sub(1).map(|k| self.told[k]) {
+            Some((_, c)) => (c, n as u32 - c),
+            None => (0, 0),
+        }
     }
 
     /// Virtual time of the cursor, in microseconds.

@@ -528,3 +528,17 @@ fn every_what_if_choice_forks_and_undoes() {
     press(&mut a, KeyCode::Char('u'));
     assert_eq!(a.status, "no fork to undo");
 }
+
+#[test]
+fn outcomes_told_so_far_follow_the_cursor() {
+    let mut a = app();
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.run.as_ref().unwrap().told_by_cursor(), (0, 0));
+    press(&mut a, KeyCode::End);
+    let r = a.run.as_ref().unwrap();
+    let w = r.result.report.write.clone().unwrap();
+    let (c, ab) = r.told_by_cursor();
+    // Every transaction finished, and what the client heard matches the stores.
+    assert_eq!((c, ab), (w.committed, w.aborted));
+    assert!(screen(&mut a, 120, 40).contains(&format!("told so far: {c} committed · {ab} aborted")));
+}

@@ -316,7 +316,12 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
                 for x in x0..g.inner.right() {
                     put(buf, clip, x, y, "╌", st(colour));
                 }
-                let mid = x0 + (g.inner.right() - x0).saturating_sub(what.len() as u16) / 2;
+                let mid = x0
+                    + g.inner
+                        .right()
+                        .saturating_sub(x0)
+                        .saturating_sub(what.len() as u16)
+                        / 2;
                 text(
                     buf,
                     clip,

@@ -64,7 +64,7 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
     }
     if let Some(w) = &r.report.write {
         lines.push(Line::from(vec![
-            Span::raw("outcomes  "),
+            Span::raw("at the end "),
             Span::styled(
                 format!("{} committed", w.committed),
                 Style::new().fg(Color::Green),
@@ -84,6 +84,13 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
                 }),
             ),
         ]));
+    }
+    if r.report.write.is_some() {
+        let (c, a) = run.told_by_cursor();
+        lines.push(Line::styled(
+            format!("told so far: {c} committed · {a} aborted (what the client heard)"),
+            Style::new().fg(Color::Gray),
+        ));
     }
     let e = &r.report.expect;
     lines.push(if e.met {
