@@ -364,6 +364,11 @@ fn small_terminals_never_panic() {
             }
         }
     }
+    // A short help says there is more.
+    let mut h = app();
+    press(&mut h, KeyCode::Char('?'));
+    assert!(screen(&mut h, 60, 15).contains("more: a taller window shows all"));
+    assert!(!screen(&mut h, 80, 30).contains("more: a taller window"));
     // 60x15 really shows the run screen.
     press(&mut a, KeyCode::Enter);
     let s = screen(&mut a, 60, 15);

@@ -109,7 +109,14 @@ pub const HELP: [(&str, &str); 22] = [
 
 fn help_overlay(f: &mut Frame, area: Rect) {
     let r = centered(area, 78, HELP.len() as u16 + 2);
-    let lines: Vec<Line> = HELP
+    let rows = r.height.saturating_sub(2) as usize;
+    // On a short terminal, the keys that fit and a word about the rest.
+    let shown = if rows < HELP.len() {
+        rows.saturating_sub(1)
+    } else {
+        HELP.len()
+    };
+    let mut lines: Vec<Line> = HELP[..shown]
         .iter()
         .map(|(k, v)| {
             Line::from(vec![
@@ -118,6 +125,12 @@ fn help_overlay(f: &mut Frame, area: Rect) {
             ])
         })
         .collect();
+    if shown < HELP.len() {
+        lines.push(Line::styled(
+            format!("… {} more: a taller window shows all", HELP.len() - shown),
+            Style::new().fg(Color::DarkGray),
+        ));
+    }
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(" help · keys ")),
