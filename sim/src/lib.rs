@@ -18,6 +18,7 @@ pub mod store;
 #[cfg(feature = "proptest")]
 pub mod strategies;
 pub mod trace;
+pub mod trace_load;
 pub mod world;
 
 pub use check::Verdict;

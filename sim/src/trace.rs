@@ -344,6 +344,11 @@ impl Trace {
             "scenario": self.scenario.name,
             "seed": self.seed,
             "nodes": self.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
+            // The scenario as run, so a saved trace is self-contained: a viewer rebuilds
+            // nodes, stores and verdicts from it without the original file.
+            "scenario_toml": self.scenario.to_toml(),
+            "end_us": self.end_us,
+            "stop": self.stop,
         })
         .to_string()
     }

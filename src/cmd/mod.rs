@@ -2,6 +2,7 @@
 
 mod check;
 mod run;
+mod tui;
 
 use crate::cli::{Cli, Command};
 use anyhow::{bail, Result};
@@ -24,8 +25,11 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             max_events,
         }) => run::run(&file, seed, json, trace.as_deref(), force, max_events),
         Some(Command::Check { files }) => check::check(&files),
+        Some(Command::Tui { file, seed, trace }) => {
+            tui::tui(file.as_deref(), seed, trace.as_deref())
+        }
+        None => tui::tui(None, None, None),
         Some(other) => bail!("{} is not built yet", name_of(&other)),
-        None => bail!("the TUI is not built yet; try `sovlab run FILE`"),
     }
 }
 

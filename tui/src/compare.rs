@@ -1,0 +1,285 @@
+//! Compare: the same scenario and faults under every write protocol, side by side.
+
+use crate::app::RunView;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::Frame;
+use sovlab_sim::scenario::{Coordination, FaultKind, Protocol, Scenario, CLIENT, INVARIANTS};
+use sovlab_sim::RunResult;
+use std::sync::Arc;
+
+/// One protocol's row.
+#[derive(Debug)]
+pub struct CompareRow {
+    /// Protocol (and coordination) in words.
+    pub label: String,
+    /// The scenario as run under this protocol.
+    pub scenario: Scenario,
+    /// The run, or why the scenario is invalid under this protocol.
+    pub result: Result<Arc<RunResult>, String>,
+    /// Faults left out because they name nodes this protocol does not have.
+    pub dropped: Vec<String>,
+}
+
+/// The compare table.
+#[derive(Debug)]
+pub struct CompareView {
+    /// The seed every row ran with.
+    pub seed: u64,
+    /// The scenario's name.
+    pub name: String,
+    /// One row per protocol.
+    pub rows: Vec<CompareRow>,
+    /// The selected row.
+    pub sel: usize,
+    /// The run the table was opened from; Esc returns to it.
+    pub base: Option<Box<RunView>>,
+}
+
+/// The protocols compared, in table order.
+pub const VARIANTS: [(&str, Protocol, Coordination); 4] = [
+    (
+        "saga orchestrated",
+        Protocol::Saga,
+        Coordination::Orchestration,
+    ),
+    (
+        "saga choreographed",
+        Protocol::Saga,
+        Coordination::Choreography,
+    ),
+    (
+        "two-phase commit",
+        Protocol::TwoPhaseCommit,
+        Coordination::Orchestration,
+    ),
+    (
+        "shared database",
+        Protocol::SharedDatabase,
+        Coordination::Orchestration,
+    ),
+];
+
+fn fault_names(f: &sovlab_sim::scenario::Fault) -> Vec<String> {
+    match f.kind() {
+        Some(FaultKind::Crash { node, .. }) => vec![node.to_string()],
+        Some(FaultKind::Partition { groups, .. }) => groups.iter().flatten().cloned().collect(),
+        Some(FaultKind::Loss { link, .. }) => link.map(|l| l.to_vec()).unwrap_or_default(),
+        None => vec![],
+    }
+}
+
+/// `base` under `protocol`, with faults on absent nodes dropped (described).
+pub fn variant(
+    base: &Scenario,
+    protocol: Protocol,
+    coordination: Coordination,
+) -> (Scenario, Vec<String>) {
+    let mut s = base.clone();
+    let mut dropped = Vec::new();
+    if let Some(w) = s.write.as_mut() {
+        w.protocol = protocol;
+        w.coordination = coordination;
+    }
+    let targets = s.fault_targets();
+    s.faults.retain(|f| {
+        let ok = fault_names(f)
+            .iter()
+            .all(|n| n == CLIENT || targets.contains(n));
+        if !ok {
+            dropped.push(format!(
+                "fault at {} ms on {}",
+                f.at_ms,
+                fault_names(f).join(", ")
+            ));
+        }
+        ok
+    });
+    // A coordinator placed on a service may not fit another protocol; fall back to
+    // the dedicated node rather than refuse the comparison.
+    if !s.validate().is_empty() {
+        if let Some(w) = s.write.as_mut() {
+            w.coordinator = None;
+        }
+    }
+    (s, dropped)
+}
+
+impl CompareView {
+    /// Runs `base` with `seed` under every protocol. `None` without a `[write]` section.
+    pub fn new(base: &Scenario, seed: u64) -> Option<CompareView> {
+        base.write.as_ref()?;
+        let rows = VARIANTS
+            .iter()
+            .map(|&(label, p, c)| {
+                let (s, dropped) = variant(base, p, c);
+                let result = match s.validate().into_iter().next() {
+                    Some(problem) => Err(problem.message),
+                    None => Ok(Arc::new(sovlab_sim::run(&s, seed))),
+                };
+                CompareRow {
+                    label: label.to_string(),
+                    scenario: s,
+                    result,
+                    dropped,
+                }
+            })
+            .collect();
+        Some(CompareView {
+            seed,
+            name: base.name.clone(),
+            rows,
+            sel: 0,
+            base: None,
+        })
+    }
+
+    /// Invariants that apply to at least one row, in CONTRACT order.
+    pub fn invariants(&self) -> Vec<&'static str> {
+        INVARIANTS
+            .iter()
+            .copied()
+            .filter(|n| {
+                self.rows.iter().any(|r| {
+                    r.result
+                        .as_ref()
+                        .is_ok_and(|res| res.verdicts.iter().any(|v| v.name == *n))
+                })
+            })
+            .collect()
+    }
+}
+
+/// Where the table's first data row is drawn, for mouse clicks.
+pub fn first_row_y(area: Rect) -> u16 {
+    area.y + 3
+}
+
+/// Draws the compare screen.
+pub fn render(c: &CompareView, f: &mut Frame, area: Rect) {
+    let invs = c.invariants();
+    let mut header = vec![
+        Cell::from("protocol"),
+        Cell::from("commit"),
+        Cell::from("abort"),
+        Cell::from("unfin"),
+    ];
+    header.extend(invs.iter().map(|n| Cell::from(short(n))));
+    header.push(Cell::from("events"));
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let rows: Vec<Row> = c
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut cells = vec![Cell::from(r.label.clone())];
+            match &r.result {
+                Ok(res) => {
+                    let (cm, ab, un) = res
+                        .report
+                        .write
+                        .as_ref()
+                        .map_or((0, 0, 0), |w| (w.committed, w.aborted, w.unfinished));
+                    cells.push(Cell::from(cm.to_string()));
+                    cells.push(Cell::from(ab.to_string()));
+                    cells.push(Cell::from(un.to_string()));
+                    for n in &invs {
+                        cells.push(match res.verdicts.iter().find(|v| v.name == *n) {
+                            Some(v) if v.holds => {
+                                Cell::from("✓ holds").style(Style::new().fg(Color::Green))
+                            }
+                            Some(_) => Cell::from("✗ broken").style(Style::new().fg(Color::Red)),
+                            None => Cell::from("–"),
+                        });
+                    }
+                    cells.push(Cell::from(res.trace.events.len().to_string()));
+                }
+                Err(e) => cells
+                    .push(Cell::from(format!("invalid: {e}")).style(Style::new().fg(Color::Red))),
+            }
+            let row = Row::new(cells);
+            if i == c.sel {
+                row.style(
+                    Style::new()
+                        .bg(Color::DarkGray)
+                        .add_modifier(Modifier::BOLD),
+                )
+            } else {
+                row
+            }
+        })
+        .collect();
+    let mut widths = vec![
+        Constraint::Length(18),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(6),
+    ];
+    widths.extend(invs.iter().map(|_| Constraint::Length(8)));
+    widths.push(Constraint::Length(8));
+    let table_h = (c.rows.len() as u16 + 4).min(area.height);
+    let [top, bottom] =
+        ratatui::layout::Layout::vertical([Constraint::Length(table_h), Constraint::Min(0)])
+            .areas(area);
+    let title = format!(" compare · {} · seed {} ", c.name, c.seed);
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(bold).bottom_margin(0))
+        .block(Block::bordered().title(title));
+    f.render_widget(table, top);
+    let mut notes: Vec<Line> = Vec::new();
+    if let Some(r) = c.rows.get(c.sel) {
+        if let Ok(res) = &r.result {
+            notes.push(Line::from(format!(
+                "{}: {} events, {} ms virtual, {} sent / {} dropped; expect {}",
+                r.label,
+                res.report.events,
+                res.report.virtual_ms,
+                res.report.messages.sent,
+                res.report.messages.dropped,
+                if res.report.expect.met {
+                    "met"
+                } else {
+                    "NOT met"
+                }
+            )));
+            for v in res.verdicts.iter().filter(|v| !v.holds) {
+                notes.push(Line::from(Span::styled(
+                    format!("  ✗ {}: {}", v.name, v.example.clone().unwrap_or_default()),
+                    Style::new().fg(Color::Red),
+                )));
+            }
+        }
+        for d in &r.dropped {
+            notes.push(Line::from(Span::styled(
+                format!("  left out: {d} (no such node under this protocol)"),
+                Style::new().fg(Color::Yellow),
+            )));
+        }
+    }
+    notes.push(Line::from(Span::styled(
+        "↑/↓ choose · Enter open the run · Esc back",
+        Style::new().fg(Color::DarkGray),
+    )));
+    f.render_widget(
+        Paragraph::new(notes)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(" selected ")),
+        bottom,
+    );
+}
+
+/// A column-sized invariant name.
+fn short(n: &str) -> &str {
+    match n {
+        "conservation" => "conserv.",
+        "termination" => "termin.",
+        "consistent-reads" => "reads",
+        "convergence" => "converg.",
+        "atomicity" => "atomic.",
+        "agreement" => "agree.",
+        "isolation" => "isolat.",
+        other => other,
+    }
+}

@@ -1,0 +1,147 @@
+//! Events and messages in words, for the diagram, the detail line and the inspector.
+
+use sovlab_sim::msg::{Msg, MsgKind, TxnId};
+use sovlab_sim::trace::{Event, EventKind, Trace};
+
+/// A message in a few characters: its kind, transaction and step.
+pub fn msg_label(m: &Msg) -> String {
+    let mut s = m.kind.name().to_string();
+    if m.txn != 0 {
+        s.push_str(&format!(" t{}", m.txn));
+        if matches!(
+            m.kind,
+            MsgKind::Do | MsgKind::Done | MsgKind::Undo | MsgKind::Undone | MsgKind::Event
+        ) || matches!(m.kind, MsgKind::Prepare | MsgKind::Vote | MsgKind::Change)
+        {
+            s.push_str(&format!(".{}", m.step));
+        }
+    }
+    match m.kind {
+        MsgKind::Done | MsgKind::Vote | MsgKind::Decide | MsgKind::Finished | MsgKind::Event => {
+            s.push_str(if m.ok { " ok" } else { " no" });
+        }
+        _ => {}
+    }
+    s
+}
+
+/// The business transaction an event is about, if any.
+pub fn event_txn(e: &Event) -> Option<TxnId> {
+    let t = match &e.kind {
+        EventKind::Send { msg, .. }
+        | EventKind::Deliver { msg, .. }
+        | EventKind::Drop { msg, .. }
+        | EventKind::Duplicate { msg, .. } => msg.txn,
+        EventKind::Local { txn, .. }
+        | EventKind::Reject { txn, .. }
+        | EventKind::Vote { txn, .. }
+        | EventKind::Decide { txn, .. }
+        | EventKind::Outcome { txn, .. }
+        | EventKind::Submit { txn }
+        | EventKind::Read { txn, .. }
+        | EventKind::ViewApplied { txn, .. } => *txn,
+        _ => 0,
+    };
+    (t != 0).then_some(t)
+}
+
+/// One event in words: who did what, to whom.
+pub fn describe(trace: &Trace, e: &Event) -> String {
+    let n = |ix| trace.node_name(ix).to_string();
+    let me = n(e.node);
+    match &e.kind {
+        EventKind::Send { to, msg } => format!("{me} sends {} to {}", msg_label(msg), n(*to)),
+        EventKind::Deliver { from, msg } => {
+            format!("{me} receives {} from {}", msg_label(msg), n(*from))
+        }
+        EventKind::Drop { to, msg, reason } => format!(
+            "{} from {me} to {} is lost ({})",
+            msg_label(msg),
+            n(*to),
+            match reason.name() {
+                "down" => "receiver down",
+                other => other,
+            }
+        ),
+        EventKind::Duplicate { to, msg } => {
+            format!(
+                "the network duplicates {} from {me} to {}",
+                msg_label(msg),
+                n(*to)
+            )
+        }
+        EventKind::Timer { .. } => format!("a timer of {me} fires"),
+        EventKind::Local {
+            what,
+            store,
+            txn,
+            step,
+            writes,
+        } => {
+            let store = trace
+                .stores
+                .get(usize::from(*store))
+                .map_or("?", |s| s.name.as_str());
+            let about = if *txn != 0 {
+                format!(" txn {txn} step {step}")
+            } else {
+                String::new()
+            };
+            format!(
+                "{me}: {}{about} on store {store} ({} write{})",
+                what.name(),
+                writes.len(),
+                if writes.len() == 1 { "" } else { "s" }
+            )
+        }
+        EventKind::Reject {
+            txn,
+            step,
+            available,
+            needed,
+            ..
+        } => format!("{me} refuses txn {txn} step {step} (needs {needed}, {available} left)"),
+        EventKind::Vote { txn, step, yes } => {
+            format!(
+                "{me} votes {} on txn {txn} step {step}",
+                if *yes { "yes" } else { "no" }
+            )
+        }
+        EventKind::Decide { txn, commit } => {
+            format!(
+                "{me} decides {} for txn {txn}",
+                if *commit { "commit" } else { "abort" }
+            )
+        }
+        EventKind::Outcome { txn, committed } => format!(
+            "{me} learns txn {txn} {}",
+            if *committed { "committed" } else { "aborted" }
+        ),
+        EventKind::Submit { txn } => format!("{me} submits txn {txn}"),
+        EventKind::Crash => format!("{me} CRASHES"),
+        EventKind::Restart => format!("{me} restarts"),
+        EventKind::Partition { groups } => {
+            let g: Vec<String> = groups
+                .iter()
+                .map(|g| g.iter().map(|i| n(*i)).collect::<Vec<_>>().join(", "))
+                .collect();
+            format!("the network splits: {{{}}}", g.join("} | {"))
+        }
+        EventKind::Heal => "every partition heals".to_string(),
+        EventKind::LossStart { p, link } => match link {
+            Some((a, b)) => format!("loss window {:.0}% on {} <-> {}", p * 100.0, n(*a), n(*b)),
+            None => format!("loss window {:.0}% on every link", p * 100.0),
+        },
+        EventKind::LossEnd { .. } => "a loss window closes".to_string(),
+        EventKind::Read { query, result, .. } => format!("{me} finishes query {query}: {result:?}"),
+        EventKind::ViewApplied { txn, step, .. } => {
+            format!("{me} reflects txn {txn} step {step}")
+        }
+        EventKind::Limit { what } => format!("the run stops: {what}"),
+    }
+}
+
+/// Virtual microseconds as milliseconds with one decimal.
+pub fn ms(t_us: u64) -> String {
+    format!("{}.{}", t_us / 1000, (t_us % 1000) / 100)
+}

@@ -1,0 +1,6 @@
+//! The run screen's panels, one module each.
+
+pub mod diagram;
+pub mod inspector;
+pub mod timeline;
+pub mod verdict;

@@ -1,0 +1,157 @@
+//! The verdict panel: every invariant, held or broken as of the cursor, the
+//! transaction outcomes, and for a fork how the verdict changed.
+
+use crate::app::RunView;
+use crate::whatif::verdict_changes;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::Frame;
+use sovlab_sim::check::Verdict;
+
+/// The verdict state of `v` as of event `cursor`, in words and colour.
+pub fn status(v: &Verdict, cursor: usize) -> (String, Color) {
+    match (v.holds, v.at_seq) {
+        (true, _) => ("holds".into(), Color::Green),
+        (false, Some(at)) if at as usize <= cursor => (format!("BROKEN at step {at}"), Color::Red),
+        (false, Some(at)) => (format!("holds so far; breaks at step {at}"), Color::Yellow),
+        (false, None) => ("BROKEN (judged at the end)".into(), Color::Red),
+    }
+}
+
+/// Draws the verdict panel of `run` in `area`. Verdict `i` is on inner row `i + 1`.
+pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
+    let border = if focused {
+        Style::new().fg(Color::Cyan)
+    } else {
+        Style::new().fg(Color::DarkGray)
+    };
+    let r = &run.result;
+    let mut lines: Vec<Line> = vec![Line::styled(
+        format!("as of step {}", run.cursor),
+        Style::new().fg(Color::DarkGray),
+    )];
+    if r.verdicts.is_empty() {
+        lines.push(Line::from("no invariant applies (no [write] section)"));
+    }
+    for (i, v) in r.verdicts.iter().enumerate() {
+        let (word, colour) = status(v, run.cursor);
+        let mark = if colour == Color::Green {
+            "✓"
+        } else if colour == Color::Red {
+            "✗"
+        } else {
+            "…"
+        };
+        let mut name_style = Style::new();
+        if focused && i == run.verdict_sel {
+            name_style = name_style.bg(Color::Blue).add_modifier(Modifier::BOLD);
+        }
+        lines.push(Line::from(vec![
+            Span::styled(format!("{mark} "), Style::new().fg(colour)),
+            Span::styled(format!("{:<13}", v.name), name_style),
+            Span::styled(format!(" {word}"), Style::new().fg(colour)),
+        ]));
+    }
+    if let Some(v) = r.verdicts.get(run.verdict_sel).filter(|v| !v.holds) {
+        if let Some(ex) = &v.example {
+            lines.push(Line::styled(
+                format!("  {}: {ex}", v.name),
+                Style::new().fg(Color::Red),
+            ));
+        }
+    }
+    if let Some(w) = &r.report.write {
+        lines.push(Line::from(vec![
+            Span::raw("at the end "),
+            Span::styled(
+                format!("{} committed", w.committed),
+                Style::new().fg(Color::Green),
+            ),
+            Span::raw(" · "),
+            Span::styled(
+                format!("{} aborted", w.aborted),
+                Style::new().fg(Color::Yellow),
+            ),
+            Span::raw(" · "),
+            Span::styled(
+                format!("{} unfinished", w.unfinished),
+                Style::new().fg(if w.unfinished > 0 {
+                    Color::Red
+                } else {
+                    Color::Gray
+                }),
+            ),
+        ]));
+    }
+    if r.report.write.is_some() {
+        let (c, a) = run.told_by_cursor();
+        lines.push(Line::styled(
+            format!("told so far: {c} committed · {a} aborted (what the client heard)"),
+            Style::new().fg(Color::Gray),
+        ));
+    }
+    let e = &r.report.expect;
+    lines.push(if e.met {
+        Line::styled("expect    met", Style::new().fg(Color::Green))
+    } else {
+        Line::styled(
+            format!("expect    NOT met: {}", e.failures.join("; ")),
+            Style::new().fg(Color::Red),
+        )
+    });
+    if let Some(fork) = &run.fork {
+        let at = fork
+            .diverged_at
+            .map_or("nowhere: same trace".to_string(), |d| format!("step {d}"));
+        lines.push(Line::styled(
+            format!("fork: {} · diverged at {at}", fork.label),
+            Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
+        ));
+        let changes = verdict_changes(&fork.before, &r.verdicts);
+        let early = fork
+            .diverged_at
+            .and_then(|d| r.trace.events.get(d))
+            .map(|e| e.t_us);
+        if let Some(t) = early.filter(|t| *t < fork.at_ms * 1000) {
+            // The world draws every random number from one stream, so a fault added
+            // later still changes the draws made before it.
+            lines.push(Line::styled(
+                format!(
+                    "  (at {} ms, before the fault at {} ms: the added fault reshuffled the simulator's random draws)",
+                    crate::describe::ms(t),
+                    fork.at_ms
+                ),
+                Style::new().fg(Color::DarkGray),
+            ));
+        }
+        if changes.is_empty() {
+            lines.push(Line::styled(
+                "  verdict unchanged",
+                Style::new().fg(Color::Magenta),
+            ));
+        }
+        for c in changes {
+            lines.push(Line::styled(
+                format!("  {c}"),
+                Style::new().fg(Color::Magenta),
+            ));
+        }
+        if let (Some((c0, a0, u0)), Some(w)) = (fork.before_outcomes, &r.report.write) {
+            lines.push(Line::styled(
+                format!(
+                    "  outcomes {c0}/{a0}/{u0} -> {}/{}/{} (committed/aborted/unfinished)",
+                    w.committed, w.aborted, w.unfinished
+                ),
+                Style::new().fg(Color::Magenta),
+            ));
+        }
+    }
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().border_style(border).title(" verdicts ")),
+        area,
+    );
+}
