@@ -382,6 +382,9 @@ fn msg_fields(m: &mut Map<String, Value>, msg: &Msg) {
     if msg.re != 0 {
         m.insert("re".into(), json!(msg.re));
     }
+    if msg.at_us != 0 {
+        m.insert("at_us".into(), json!(msg.at_us));
+    }
 }
 
 /// Appends the JSONL line of event `seq` (with its trailing newline) to `out`.

@@ -289,6 +289,7 @@ fn msg(m: &Map<String, Value>) -> Result<Msg, String> {
             0
         },
         re: opt_u64(m, "re")?,
+        at_us: opt_u64(m, "at_us")?,
     })
 }
 
