@@ -11,6 +11,12 @@ pub fn check(files: &[PathBuf]) -> Result<ExitCode> {
     for f in files {
         if let Err(e) = Scenario::load(f) {
             eprintln!("{e}");
+            // A missing file is most often a typo in its name: suggest the closest.
+            if !f.exists() && e.hint.is_none() {
+                if let Some(hint) = crate::catalogue::missing_hint(f) {
+                    eprintln!("  hint: {hint}");
+                }
+            }
             bad += 1;
         }
     }

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod check;
+mod list;
 mod run;
 
 use crate::cli::{Cli, Command};
@@ -24,6 +25,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             max_events,
         }) => run::run(&file, seed, json, trace.as_deref(), force, max_events),
         Some(Command::Check { files }) => check::check(&files),
+        Some(Command::List) => list::list(),
         Some(other) => bail!("{} is not built yet", name_of(&other)),
         None => bail!("the TUI is not built yet; try `sovlab run FILE`"),
     }
@@ -54,7 +56,12 @@ impl std::fmt::Display for BadScenario {
 
 impl std::error::Error for BadScenario {}
 
-/// Loads a scenario file.
+/// Loads a scenario file, or the catalogue scenario of that name when no file exists.
 pub fn load(path: &Path) -> Result<Scenario> {
+    crate::catalogue::load(path)
+}
+
+/// Loads a scenario file (no catalogue lookup).
+pub fn load_file(path: &Path) -> Result<Scenario> {
     Scenario::load(path).map_err(|e| BadScenario(e).into())
 }
