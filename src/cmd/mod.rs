@@ -3,6 +3,7 @@
 mod check;
 mod list;
 mod run;
+mod sweep;
 
 use crate::cli::{Cli, Command};
 use anyhow::{bail, Result};
@@ -26,6 +27,13 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         }) => run::run(&file, seed, json, trace.as_deref(), force, max_events),
         Some(Command::Check { files }) => check::check(&files),
         Some(Command::List) => list::list(),
+        Some(Command::Sweep {
+            file,
+            seeds,
+            jobs,
+            json,
+            shard,
+        }) => sweep::sweep(&file, &seeds, jobs, json, shard.as_deref()),
         Some(other) => bail!("{} is not built yet", name_of(&other)),
         None => bail!("the TUI is not built yet; try `sovlab run FILE`"),
     }
