@@ -3,6 +3,7 @@
 mod check;
 mod list;
 mod run;
+mod shrink;
 mod sweep;
 
 use crate::cli::{Cli, Command};
@@ -27,6 +28,12 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         }) => run::run(&file, seed, json, trace.as_deref(), force, max_events),
         Some(Command::Check { files }) => check::check(&files),
         Some(Command::List) => list::list(),
+        Some(Command::Shrink {
+            file,
+            seed,
+            out,
+            force,
+        }) => shrink::shrink(&file, seed, out.as_deref(), force),
         Some(Command::Sweep {
             file,
             seeds,
