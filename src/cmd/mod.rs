@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod check;
+mod export;
 mod list;
 mod run;
 mod shrink;
@@ -28,6 +29,23 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         }) => run::run(&file, seed, json, trace.as_deref(), force, max_events),
         Some(Command::Check { files }) => check::check(&files),
         Some(Command::List) => list::list(),
+        Some(Command::Export {
+            file,
+            seed,
+            svg,
+            mermaid,
+            from,
+            events,
+            force,
+        }) => export::export(export::Request {
+            file: &file,
+            seed,
+            svg: svg.as_deref(),
+            mermaid: mermaid.as_deref(),
+            from,
+            events,
+            force,
+        }),
         Some(Command::Shrink {
             file,
             seed,
