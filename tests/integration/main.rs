@@ -1,5 +1,6 @@
 //! The one integration test binary (ripgrep style): one module per area.
 
 mod bad_input;
+mod cli;
 mod core;
 mod util;

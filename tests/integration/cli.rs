@@ -1,0 +1,352 @@
+//! The command line as users and scripts see it: exit codes (0 / 1 / 2, nothing on
+//! stdout on error), the catalogue, check, sweep, shrink and export.
+
+use crate::util::{root, sovlab, tempdir};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Output;
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts a usage / bad-input failure: exit 2, nothing on stdout.
+fn assert_usage(o: &Output, what: &str) {
+    assert_eq!(o.status.code(), Some(2), "{what}: {}", stderr(o));
+    assert!(o.stdout.is_empty(), "{what}: stdout {:?}", stdout(o));
+    assert!(!o.stderr.is_empty(), "{what}: says why on stderr");
+}
+
+/// The catalogue files in the source tree, sorted.
+fn catalogue_files() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// A scenario whose expect cannot be met: a shared database never breaks atomicity.
+const UNMET: &str = r#"
+name = "expects the impossible"
+duration_ms = 1000
+[[service]]
+name = "orders"
+[[service]]
+name = "payments"
+[write]
+protocol = "shared-database"
+transactions = 4
+steps = [{ service = "orders" }, { service = "payments" }]
+[expect]
+violated = ["atomicity"]
+"#;
+
+#[test]
+fn exit_codes_follow_the_contract() {
+    let ok = sovlab(&["run", "shared-db-crash"]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "a catalogue name runs: {}",
+        stderr(&ok)
+    );
+    assert!(stdout(&ok).contains("expect     met"));
+
+    let dir = tempdir("cli-exit");
+    let unmet = dir.join("unmet.toml");
+    std::fs::write(&unmet, UNMET).unwrap();
+    let u = unmet.to_str().unwrap();
+    let o = sovlab(&["run", u]);
+    assert_eq!(o.status.code(), Some(1), "expect not met");
+    assert!(stdout(&o).contains("atomicity was expected to be violated"));
+    let o = sovlab(&["sweep", u, "--seeds", "0..3", "--jobs", "1"]);
+    assert_eq!(o.status.code(), Some(1), "sweep: a seed's expect not met");
+
+    assert_usage(&sovlab(&["run", "no-such-scenario"]), "unknown name");
+    assert_usage(&sovlab(&["frobnicate"]), "unknown subcommand");
+    assert_usage(
+        &sovlab(&["sweep", u, "--seeds", "5..5"]),
+        "empty seed range",
+    );
+    assert_usage(
+        &sovlab(&["sweep", u, "--seeds", "0..9", "--shard", "5/4"]),
+        "bad shard",
+    );
+    assert_usage(
+        &sovlab(&["sweep", u, "--seeds", "0..9", "--jobs", "0"]),
+        "no jobs",
+    );
+    assert_usage(
+        &sovlab(&["export", u, "--seed", "1"]),
+        "export without an output",
+    );
+    let help = sovlab(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+}
+
+#[test]
+fn a_mistyped_name_gets_a_suggestion() {
+    let o = sovlab(&["run", "shared-db-crsh"]);
+    assert_usage(&o, "typo");
+    assert!(
+        stderr(&o).contains("did you mean the catalogue scenario shared-db-crash?"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn list_shows_every_catalogue_scenario_with_its_name() {
+    let o = sovlab(&["list"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    let files = catalogue_files();
+    assert_eq!(out.lines().count(), files.len(), "{out}");
+    for f in files {
+        let stem = f.file_stem().unwrap().to_str().unwrap();
+        let s = sovlab_sim::Scenario::load(&f).unwrap();
+        let line = out
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(stem))
+            .unwrap_or_else(|| panic!("{stem} listed: {out}"));
+        assert!(line.contains(&s.name), "{line}");
+    }
+}
+
+#[test]
+fn every_catalogue_scenario_checks_and_meets_its_expect() {
+    let files = catalogue_files();
+    let mut args = vec!["check".to_string()];
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = sovlab(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        o.stdout.is_empty() && o.stderr.is_empty(),
+        "check is quiet on success"
+    );
+    for f in files {
+        let o = sovlab(&["run", f.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{}: {}", f.display(), stdout(&o));
+    }
+}
+
+#[test]
+fn check_reports_every_bad_file_where_it_is_wrong() {
+    let dir = tempdir("cli-check");
+    let bad1 = dir.join("bad1.toml");
+    std::fs::write(
+        &bad1,
+        "name = \"x\"\n[[service]]\nname = \"orders\"\n[write]\nprotocol = \"two-phase\"\nsteps = [{ service = \"orders\" }]\n",
+    )
+    .unwrap();
+    let bad2 = dir.join("bad2.toml");
+    std::fs::write(
+        &bad2,
+        "name = \"x\"\n[[service]]\nname = \"orders\"\n[[fault]]\nat_ms = 5\ncrash = \"order\"\n",
+    )
+    .unwrap();
+    let good = root().join("scenarios/shared-db-crash.toml");
+    let missing = root().join("scenarios/shared-db-crsh.toml");
+    let o = sovlab(&[
+        "check",
+        bad1.to_str().unwrap(),
+        good.to_str().unwrap(),
+        bad2.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    ]);
+    assert_usage(&o, "bad files");
+    let err = stderr(&o);
+    let b1 = bad1.display().to_string();
+    let b2 = bad2.display().to_string();
+    assert!(err.contains(&format!("{b1}:5:12:")), "{err}");
+    assert!(err.contains("did you mean \"two-phase-commit\"?"), "{err}");
+    assert!(
+        err.contains(&format!("{b2}:6:9: unknown node \"order\"")),
+        "{err}"
+    );
+    assert!(err.contains("did you mean \"orders\"?"), "{err}");
+    assert!(err.contains("did you mean"), "{err}");
+    assert!(
+        err.contains("shared-db-crash.toml?"),
+        "a missing file: the closest: {err}"
+    );
+    assert!(err.contains("3 of 4 scenario file(s) are invalid"), "{err}");
+}
+
+fn sweep_json(args: &[&str]) -> Value {
+    let o = sovlab(args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("one JSON object")
+}
+
+/// Adds two `{value: count}` histograms.
+fn add_hist(a: &mut Value, b: &Value) {
+    for (k, v) in b.as_object().unwrap() {
+        let sum = a.get(k).and_then(Value::as_u64).unwrap_or(0) + v.as_u64().unwrap();
+        a[k] = sum.into();
+    }
+}
+
+#[test]
+fn sweep_counts_do_not_depend_on_jobs_and_shards_add_up() {
+    let f = "shared-db-crash";
+    let one = sovlab(&["sweep", f, "--seeds", "10..50", "--jobs", "1", "--json"]);
+    let two = sovlab(&["sweep", f, "--seeds", "10..50", "--jobs", "2", "--json"]);
+    assert_eq!(one.status.code(), Some(0));
+    assert_eq!(one.stdout, two.stdout, "same bytes with 1 and 2 threads");
+    let whole: Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert_eq!(whole["runs"], 40);
+    assert_eq!(
+        whole["write"]["committed"]["histogram"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum::<u64>(),
+        40
+    );
+
+    let mut runs = 0;
+    let mut committed = Value::Object(Default::default());
+    let mut sum = 0;
+    let mut next_from = 10;
+    for k in 1..=3 {
+        let shard = format!("{k}/3");
+        let part = sweep_json(&[
+            "sweep", f, "--seeds", "10..50", "--jobs", "2", "--json", "--shard", &shard,
+        ]);
+        assert_eq!(part["seeds"]["from"], next_from, "contiguous slices");
+        next_from = part["seeds"]["to"].as_u64().unwrap();
+        runs += part["runs"].as_u64().unwrap();
+        add_hist(&mut committed, &part["write"]["committed"]["histogram"]);
+        sum += part["write"]["committed"]["sum"].as_u64().unwrap();
+        assert_eq!(part["shard"]["of"]["to"], 50);
+    }
+    assert_eq!(next_from, 50);
+    assert_eq!(runs, 40);
+    assert_eq!(committed, whole["write"]["committed"]["histogram"]);
+    assert_eq!(sum, whole["write"]["committed"]["sum"].as_u64().unwrap());
+}
+
+#[test]
+fn sweep_lists_the_seeds_whose_expect_failed_and_shards_partition_them() {
+    let dir = tempdir("cli-sweep-unmet");
+    let unmet = dir.join("unmet.toml");
+    std::fs::write(&unmet, UNMET).unwrap();
+    let u = unmet.to_str().unwrap();
+    let whole = sovlab(&["sweep", u, "--seeds", "0..12", "--json"]);
+    assert_eq!(whole.status.code(), Some(1));
+    let whole: Value = serde_json::from_slice(&whole.stdout).unwrap();
+    let all: Vec<u64> = (0..12).collect();
+    assert_eq!(whole["expect"]["seeds"], serde_json::json!(all));
+    let mut union = Vec::new();
+    for k in 1..=4 {
+        let o = sovlab(&[
+            "sweep",
+            u,
+            "--seeds",
+            "0..12",
+            "--json",
+            "--shard",
+            &format!("{k}/4"),
+        ]);
+        let part: Value = serde_json::from_slice(&o.stdout).unwrap();
+        union.extend(
+            part["expect"]["seeds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap()),
+        );
+    }
+    assert_eq!(union, all);
+    let text = sovlab(&["sweep", u, "--seeds", "0..12"]);
+    assert!(
+        stdout(&text).contains("expect     NOT met on 12 seed(s): 0, 1, 2"),
+        "{}",
+        stdout(&text)
+    );
+}
+
+#[test]
+fn shrink_refuses_a_run_that_breaks_nothing() {
+    let o = sovlab(&["shrink", "shared-db-crash", "--seed", "1"]);
+    assert_usage(&o, "nothing to shrink");
+    assert!(stderr(&o).contains("nothing to shrink: with seed 1 this scenario breaks no invariant"));
+    let f = root().join("scenarios/shared-db-crash.toml");
+    let f = f.to_str().unwrap();
+    assert_usage(
+        &sovlab(&["shrink", f, "--seed", "1", "--out", f]),
+        "--out over the input",
+    );
+}
+
+/// Node names of a run, as the trace has them.
+fn node_names(name: &str, seed: u64) -> Vec<String> {
+    let s = sovlab_sim::Scenario::load(&root().join(format!("scenarios/{name}.toml"))).unwrap();
+    let r = sovlab_sim::run(&s, seed);
+    r.trace.nodes.iter().map(|n| n.name.clone()).collect()
+}
+
+#[test]
+fn export_writes_svg_that_parses_and_mermaid_that_names_every_node() {
+    let dir = tempdir("cli-export");
+    let svg = dir.join("run.svg");
+    let mmd = dir.join("run.mmd");
+    let (s, m) = (svg.to_str().unwrap(), mmd.to_str().unwrap());
+    let name = "shared-db-partition-heal";
+    let o = sovlab(&["export", name, "--seed", "2", "--svg", s, "--mermaid", m]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("well-formed XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
+    let nodes = node_names(name, 2);
+    for n in &nodes {
+        assert!(texts.contains(&n.as_str()), "lane {n} is named");
+    }
+    assert!(
+        texts.iter().any(|t| t.starts_with("partition [")),
+        "the partition is shaded and named"
+    );
+    assert!(text.contains("#d32f2f"), "drops are marked");
+    let mermaid = std::fs::read_to_string(&mmd).unwrap();
+    assert!(mermaid.starts_with("sequenceDiagram\n"));
+    for (i, n) in nodes.iter().enumerate() {
+        assert!(
+            mermaid.contains(&format!("participant n{i} as {n}\n")),
+            "{n}: {mermaid}"
+        );
+    }
+    assert!(mermaid.contains("(dropped: partition)"), "{mermaid}");
+
+    // The outputs exist now: no overwrite without --force, and the file is untouched.
+    let before = std::fs::read(&svg).unwrap();
+    let o = sovlab(&["export", name, "--seed", "3", "--svg", s]);
+    assert_usage(&o, "existing output");
+    assert!(stderr(&o).contains("--force"));
+    assert_eq!(std::fs::read(&svg).unwrap(), before);
+    let o = sovlab(&[
+        "export", name, "--seed", "3", "--svg", s, "--force", "--from", "100", "--events", "50",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let windowed = std::fs::read_to_string(&svg).unwrap();
+    roxmltree::Document::parse(&windowed).expect("well-formed XML");
+    assert!(
+        windowed.contains("events 100..149 of"),
+        "the window is stated"
+    );
+    assert_usage(
+        &sovlab(&["export", name, "--svg", s, "--force", "--from", "99999999"]),
+        "window past the end",
+    );
+}
