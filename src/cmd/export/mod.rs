@@ -408,4 +408,36 @@ heal_ms = 15
             "healed and restarted"
         );
     }
+
+    #[test]
+    fn a_violation_is_flagged_where_it_broke_or_named_outside_the_window() {
+        let s = Scenario::parse(S, "t.toml").unwrap();
+        let r = sovlab_sim::run(&s, 3);
+        // No protocol on this branch breaks an invariant: plant a verdict to draw.
+        let broken = [Verdict {
+            name: "atomicity".into(),
+            holds: false,
+            violations: 1,
+            example: Some("txn 2: applied at orders; not at payments".into()),
+            at_seq: Some(40),
+        }];
+        let inside = Diagram::new(&r.trace, &broken, 30, 50);
+        let text = svg::render(&inside);
+        let doc = roxmltree::Document::parse(&text).expect("well-formed XML");
+        let flagged = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter(|n| n.text().is_some_and(|t| t.contains("atomicity broken")))
+            .count();
+        assert_eq!(flagged, 2, "named in the header and flagged at its row");
+        let m = mermaid::render(&inside);
+        assert!(
+            m.contains(": VIOLATION atomicity: txn 2: applied at orders, not at payments"),
+            "{m}"
+        );
+        let outside = Diagram::new(&r.trace, &broken, 100, 50);
+        let text = svg::render(&outside);
+        assert!(text.contains("at event 40 (outside this window: try --from 20)"));
+        assert!(!mermaid::render(&outside).contains("VIOLATION"));
+    }
 }
