@@ -132,6 +132,18 @@ fn every_catalogue_scenario_checks_and_meets_its_expect() {
         o.stdout.is_empty() && o.stderr.is_empty(),
         "check is quiet on success"
     );
+    let o = sovlab(&["check", "scenarios"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "a directory: its files: {}",
+        stderr(&o)
+    );
+    let empty = tempdir("cli-check-empty");
+    assert_usage(
+        &sovlab(&["check", empty.to_str().unwrap()]),
+        "nothing to check",
+    );
     for f in files {
         let o = sovlab(&["run", f.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(0), "{}: {}", f.display(), stdout(&o));
