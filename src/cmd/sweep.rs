@@ -151,10 +151,8 @@ fn run_all(scenario: &Scenario, seeds: Range<u64>, jobs: usize) -> Vec<SeedRun> 
     let bar = if std::io::stderr().is_terminal() {
         let pb = indicatif::ProgressBar::new(total);
         pb.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} seeds  {per_sec}  eta {eta}",
-            )
-            .expect("a valid template"),
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} seeds  eta {eta}")
+                .expect("a valid template"),
         );
         pb
     } else {
@@ -167,7 +165,12 @@ fn run_all(scenario: &Scenario, seeds: Range<u64>, jobs: usize) -> Vec<SeedRun> 
                 scope.spawn(|| {
                     let mut mine = Vec::new();
                     loop {
-                        let from = next.fetch_add(CHUNK, Ordering::Relaxed);
+                        // Saturating: a range ending near 2^64 must not wrap around.
+                        let from = next
+                            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |x| {
+                                Some(x.saturating_add(CHUNK))
+                            })
+                            .expect("the update always succeeds");
                         if from >= seeds.end {
                             break;
                         }
