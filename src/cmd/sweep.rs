@@ -221,7 +221,8 @@ pub fn sweep(
     if json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
-        print!("{}", to_text(&summary));
+        let file = file.display().to_string();
+        print!("{}", to_text(&summary, &file, &shrinkable(&scenario)));
         // Wall time varies from run to run: stderr, so stdout stays reproducible.
         let n = range.end - range.start;
         eprintln!(
@@ -341,6 +342,14 @@ fn summarize(
     Value::Object(out)
 }
 
+/// The invariants `sovlab shrink` keeps broken: `expect.holds`, or every one.
+fn shrinkable(s: &Scenario) -> Vec<String> {
+    match &s.expect {
+        Some(e) => e.holds.clone(),
+        None => sovlab_sim::scenario::INVARIANTS.map(String::from).to_vec(),
+    }
+}
+
 /// Seeds as "3, 17, 40 ..." (the first few).
 fn first_few(seeds: &Value) -> String {
     let all = seeds.as_array().map(Vec::as_slice).unwrap_or_default();
@@ -388,7 +397,7 @@ fn spread(v: &Value, runs: u64) -> String {
 }
 
 /// The summary for people.
-fn to_text(s: &Value) -> String {
+fn to_text(s: &Value, file: &str, shrinkable: &[String]) -> String {
     let mut t = String::new();
     let runs = s["runs"].as_u64().unwrap_or(0);
     let _ = writeln!(t, "scenario   {}", s["scenario"].as_str().unwrap_or(""));
@@ -464,6 +473,30 @@ fn to_text(s: &Value) -> String {
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
     let _ = writeln!(t, "stopped    {}", stopped.join(", "));
+    // The next step for a failing seed: replay it, draw it, and shrink it when it
+    // broke an invariant shrink works on.
+    let first = |names: &mut dyn Iterator<Item = &String>| {
+        names
+            .filter_map(|n| s["invariants"][n.as_str()]["seeds"][0].as_u64())
+            .min()
+    };
+    let to_shrink = first(&mut shrinkable.iter());
+    let any_broken = s["invariants"]
+        .as_object()
+        .and_then(|m| first(&mut m.keys()));
+    if let Some(seed) = to_shrink
+        .or(s["expect"]["seeds"][0].as_u64())
+        .or(any_broken)
+    {
+        let _ = write!(
+            t,
+            "next       sovlab run {file} --seed {seed}  |  sovlab export {file} --seed {seed} --svg run.svg"
+        );
+        if let Some(seed) = to_shrink {
+            let _ = write!(t, "  |  sovlab shrink {file} --seed {seed}");
+        }
+        let _ = writeln!(t);
+    }
     t
 }
 

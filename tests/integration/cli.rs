@@ -286,6 +286,15 @@ fn sweep_lists_the_seeds_whose_expect_failed_and_shards_partition_them() {
         "{}",
         stdout(&text)
     );
+    assert!(
+        stdout(&text).contains(&format!("next       sovlab run {u} --seed 0  |")),
+        "the next step is suggested: {}",
+        stdout(&text)
+    );
+    assert!(
+        !stdout(&text).contains("sovlab shrink"),
+        "nothing for shrink: atomicity held"
+    );
 }
 
 #[test]
