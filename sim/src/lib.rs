@@ -15,6 +15,8 @@ pub mod scenario;
 mod scenario_hints;
 mod scenario_validate;
 pub mod store;
+#[cfg(feature = "proptest")]
+pub mod strategies;
 pub mod trace;
 pub mod world;
 

@@ -41,11 +41,15 @@ pub enum MsgKind {
     Vote,
     /// 2PC decision: `ok` = commit.
     Decide,
-    /// Read: ask a source (or view) about `txn`; `value` = query id.
+    /// Read: ask a source (or view) about `txn`; `value` = query id. To a source,
+    /// `step` = the index of the service asked (one node may hold several).
     Query,
-    /// Read answer: `value` = what the source holds for `txn` (see `read::Seen`).
+    /// Read answer: `value` = what the source holds for `txn` (see `read::Seen`);
+    /// `step` = the service; `re` = the query message. From a gateway to the client:
+    /// `ok` = complete, `value` = bit mask of the missing sources (`read.sources` order).
     Answer,
-    /// Change feed to a read view: source state of (`txn`, `step`) is `value`.
+    /// Change feed to a read view: source state of (`txn`, `step`) is `value`
+    /// (`read::state_code`), committed at `at_us`.
     Change,
 }
 
@@ -106,6 +110,11 @@ pub struct Msg {
     pub value: i64,
     /// The message this one answers (0: none).
     pub re: MsgId,
+    /// A time in virtual µs, per kind (else 0). Change: when the reported state was
+    /// committed at its source (a view's staleness). Query from the client: when it
+    /// was first sent (a read's latency).
+    #[serde(default)]
+    pub at_us: u64,
 }
 
 impl Msg {
@@ -119,6 +128,7 @@ impl Msg {
             ok: false,
             value: 0,
             re: 0,
+            at_us: 0,
         }
     }
 
@@ -137,6 +147,12 @@ impl Msg {
     /// Sets `re`.
     pub fn re(mut self, re: MsgId) -> Msg {
         self.re = re;
+        self
+    }
+
+    /// Sets `at_us`.
+    pub fn at(mut self, at_us: u64) -> Msg {
+        self.at_us = at_us;
         self
     }
 }

@@ -122,6 +122,25 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// A uniform draw in `0..n`; 0 without drawing when `n <= 1`.
+    pub fn pick(&mut self, n: u32) -> u32 {
+        if n <= 1 {
+            return 0;
+        }
+        ((self.chance.uniform() * f64::from(n)) as u32).min(n - 1)
+    }
+
+    /// The effects of the current call so far, in order (a wrapper node uses this to
+    /// see what the node it wraps did, e.g. which local transactions it committed).
+    pub fn effects(&self) -> &[Effect] {
+        self.effects
+    }
+
+    /// The trace index of this node's store `i`.
+    pub fn store_id(&self, i: usize) -> u16 {
+        self.store_ids[i]
+    }
+
     /// Read access to this node's store `i`.
     pub fn store(&self, i: usize) -> &Store {
         &self.stores[i]

@@ -3,4 +3,6 @@
 mod bad_input;
 mod cli;
 mod core;
+mod props;
+mod reads;
 mod util;

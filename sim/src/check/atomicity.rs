@@ -12,8 +12,8 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
     };
     for (txn, _) in outcomes(trace) {
         let ends = step_ends(trace, txn);
-        let applied = ends.iter().any(|e| *e == StepEnd::Applied);
-        let absent = ends.iter().any(|e| *e == StepEnd::Absent);
+        let applied = ends.contains(&StepEnd::Applied);
+        let absent = ends.contains(&StepEnd::Absent);
         if applied && absent {
             let names = |want: StepEnd| {
                 ends.iter()

@@ -6,6 +6,8 @@
 
 mod atomicity;
 mod conservation;
+mod consistent_reads;
+mod convergence;
 mod termination;
 
 use crate::msg::{StepIx, TxnId};
@@ -68,8 +70,16 @@ pub fn applies(s: &Scenario, name: &str) -> bool {
 // Checkers not yet written report nothing rather than a verdict they did not earn.
 const ISOLATION_CHECKED: bool = false;
 const AGREEMENT_CHECKED: bool = false;
-const CONVERGENCE_CHECKED: bool = false;
-const READS_CHECKED: bool = false;
+const CONVERGENCE_CHECKED: bool = true;
+const READS_CHECKED: bool = true;
+
+/// Do the verdicts and report of `s` need the event log (`RunOptions::keep_events`)?
+/// Composed reads are judged from the gateway's calls and answers, and the read report
+/// counts `read` and `view-applied` events: a counters-only run of a scenario with a
+/// `[read]` section would report every query failed and every read consistent.
+pub fn needs_events(s: &Scenario) -> bool {
+    s.read.is_some()
+}
 
 /// Why an invariant may not apply, for error hints.
 pub fn applies_hint(name: &str) -> &'static str {
@@ -99,6 +109,8 @@ pub fn check(trace: &Trace, name: &str) -> Verdict {
         "atomicity" => atomicity::check(trace, &mut v),
         "conservation" => conservation::check(trace, &mut v),
         "termination" => termination::check(trace, &mut v),
+        "convergence" => convergence::check(trace, &mut v),
+        "consistent-reads" => consistent_reads::check(trace, &mut v),
         _ => {}
     }
     v

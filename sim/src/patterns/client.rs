@@ -6,6 +6,8 @@
 //! submit until the entry acknowledges it, then waits for `finished`. A transaction
 //! the system never acknowledged may never have started; one that never finishes is
 //! given up on after a patience period so the rest can go on.
+//!
+//! With a `[read]` section the client is also a reader (see [`Reader`]).
 
 use super::{Layout, CLIENT_NODE};
 use crate::msg::{Msg, MsgKind, NodeIx, TxnId};
@@ -17,6 +19,8 @@ use std::collections::BTreeMap;
 const NEXT: u8 = 1;
 const RESEND: u8 = 2;
 const PATIENCE: u8 = 3;
+const READ: u8 = 4;
+const READ_RESEND: u8 = 5;
 
 /// How long the client waits for a transaction's outcome before moving on.
 pub const PATIENCE_US: u64 = 2_000_000;
@@ -39,6 +43,7 @@ pub struct Client {
     next_due_us: u64,
     timer_armed: bool,
     open: BTreeMap<TxnId, Open>,
+    reader: Option<Reader>,
 }
 
 impl Client {
@@ -74,6 +79,7 @@ impl Client {
             next_due_us: 0,
             timer_armed: false,
             open: BTreeMap::new(),
+            reader: Reader::new(s, l),
         }
     }
 
@@ -114,6 +120,9 @@ impl Node for Client {
     fn on_start(&mut self, cx: &mut Cx) {
         debug_assert_eq!(cx.me, CLIENT_NODE);
         self.start_due(cx);
+        if let Some(r) = &mut self.reader {
+            r.start(cx);
+        }
     }
 
     fn on_message(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
@@ -121,6 +130,8 @@ impl Node for Client {
             MsgKind::Ack => {
                 if let Some(open) = self.open.values_mut().find(|o| o.submit.id == msg.re) {
                     open.acked = true;
+                } else if let Some(r) = &mut self.reader {
+                    r.acked(msg.re);
                 }
             }
             MsgKind::Finished => {
@@ -152,9 +163,16 @@ impl Node for Client {
                     }
                 }
             }
-            PATIENCE => {
-                if self.open.remove(&txn).is_some() {
-                    self.start_due(cx);
+            PATIENCE if self.open.remove(&txn).is_some() => self.start_due(cx),
+            READ => {
+                let started = self.next_txn - 1;
+                if let Some(r) = &mut self.reader {
+                    r.next(cx, started);
+                }
+            }
+            READ_RESEND => {
+                if let Some(r) = &mut self.reader {
+                    r.resend(cx, txn);
                 }
             }
             _ => {}
@@ -162,7 +180,94 @@ impl Node for Client {
     }
 
     fn busy(&self) -> bool {
-        self.next_txn <= self.total || !self.open.is_empty()
+        self.next_txn <= self.total
+            || !self.open.is_empty()
+            || self.reader.as_ref().is_some_and(Reader::busy)
+    }
+}
+
+/// The reading part of the client: `read.queries` queries, one every
+/// `read.interval_ms` (the first after one interval, so that transactions have
+/// started), each about a transaction drawn uniformly among those started so far,
+/// sent to the gateway (api-composition) or the view (cqrs-view).
+///
+/// Like a submit, a query is resent every `retry.backoff_ms` until the node that
+/// serves it acknowledges it, for at most [`PATIENCE_US`]: what the read patterns
+/// lose is then theirs, not the client's (the gateway's calls to the sources are
+/// never resent). A query carries its first send time in `at_us`, so the serving
+/// node measures the latency from there. Its answer is recorded by that node; a
+/// query no node answered counts as failed (`read::report`).
+#[derive(Debug)]
+pub struct Reader {
+    target: NodeIx,
+    total: u32,
+    interval_us: u64,
+    backoff_us: u64,
+    issued: u32,
+    /// Queries not yet acknowledged, by query id.
+    pending: BTreeMap<u32, Msg>,
+}
+
+impl Reader {
+    /// The reader of scenario `s`, if it has a `[read]` section.
+    pub fn new(s: &Scenario, l: &Layout) -> Option<Reader> {
+        let r = s.read.as_ref()?;
+        let backoff_ms = s.write.as_ref().map_or(20, |w| w.retry.backoff_ms);
+        Some(Reader {
+            target: l.gateway.or(l.view)?,
+            total: r.queries,
+            interval_us: r.interval_ms * 1000,
+            backoff_us: backoff_ms.max(1) * 1000,
+            issued: 0,
+            pending: BTreeMap::new(),
+        })
+    }
+
+    fn start(&mut self, cx: &mut Cx) {
+        if self.total > 0 {
+            cx.set_timer(self.interval_us, timer_id(READ, 0));
+        }
+    }
+
+    /// Sends the next query; `started`: how many transactions have started.
+    fn next(&mut self, cx: &mut Cx, started: TxnId) {
+        if self.issued >= self.total {
+            return;
+        }
+        self.issued += 1;
+        let query = self.issued;
+        let txn = 1 + cx.pick(started.max(1));
+        let mut msg = Msg::new(MsgKind::Query, txn, 0)
+            .value(i64::from(query))
+            .at(cx.now_us);
+        msg.id = cx.send(self.target, msg);
+        self.pending.insert(query, msg);
+        cx.set_timer(self.backoff_us, timer_id(READ_RESEND, query));
+        if self.issued < self.total {
+            cx.set_timer(self.interval_us, timer_id(READ, 0));
+        }
+    }
+
+    /// Resends query `query` if it is still unacknowledged and patience remains.
+    fn resend(&mut self, cx: &mut Cx, query: u32) {
+        let Some(msg) = self.pending.get(&query).copied() else {
+            return;
+        };
+        if cx.now_us.saturating_sub(msg.at_us) >= PATIENCE_US {
+            self.pending.remove(&query);
+            return;
+        }
+        cx.send(self.target, msg);
+        cx.set_timer(self.backoff_us, timer_id(READ_RESEND, query));
+    }
+
+    /// The serving node acknowledged message `re`.
+    fn acked(&mut self, re: crate::msg::MsgId) {
+        self.pending.retain(|_, m| m.id != re);
+    }
+
+    fn busy(&self) -> bool {
+        self.issued < self.total || !self.pending.is_empty()
     }
 }
 
@@ -231,5 +336,79 @@ steps = [{{ service = "a" }}]
         h.call(&mut c, |n, cx| n.on_message(cx, 1, ack));
         let fx = h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(RESEND, 1)));
         assert!(Harness::sent(&fx).is_empty());
+    }
+
+    #[test]
+    fn the_reader_asks_about_started_transactions_at_its_interval() {
+        let s = Scenario::parse(
+            r#"
+name = "t"
+[[service]]
+name = "a"
+[write]
+protocol = "shared-database"
+transactions = 3
+concurrency = 3
+steps = [{ service = "a" }]
+[read]
+method = "api-composition"
+queries = 40
+interval_ms = 5
+"#,
+            "t.toml",
+        )
+        .unwrap();
+        let l = crate::patterns::layout(&s);
+        let gateway = l.gateway.unwrap();
+        let mut c = Client::new(&s, &l);
+        let mut h = Harness::new(0, vec![], 1);
+        let fx = h.call(&mut c, |n, cx| n.on_start(cx));
+        let read_timer = Effect::Timer {
+            after_us: 5_000,
+            timer: timer_id(READ, 0),
+        };
+        assert!(fx.contains(&read_timer));
+        let mut txns = std::collections::BTreeSet::new();
+        for q in 1..=40u32 {
+            h.now_us += 5_000;
+            let fx = h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(READ, 0)));
+            let sent = Harness::sent(&fx);
+            assert_eq!(sent.len(), 1);
+            let (to, m) = sent[0];
+            assert_eq!(
+                (to, m.kind, m.value),
+                (gateway, MsgKind::Query, i64::from(q))
+            );
+            assert_eq!(m.at_us, h.now_us, "carries its send time");
+            assert!((1..=3).contains(&m.txn), "a started transaction");
+            txns.insert(m.txn);
+            assert_eq!(
+                fx.contains(&read_timer),
+                q < 40,
+                "next one after an interval"
+            );
+            if q % 2 == 0 {
+                let ack = Msg::new(MsgKind::Ack, m.txn, 0).re(m.id);
+                h.call(&mut c, |n, cx| n.on_message(cx, gateway, ack));
+                let fx = h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(READ_RESEND, q)));
+                assert!(Harness::sent(&fx).is_empty(), "acknowledged: not resent");
+            } else {
+                let fx = h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(READ_RESEND, q)));
+                assert_eq!(Harness::sent(&fx), vec![(gateway, m)], "resent as it was");
+            }
+        }
+        assert_eq!(txns.len(), 3, "drawn among all three");
+        for txn in 1..=3 {
+            let done = Msg::new(MsgKind::Finished, txn, 0).ok(true);
+            h.call(&mut c, |n, cx| n.on_message(cx, 1, done));
+        }
+        assert!(c.busy(), "odd queries wait for their acknowledgement");
+        // Patience runs out for them: the client stops and they will count as failed.
+        h.now_us += PATIENCE_US;
+        for q in (1..=40).step_by(2) {
+            let fx = h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(READ_RESEND, q)));
+            assert!(Harness::sent(&fx).is_empty());
+        }
+        assert!(!c.busy(), "every query sent, every transaction over");
     }
 }

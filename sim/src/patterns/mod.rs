@@ -6,6 +6,7 @@
 pub mod api_composition;
 pub mod client;
 pub mod cqrs_view;
+pub mod read_side;
 pub mod reliable;
 pub mod saga;
 pub mod shared_db;
@@ -199,7 +200,7 @@ pub fn layout(s: &Scenario) -> Layout {
 pub fn build_node(s: &Scenario, l: &Layout, ix: NodeIx) -> Box<dyn Node> {
     let role = l.nodes[usize::from(ix)].role;
     let protocol = s.write.as_ref().map(|w| w.protocol);
-    match (role, protocol) {
+    let node: Box<dyn Node> = match (role, protocol) {
         (Role::Client, _) => Box::new(client::Client::new(s, l)),
         (Role::Database, _) => Box::new(shared_db::Database::new(s, l)),
         (Role::Coordinator, Some(Protocol::SharedDatabase)) => Box::new(shared_db::App::new(s, l)),
@@ -210,6 +211,11 @@ pub fn build_node(s: &Scenario, l: &Layout, ix: NodeIx) -> Box<dyn Node> {
         (Role::Gateway, _) => api_composition::build(s, l, ix),
         (Role::View, _) => cqrs_view::build(s, l, ix),
         (Role::Service | Role::Coordinator, _) => Box::new(Idle),
+    };
+    // Nodes that hold service stores answer queries and feed views, whatever protocol.
+    match role {
+        Role::Service | Role::Database => read_side::wrap(s, l, ix, node),
+        _ => node,
     }
 }
 

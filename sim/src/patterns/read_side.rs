@@ -1,0 +1,440 @@
+//! The read side of every source: a wrapper around whatever node holds service stores.
+//!
+//! Whatever protocol a service node runs (a saga participant, a 2PC participant, the
+//! shared database that holds every service's tables), reading it works the same way,
+//! so it is built once here, around the protocol's node:
+//!
+//! - **Answering queries** (API composition): a `query` about a transaction is answered
+//!   at once from the asked service's own store, with what it holds ([`Seen`]). The
+//!   protocol node never sees queries.
+//! - **Publishing changes** (CQRS view): after every call into the protocol node, each
+//!   (transaction, step) whose record that call changed on a source store is published
+//!   to the view as a `change` carrying the new state and the commit time. It is resent
+//!   until the view acknowledges it (CONTRACT: events to a read view are).
+//!   - `publish = "outbox"`: the change is written to that store's outbox in the same
+//!     handler call as the state change. A crash can only fall between handler calls,
+//!     so the state change and its outbox entry are durable together, as if in one
+//!     local transaction; after a restart the relay resends it from the store.
+//!   - `publish = "direct"`: resent from memory; a crash after the commit and before
+//!     the acknowledgement loses it and the view never learns that change.
+//!
+//!   A newer change of a row supersedes an unacknowledged older one: the view needs
+//!   the latest state, and at most one change per row in flight keeps them in order.
+//!
+//! Sharing with the protocol: the changes live in the service store's outbox, next to
+//! whatever the protocol keeps there; a protocol relay should skip `change` entries
+//! (the read side relays them), and acknowledgements from the view are passed on to
+//! the protocol node as well, in case it resent one. The read side's timer uses the
+//! purpose [`READ_SIDE_TIMER`], which protocol nodes must leave free.
+
+use super::reliable::Resender;
+use super::Layout;
+use crate::msg::{Msg, MsgId, MsgKind, NodeIx, StepIx, TxnId};
+use crate::node::{Cx, Effect, Node};
+use crate::read::{self, Seen};
+use crate::scenario::{Publish, ReadMethod, Scenario};
+use crate::store::Write;
+use crate::trace::{EventKind, Local};
+
+/// The timer purpose the read side uses; protocol nodes must not use it.
+pub const READ_SIDE_TIMER: u8 = 0xF0;
+
+/// One service store on this node.
+#[derive(Debug, Clone)]
+struct Served {
+    /// Index of the service in `scenario.services`.
+    service: usize,
+    /// Its store, as a local index of this node.
+    store: usize,
+    /// The steps this service runs.
+    steps: Vec<StepIx>,
+    /// Is it a source of the view (in `read.sources`)?
+    publishes: bool,
+}
+
+/// A protocol node with the read side around it.
+pub struct ReadSide {
+    inner: Box<dyn Node>,
+    served: Vec<Served>,
+    /// The view to publish to (cqrs-view only).
+    view: Option<NodeIx>,
+    publish: Publish,
+    resender: Resender,
+}
+
+/// Wraps node `ix`'s protocol node `inner` with the read side of scenario `s`.
+pub fn wrap(s: &Scenario, l: &Layout, ix: NodeIx, inner: Box<dyn Node>) -> Box<dyn Node> {
+    let Some(r) = &s.read else { return inner };
+    let sources = read::sources(s);
+    let mine = &l.node_stores[usize::from(ix)];
+    let served = mine
+        .iter()
+        .enumerate()
+        .filter_map(|(local, global)| {
+            let service = l.stores[usize::from(*global)].service?;
+            Some(Served {
+                service,
+                store: local,
+                steps: read::steps_of(s, service),
+                publishes: sources.contains(&service),
+            })
+        })
+        .collect::<Vec<_>>();
+    if served.is_empty() {
+        return inner;
+    }
+    let view = (r.method == ReadMethod::CqrsView)
+        .then_some(l.view)
+        .flatten();
+    let (publish, backoff_us) = s.write.as_ref().map_or((Publish::Outbox, 20_000), |w| {
+        (w.publish, w.retry.backoff_ms * 1000)
+    });
+    Box::new(ReadSide {
+        inner,
+        served,
+        view,
+        publish,
+        resender: Resender::new(READ_SIDE_TIMER, backoff_us, None),
+    })
+}
+
+impl ReadSide {
+    /// Answers a query about `msg.txn` for the service `msg.step` from its store.
+    fn answer(&self, cx: &mut Cx, from: NodeIx, msg: Msg) {
+        let Some(sv) = self
+            .served
+            .iter()
+            .find(|sv| sv.service == usize::from(msg.step))
+        else {
+            return;
+        };
+        let store = cx.store(sv.store);
+        let seen = Seen::of(
+            sv.steps
+                .iter()
+                .map(|st| store.record(msg.txn, *st).map(|r| r.state)),
+        );
+        let reply = Msg::new(MsgKind::Answer, msg.txn, msg.step)
+            .value(seen.code())
+            .re(msg.id);
+        cx.send(from, reply);
+    }
+
+    /// Publishes every row that the effects from index `since` on changed.
+    fn publish_changes(&mut self, cx: &mut Cx, since: usize) {
+        let Some(view) = self.view else { return };
+        let mut rows: Vec<(usize, TxnId, StepIx)> = Vec::new();
+        for e in &cx.effects()[since..] {
+            let Effect::Event(EventKind::Local { store, writes, .. }) = e else {
+                continue;
+            };
+            let Some(sv) = self
+                .served
+                .iter()
+                .find(|sv| sv.publishes && cx.store_id(sv.store) == *store)
+            else {
+                continue;
+            };
+            for w in writes.iter() {
+                if let Some((txn, step)) = step_row(w) {
+                    if !rows.contains(&(sv.store, txn, step)) {
+                        rows.push((sv.store, txn, step));
+                    }
+                }
+            }
+        }
+        for (store, txn, step) in rows {
+            let Some(rec) = cx.store(store).record(txn, step) else {
+                continue;
+            };
+            let state = read::state_code(rec.state);
+            let mut change = Msg::new(MsgKind::Change, txn, step)
+                .value(state)
+                .at(cx.now_us);
+            change.id = cx.fresh_id();
+            let superseded: Vec<MsgId> = self
+                .resender
+                .pending()
+                .filter(|(_, m)| m.txn == txn && m.step == step)
+                .map(|(_, m)| m.id)
+                .collect();
+            for id in &superseded {
+                self.resender.ack(*id);
+            }
+            if self.publish == Publish::Outbox {
+                // Every outbox change is pending in the relay (it never gives up, and
+                // `refill` reloads it after a restart): the relay's list is the outbox's.
+                let mut writes: Vec<Write> = superseded
+                    .iter()
+                    .map(|id| Write::OutboxDone { id: *id })
+                    .collect();
+                writes.push(Write::OutboxPut {
+                    to: view,
+                    msg: change,
+                });
+                cx.commit(store, Local::Log, txn, step, &writes);
+            }
+            self.resender.send(cx, view, change);
+        }
+    }
+
+    /// The view acknowledged change `id`: stop resending it, clear its outbox entry.
+    fn acked(&mut self, cx: &mut Cx, id: MsgId) {
+        // Not pending: acknowledged before (a duplicate ack), its entry already done.
+        let Some(change) = self.resender.ack(id) else {
+            return;
+        };
+        if self.publish != Publish::Outbox {
+            return;
+        }
+        // A step belongs to one service, so its row to one store.
+        let holder = self
+            .served
+            .iter()
+            .find(|sv| sv.steps.contains(&change.step));
+        if let Some(sv) = holder {
+            let store = sv.store;
+            cx.commit(
+                store,
+                Local::Log,
+                change.txn,
+                change.step,
+                &[Write::OutboxDone { id }],
+            );
+        }
+    }
+
+    /// Refills the relay from the outboxes (after a restart).
+    fn refill(&mut self, cx: &mut Cx) {
+        let (Some(view), Publish::Outbox) = (self.view, self.publish) else {
+            return;
+        };
+        for sv in &self.served {
+            for o in cx.store(sv.store).outbox() {
+                if o.msg.kind == MsgKind::Change && o.to == view {
+                    self.resender.send(cx, view, o.msg);
+                }
+            }
+        }
+    }
+
+    /// Runs `f` on the inner node, then publishes what it changed.
+    fn around(&mut self, cx: &mut Cx, f: impl FnOnce(&mut dyn Node, &mut Cx)) {
+        let since = cx.effects().len();
+        f(self.inner.as_mut(), cx);
+        self.publish_changes(cx, since);
+    }
+}
+
+/// The (transaction, step) row a write changes, if it changes a step's record.
+fn step_row(w: &Write) -> Option<(TxnId, StepIx)> {
+    match *w {
+        Write::Take { txn, step, .. }
+        | Write::Hold { txn, step, .. }
+        | Write::Apply { txn, step }
+        | Write::Release { txn, step }
+        | Write::Compensate { txn, step }
+        | Write::Tombstone { txn, step }
+        | Write::Reject { txn, step, .. } => Some((txn, step)),
+        _ => None,
+    }
+}
+
+impl Node for ReadSide {
+    fn on_start(&mut self, cx: &mut Cx) {
+        self.around(cx, |n, cx| n.on_start(cx));
+    }
+
+    fn on_recover(&mut self, cx: &mut Cx) {
+        self.refill(cx);
+        self.around(cx, |n, cx| n.on_recover(cx));
+    }
+
+    fn on_message(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
+        match msg.kind {
+            MsgKind::Query => self.answer(cx, from, msg),
+            MsgKind::Ack if Some(from) == self.view => {
+                self.acked(cx, msg.re);
+                // Passed on too: a protocol whose own outbox relay resent a change
+                // after a restart (it shares the store's outbox) needs the ack to stop.
+                self.around(cx, |n, cx| n.on_message(cx, from, msg));
+            }
+            _ => self.around(cx, |n, cx| n.on_message(cx, from, msg)),
+        }
+    }
+
+    fn on_timer(&mut self, cx: &mut Cx, timer: u64) {
+        if timer == self.resender.timer() {
+            self.resender.on_tick(cx);
+        } else {
+            self.around(cx, |n, cx| n.on_timer(cx, timer));
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.inner.busy() || !self.resender.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::{timer_id, Harness};
+    use crate::scenario::StoreKind;
+    use crate::store::{StepState, Store};
+
+    /// A protocol node that applies step `msg.step` of `msg.txn` on every `do`.
+    struct Fake;
+    impl Node for Fake {
+        fn on_start(&mut self, _cx: &mut Cx) {}
+        fn on_message(&mut self, cx: &mut Cx, _from: NodeIx, msg: Msg) {
+            if msg.kind == MsgKind::Do {
+                let (txn, step) = (msg.txn, msg.step);
+                let w = if msg.ok {
+                    Write::Compensate { txn, step }
+                } else {
+                    Write::Take {
+                        txn,
+                        step,
+                        amount: 1,
+                    }
+                };
+                cx.commit(0, Local::Commit, txn, step, &[w]);
+            }
+        }
+        fn on_timer(&mut self, _cx: &mut Cx, _t: u64) {}
+        fn busy(&self) -> bool {
+            false
+        }
+    }
+
+    fn scenario(method: &str, publish: &str) -> Scenario {
+        Scenario::parse(
+            &format!(
+                r#"
+name = "t"
+[[service]]
+name = "orders"
+[[service]]
+name = "payments"
+[write]
+protocol = "two-phase-commit"
+publish = "{publish}"
+steps = [{{ service = "orders" }}, {{ service = "payments" }}]
+[read]
+method = "{method}"
+"#
+            ),
+            "t.toml",
+        )
+        .unwrap()
+    }
+
+    /// The read side of `orders` (service 0, step 0), its harness and the view node.
+    fn setup(method: &str, publish: &str) -> (Box<dyn Node>, Harness, Option<NodeIx>) {
+        let s = scenario(method, publish);
+        let l = crate::patterns::layout(&s);
+        let me = l.service_node[0];
+        let node = wrap(&s, &l, me, Box::new(Fake));
+        let h = Harness::new(me, vec![Store::new(StoreKind::Relational, 10)], 1);
+        (node, h, l.view)
+    }
+
+    fn apply(h: &mut Harness, node: &mut Box<dyn Node>, txn: TxnId, undo: bool) -> Vec<Effect> {
+        let m = Msg::new(MsgKind::Do, txn, 0).ok(undo);
+        h.call(node.as_mut(), |n, cx| n.on_message(cx, 1, m))
+    }
+
+    fn changes(fx: &[Effect]) -> Vec<Msg> {
+        Harness::sent(fx)
+            .into_iter()
+            .filter(|(_, m)| m.kind == MsgKind::Change)
+            .map(|(_, m)| m)
+            .collect()
+    }
+
+    #[test]
+    fn answers_queries_from_the_asked_services_store() {
+        let (mut node, mut h, _) = setup("api-composition", "outbox");
+        let ask = |txn, service| Msg {
+            id: 50,
+            ..Msg::new(MsgKind::Query, txn, service).value(9)
+        };
+        let fx = h.call(node.as_mut(), |n, cx| n.on_message(cx, 3, ask(1, 0)));
+        let (to, a) = Harness::sent(&fx)[0];
+        assert_eq!((to, a.kind, a.re, a.step), (3, MsgKind::Answer, 50, 0));
+        assert_eq!(Seen::from_code(a.value), Some(Seen::Absent));
+        let fx = apply(&mut h, &mut node, 1, false);
+        assert!(changes(&fx).is_empty(), "no view: nothing published");
+        let fx = h.call(node.as_mut(), |n, cx| n.on_message(cx, 3, ask(1, 0)));
+        assert_eq!(Harness::sent(&fx)[0].1.value, Seen::Applied.code());
+        let fx = h.call(node.as_mut(), |n, cx| n.on_message(cx, 3, ask(1, 1)));
+        assert!(fx.is_empty(), "payments is not on this node");
+    }
+
+    #[test]
+    fn outbox_publishing_survives_a_crash_until_acknowledged() {
+        let (mut node, mut h, view) = setup("cqrs-view", "outbox");
+        let view = view.unwrap();
+        h.now_us = 7_000;
+        let fx = apply(&mut h, &mut node, 1, false);
+        let sent = changes(&fx);
+        assert_eq!(sent.len(), 1);
+        let c = sent[0];
+        assert_eq!((c.txn, c.step, c.at_us), (1, 0, 7_000));
+        assert_eq!(c.value, read::state_code(StepState::Applied));
+        assert_eq!(h.stores[0].outbox().len(), 1, "in the outbox, same call");
+        assert!(node.busy());
+        // Crash: a fresh node over the same store resends from the outbox.
+        let s = scenario("cqrs-view", "outbox");
+        let l = crate::patterns::layout(&s);
+        let mut node = wrap(&s, &l, l.service_node[0], Box::new(Fake));
+        let fx = h.call(node.as_mut(), |n, cx| n.on_recover(cx));
+        assert_eq!(changes(&fx), vec![c], "the same change, same id");
+        let ack = Msg::new(MsgKind::Ack, 1, 0).re(c.id);
+        h.call(node.as_mut(), |n, cx| n.on_message(cx, view, ack));
+        assert!(h.stores[0].outbox().is_empty());
+        assert!(!node.busy());
+        h.now_us = 100_000;
+        let fx = h.call(node.as_mut(), |n, cx| {
+            n.on_timer(cx, timer_id(READ_SIDE_TIMER, 0))
+        });
+        assert!(changes(&fx).is_empty(), "acknowledged: not resent");
+    }
+
+    #[test]
+    fn direct_publishing_resends_from_memory_and_a_crash_loses_it() {
+        let (mut node, mut h, _) = setup("cqrs-view", "direct");
+        let fx = apply(&mut h, &mut node, 1, false);
+        let c = changes(&fx)[0];
+        assert!(h.stores[0].outbox().is_empty(), "nothing durable");
+        h.now_us = 20_000;
+        let fx = h.call(node.as_mut(), |n, cx| {
+            n.on_timer(cx, timer_id(READ_SIDE_TIMER, 0))
+        });
+        assert_eq!(changes(&fx), vec![c], "resent until acknowledged");
+        let s = scenario("cqrs-view", "direct");
+        let l = crate::patterns::layout(&s);
+        let mut node = wrap(&s, &l, l.service_node[0], Box::new(Fake));
+        let fx = h.call(node.as_mut(), |n, cx| n.on_recover(cx));
+        assert!(changes(&fx).is_empty(), "the crash lost it");
+        assert!(!node.busy());
+    }
+
+    #[test]
+    fn a_newer_change_of_a_row_supersedes_the_pending_one() {
+        let (mut node, mut h, _) = setup("cqrs-view", "outbox");
+        let first = changes(&apply(&mut h, &mut node, 1, false))[0];
+        let second = changes(&apply(&mut h, &mut node, 1, true))[0];
+        assert_eq!(second.value, read::state_code(StepState::Compensated));
+        assert!(second.id > first.id);
+        let outbox = h.stores[0].outbox();
+        assert_eq!(outbox.len(), 1);
+        assert_eq!(outbox[0].msg, second);
+        h.now_us = 20_000;
+        let fx = h.call(node.as_mut(), |n, cx| {
+            n.on_timer(cx, timer_id(READ_SIDE_TIMER, 0))
+        });
+        assert_eq!(changes(&fx), vec![second]);
+    }
+}
