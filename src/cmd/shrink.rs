@@ -27,7 +27,7 @@ pub fn shrink(file: &Path, seed: u64, out: Option<&Path>, force: bool) -> Result
             bail!("--out {} would overwrite the scenario file", o.display());
         }
     }
-    let first = sovlab_sim::run_with(&scenario, seed, RunOptions { keep_events: false });
+    let first = sovlab_sim::run_with(&scenario, seed, options(&scenario));
     let target = targets(&scenario, &first.verdicts);
     if target.is_empty() {
         let broken: Vec<&str> = first
@@ -54,7 +54,7 @@ pub fn shrink(file: &Path, seed: u64, out: Option<&Path>, force: bool) -> Result
         runs += 1;
         breaks(c, seed, &target)
     });
-    let last = sovlab_sim::run_with(&small, seed, RunOptions { keep_events: false });
+    let last = sovlab_sim::run_with(&small, seed, options(&small));
     let text = render(file, seed, &scenario, &small, &last.verdicts, &target);
     match out {
         Some(path) => write_atomic(path, force, |w| w.write_all(text.as_bytes()))?,
@@ -83,9 +83,17 @@ fn targets(s: &Scenario, verdicts: &[Verdict]) -> Vec<String> {
         .collect()
 }
 
+/// Counters-only runs, which are enough for the write invariants; reads are judged
+/// from the event log, so a scenario with `[read]` keeps its events.
+fn options(s: &Scenario) -> RunOptions {
+    RunOptions {
+        keep_events: sovlab_sim::check::needs_events(s),
+    }
+}
+
 /// Does `s` with `seed` break every invariant in `target`?
 fn breaks(s: &Scenario, seed: u64, target: &[String]) -> bool {
-    let r = sovlab_sim::run_with(s, seed, RunOptions { keep_events: false });
+    let r = sovlab_sim::run_with(s, seed, options(s));
     target
         .iter()
         .all(|t| r.verdicts.iter().any(|v| &v.name == t && !v.holds))
