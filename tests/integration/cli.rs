@@ -372,6 +372,95 @@ fn export_writes_svg_that_parses_and_mermaid_that_names_every_node() {
     );
 }
 
+/// Faults that cannot matter to the CQRS view: nothing travels between the client and
+/// the database, and the app's brief crash is over before any of its work matters.
+const IRRELEVANT: &str = r#"
+[[fault]]
+at_ms = 0
+loss = 1.0
+link = ["client", "database"]
+
+[[fault]]
+at_ms = 20
+partition = [["client"], ["database"]]
+heal_ms = 700
+
+[[fault]]
+at_ms = 50
+crash = "coordinator"
+restart_ms = 5
+"#;
+
+#[test]
+fn shrink_keeps_only_the_decisive_faults_and_the_result_still_breaks() {
+    // reads-view-direct-diverges breaks convergence with two faults (the view's link
+    // is cut, then the database crashes with its unacknowledged changes in memory).
+    // Expect convergence to hold, plant faults that cannot matter, and shrink.
+    let base =
+        std::fs::read_to_string(root().join("scenarios/reads-view-direct-diverges.toml")).unwrap();
+    let text = base
+        .replace(
+            "holds = [\"atomicity\", \"conservation\"]",
+            "holds = [\"atomicity\", \"conservation\", \"convergence\"]",
+        )
+        .replace("violated = [\"convergence\"]", "")
+        + IRRELEVANT;
+    let original = sovlab_sim::Scenario::parse(&text, "planted.toml").unwrap();
+    assert_eq!(original.faults.len(), 5);
+    let dir = tempdir("cli-shrink-real");
+    let file = dir.join("planted.toml");
+    std::fs::write(&file, &text).unwrap();
+    let f = file.to_str().unwrap();
+    let before = sovlab(&["run", f]);
+    assert_eq!(
+        before.status.code(),
+        Some(1),
+        "the planted run breaks convergence"
+    );
+
+    let o = sovlab(&["shrink", f, "--seed", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let shrunk = stdout(&o);
+    assert!(shrunk.starts_with("# Shrunk by `sovlab shrink"), "{shrunk}");
+    assert!(
+        shrunk.contains("#   convergence: "),
+        "names what still breaks: {shrunk}"
+    );
+    let small = sovlab_sim::Scenario::parse(&shrunk, "shrunk.toml").unwrap();
+    assert_eq!(small.seed, Some(1));
+    // Only the decisive faults are left: the database crash, and none of the planted.
+    assert!(small.faults.len() <= 2, "{shrunk}");
+    assert!(
+        small
+            .faults
+            .iter()
+            .any(|f| f.crash.as_deref() == Some("database")),
+        "{shrunk}"
+    );
+    for f in &small.faults {
+        let link = f.link.as_ref().map(|l| l.join("-"));
+        assert_ne!(link.as_deref(), Some("client-database"), "{shrunk}");
+        assert!(f.partition.is_none(), "{shrunk}");
+        assert_ne!(f.crash.as_deref(), Some("coordinator"), "{shrunk}");
+    }
+    let w = small.write.as_ref().unwrap();
+    assert!(w.transactions < 60, "fewer transactions: {shrunk}");
+
+    // Written to a file, then run as is: it still breaks convergence.
+    let out = dir.join("shrunk.toml");
+    let o = sovlab(&["shrink", f, "--seed", "1", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(o.stdout.is_empty(), "--out: nothing on stdout");
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        shrunk,
+        "deterministic"
+    );
+    let o = sovlab(&["run", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("convergence was expected to hold"));
+}
+
 /// Two-phase commit blocks when its coordinator dies after the votes: participants
 /// hold their units, undecided. One decisive crash among faults that cannot matter
 /// (nothing travels between the client and a participant; the last crash comes after
