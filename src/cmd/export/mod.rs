@@ -43,6 +43,11 @@ pub fn export(req: Request<'_>) -> Result<ExitCode> {
     if req.events == 0 {
         bail!("--events must be at least 1");
     }
+    if let (Some(a), Some(b)) = (req.svg, req.mermaid) {
+        if a == b {
+            bail!("--svg and --mermaid name the same file, {}", a.display());
+        }
+    }
     for out in [req.svg, req.mermaid].into_iter().flatten() {
         if same_file(out, req.file) {
             bail!("{} would overwrite the scenario file", out.display());
