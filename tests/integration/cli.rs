@@ -87,6 +87,13 @@ fn exit_codes_follow_the_contract() {
         &sovlab(&["export", u, "--seed", "1"]),
         "export without an output",
     );
+    let same = dir.join("same.out");
+    let same = same.to_str().unwrap();
+    assert_usage(
+        &sovlab(&["export", u, "--svg", same, "--mermaid", same]),
+        "one file for both",
+    );
+    assert!(!std::path::Path::new(same).exists(), "nothing written");
     let help = sovlab(&["--help"]);
     assert_eq!(help.status.code(), Some(0));
 }
