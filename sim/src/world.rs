@@ -527,23 +527,11 @@ pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Trace {
                 break;
             }
         }
-        let nodes: Vec<_> = {
-            let mut c = lock(&sup);
-            if let Some(StopReason::Limit(what)) = c.stop.clone() {
-                c.record(0, EventKind::Limit { what });
-            }
-            c.end_us = c.now_us();
-            let supervisor = c.supervisor.take().map(|s| s.id());
-            let machines = c.slots.iter().filter_map(|s| s.machine_id);
-            machines.chain(supervisor).collect()
-        };
-        // madsim does not free a runtime's pending tasks when it is dropped, and they
-        // hold `core`: every run would leak its world (~150 KB a run, GBs in a sweep).
-        // Killing the nodes makes the executor drop their tasks while this task sleeps.
-        for id in nodes {
-            handle.kill(id);
+        let mut c = lock(&sup);
+        if let Some(StopReason::Limit(what)) = c.stop.clone() {
+            c.record(0, EventKind::Limit { what });
         }
-        sleep(Duration::from_micros(1)).await;
+        c.end_us = c.now_us();
     });
 
     let mut c = lock(&core);
