@@ -1,5 +1,6 @@
-//! `sovlab shrink`: from a run that breaks an invariant `expect.holds` promises, find a
-//! smaller scenario that, with the same seed, still breaks it.
+//! `sovlab shrink`: from a run that breaks an invariant `expect.holds` promises (or one
+//! `expect.violated` shows), find a smaller scenario that, with the same seed, still
+//! breaks it.
 //!
 //! Greedy passes to a fixpoint, each accepting a change only if the run still breaks
 //! every target invariant: drop faults (delta debugging, then one at a time), drop
@@ -40,7 +41,7 @@ pub fn shrink(file: &Path, seed: u64, out: Option<&Path>, force: bool) -> Result
             "breaks no invariant".to_string()
         } else {
             format!(
-                "breaks only {}, which expect.holds does not list",
+                "breaks only {}, which [expect] does not list",
                 broken.join(", ")
             )
         };
@@ -72,15 +73,23 @@ pub fn shrink(file: &Path, seed: u64, out: Option<&Path>, force: bool) -> Result
     Ok(ExitCode::SUCCESS)
 }
 
-/// The invariants to keep broken: those `expect.holds` lists that broke; with no
-/// `[expect]` at all, every invariant that broke.
+/// The invariants to keep broken: those `expect.holds` promised and the run broke;
+/// if none, those `expect.violated` lists that broke (the scenario's own story, made
+/// smaller); with no `[expect]` at all, every invariant that broke.
 fn targets(s: &Scenario, verdicts: &[Verdict]) -> Vec<String> {
-    verdicts
-        .iter()
-        .filter(|v| !v.holds)
-        .filter(|v| s.expect.as_ref().is_none_or(|e| e.holds.contains(&v.name)))
-        .map(|v| v.name.clone())
-        .collect()
+    let broken = verdicts.iter().filter(|v| !v.holds).map(|v| &v.name);
+    let Some(e) = &s.expect else {
+        return broken.cloned().collect();
+    };
+    let promised: Vec<String> = broken
+        .clone()
+        .filter(|n| e.holds.contains(n))
+        .cloned()
+        .collect();
+    if !promised.is_empty() {
+        return promised;
+    }
+    broken.filter(|n| e.violated.contains(n)).cloned().collect()
 }
 
 /// Counters-only runs, which are enough for the write invariants; reads are judged

@@ -342,10 +342,10 @@ fn summarize(
     Value::Object(out)
 }
 
-/// The invariants `sovlab shrink` keeps broken: `expect.holds`, or every one.
+/// The invariants `sovlab shrink` works on: those `[expect]` names, or every one.
 fn shrinkable(s: &Scenario) -> Vec<String> {
     match &s.expect {
-        Some(e) => e.holds.clone(),
+        Some(e) => e.holds.iter().chain(&e.violated).cloned().collect(),
         None => sovlab_sim::scenario::INVARIANTS.map(String::from).to_vec(),
     }
 }

@@ -317,6 +317,20 @@ fn shrink_refuses_a_run_that_breaks_nothing() {
     );
 }
 
+#[test]
+fn shrink_makes_a_catalogue_story_smaller_when_nothing_promised_broke() {
+    // reads-view-direct-diverges promises atomicity and conservation (kept) and shows a
+    // convergence violation: shrink makes that story smaller.
+    let o = sovlab(&["shrink", "reads-view-direct-diverges", "--seed", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let small = sovlab_sim::Scenario::parse(&stdout(&o), "shrunk.toml").unwrap();
+    assert!(small.write.as_ref().unwrap().transactions < 60);
+    let r = sovlab_sim::run(&small, 1);
+    let convergence = r.verdicts.iter().find(|v| v.name == "convergence").unwrap();
+    assert!(!convergence.holds, "still diverges");
+    assert!(r.report.expect.met, "the story's expect still holds");
+}
+
 /// Node names of a run, as the trace has them.
 fn node_names(name: &str, seed: u64) -> Vec<String> {
     let s = sovlab_sim::Scenario::load(&root().join(format!("scenarios/{name}.toml"))).unwrap();
