@@ -51,12 +51,19 @@ pub fn shrink(file: &Path, seed: u64, out: Option<&Path>, force: bool) -> Result
         );
     }
     let mut runs = 0;
-    let small = minimize(scenario.clone(), &mut |c| {
+    let (small, witness) = minimize(scenario.clone(), seed, &mut |c, seed| {
         runs += 1;
         breaks(c, seed, &target)
     });
-    let last = sovlab_sim::run_with(&small, seed, options(&small));
-    let text = render(file, seed, &scenario, &small, &last.verdicts, &target);
+    let last = sovlab_sim::run_with(&small, witness, options(&small));
+    let text = render(
+        file,
+        (seed, witness),
+        &scenario,
+        &small,
+        &last.verdicts,
+        &target,
+    );
     match out {
         Some(path) => write_atomic(path, force, |w| w.write_all(text.as_bytes()))?,
         None => print!("{text}"),
@@ -108,11 +115,24 @@ fn breaks(s: &Scenario, seed: u64, target: &[String]) -> bool {
         .all(|t| r.verdicts.iter().any(|v| &v.name == t && !v.holds))
 }
 
+/// Other seeds tried when dropping a fault makes the witness seed stop breaking.
+///
+/// Any change to the fault list changes madsim's schedule (each fault is a task), so
+/// with one seed a fault that does not matter can look needed. A nearby seed that
+/// breaks without it shows it was not; the shrunk file then names that seed.
+const SEEDS_PER_DROP: u64 = 4;
+
 /// The greedy passes, repeated until none changes anything or the budget is spent.
-/// `test` says whether a candidate still breaks what must stay broken.
-pub fn minimize(s: Scenario, test: &mut dyn FnMut(&Scenario) -> bool) -> Scenario {
+/// `test(candidate, seed)` says whether a candidate still breaks what must stay
+/// broken. Returns the smaller scenario and the seed it breaks with.
+pub fn minimize(
+    s: Scenario,
+    seed: u64,
+    test: &mut dyn FnMut(&Scenario, u64) -> bool,
+) -> (Scenario, u64) {
     let mut m = Minimizer {
         best: s,
+        seed,
         test,
         runs: 0,
     };
@@ -126,14 +146,16 @@ pub fn minimize(s: Scenario, test: &mut dyn FnMut(&Scenario) -> bool) -> Scenari
             m.later(i);
         }
         if m.best == before || m.runs >= MAX_RUNS {
-            return m.best;
+            return (m.best, m.seed);
         }
     }
 }
 
 struct Minimizer<'a> {
     best: Scenario,
-    test: &'a mut dyn FnMut(&Scenario) -> bool,
+    /// The seed `best` breaks with.
+    seed: u64,
+    test: &'a mut dyn FnMut(&Scenario, u64) -> bool,
     runs: u32,
 }
 
@@ -144,9 +166,33 @@ impl Minimizer<'_> {
             return false;
         }
         self.runs += 1;
-        if (self.test)(&c) {
+        if (self.test)(&c, self.seed) {
             self.best = c;
             return true;
+        }
+        false
+    }
+
+    /// Like `try_` for a smaller fault list: also accepts it with a nearby seed.
+    fn try_faults(&mut self, faults: Vec<Fault>) -> bool {
+        let c = self.with_faults(faults);
+        if self.try_(c.clone()) {
+            return true;
+        }
+        if c == self.best || !c.validate().is_empty() {
+            return false;
+        }
+        for k in 1..=SEEDS_PER_DROP {
+            if self.runs >= MAX_RUNS {
+                return false;
+            }
+            let seed = self.seed.wrapping_add(k);
+            self.runs += 1;
+            if (self.test)(&c, seed) {
+                self.best = c;
+                self.seed = seed;
+                return true;
+            }
         }
         false
     }
@@ -161,7 +207,7 @@ impl Minimizer<'_> {
     /// Delta debugging over the fault list (keep a chunk, or drop one), then single
     /// removals until no single fault can go.
     fn faults(&mut self) {
-        if self.best.faults.is_empty() || self.try_(self.with_faults(vec![])) {
+        if self.best.faults.is_empty() || self.try_faults(vec![]) {
             return;
         }
         let mut n = 2;
@@ -173,7 +219,7 @@ impl Minimizer<'_> {
                 .collect();
             let mut reduced = false;
             for (i, chunk) in chunks.iter().enumerate() {
-                if self.try_(self.with_faults(chunk.clone())) {
+                if self.try_faults(chunk.clone()) {
                     n = 2;
                     reduced = true;
                     break;
@@ -184,7 +230,7 @@ impl Minimizer<'_> {
                     .filter(|(j, _)| *j != i)
                     .flat_map(|(_, c)| c.clone())
                     .collect();
-                if chunks.len() > 2 && self.try_(self.with_faults(rest)) {
+                if chunks.len() > 2 && self.try_faults(rest) {
                     n = (n - 1).max(2);
                     reduced = true;
                     break;
@@ -201,7 +247,7 @@ impl Minimizer<'_> {
         while i < self.best.faults.len() {
             let mut fewer = self.best.faults.clone();
             fewer.remove(i);
-            if !self.try_(self.with_faults(fewer)) {
+            if !self.try_faults(fewer) {
                 i += 1;
             }
         }
@@ -244,25 +290,31 @@ impl Minimizer<'_> {
         }
     }
 
-    /// Fault `i` shorter: a crash restarts sooner (or at all), a partition heals
-    /// sooner, a loss window closes sooner.
+    /// Fault `i` shorter: a crash restarts sooner, a partition heals sooner, a loss
+    /// window closes sooner. A fault without an end keeps none: "never comes back" is
+    /// the simpler story, and an end near the run's end would only add a detail.
     fn shorter(&mut self, i: usize) {
-        let end = self.best.duration_ms;
         let f = self.best.faults[i].clone();
         match f.kind() {
-            Some(FaultKind::Crash { restart_ms, .. }) => {
-                let hi = restart_ms.unwrap_or(end.saturating_sub(f.at_ms));
-                self.smallest(0, hi, |s, v| s.faults[i].restart_ms = Some(v));
+            Some(FaultKind::Crash {
+                restart_ms: Some(r),
+                ..
+            }) => {
+                self.smallest(0, r, |s, v| s.faults[i].restart_ms = Some(v));
             }
-            Some(FaultKind::Partition { heal_ms, .. }) => {
-                let hi = heal_ms.unwrap_or(end).max(f.at_ms);
+            Some(FaultKind::Partition {
+                heal_ms: Some(h), ..
+            }) => {
+                let hi = h.max(f.at_ms);
                 self.smallest(f.at_ms, hi, |s, v| s.faults[i].heal_ms = Some(v));
             }
-            Some(FaultKind::Loss { until_ms, .. }) => {
-                let hi = until_ms.unwrap_or(end).max(f.at_ms);
+            Some(FaultKind::Loss {
+                until_ms: Some(u), ..
+            }) => {
+                let hi = u.max(f.at_ms);
                 self.smallest(f.at_ms, hi, |s, v| s.faults[i].until_ms = Some(v));
             }
-            None => {}
+            _ => {}
         }
     }
 
@@ -366,7 +418,7 @@ fn changes(from: &Scenario, to: &Scenario) -> Vec<String> {
 /// The shrunk scenario as a file: a comment header, then the TOML.
 fn render(
     file: &Path,
-    seed: u64,
+    (asked, seed): (u64, u64),
     from: &Scenario,
     small: &Scenario,
     verdicts: &[Verdict],
@@ -375,10 +427,16 @@ fn render(
     let mut s = small.clone();
     s.seed = Some(seed);
     let mut head = format!(
-        "# Shrunk by `sovlab shrink {} --seed {seed}` (sovlab {}).\n",
+        "# Shrunk by `sovlab shrink {} --seed {asked}` (sovlab {}).\n",
         file.display(),
         env!("CARGO_PKG_VERSION")
     );
+    if seed != asked {
+        // Dropping a fault reshuffles the run; a nearby seed showed it was not needed.
+        head.push_str(&format!(
+            "# Seed {asked} stopped breaking once a fault that does not matter was dropped; seed {seed} still does.\n"
+        ));
+    }
     head.push_str(&format!("# With seed {seed} it still breaks:\n"));
     for v in verdicts.iter().filter(|v| target.contains(&v.name)) {
         let example = v.example.as_deref().unwrap_or("");
@@ -462,7 +520,7 @@ steps = [{ service = "orders" }, { service = "payments" }]
         s.faults = faults;
         assert!(aborted(&s) >= 5, "the planted run breaks");
         assert_eq!(aborted(&base()), 0, "without faults nothing aborts");
-        let small = minimize(s, &mut |c| aborted(c) >= 5);
+        let (small, _) = minimize(s, 1, &mut |c, _| aborted(c) >= 5);
         assert_eq!(small.faults.len(), 1, "{:?}", small.faults);
         assert_eq!(small.faults[0].crash.as_deref(), Some("database"));
         assert!(aborted(&small) >= 5, "the shrunk scenario still breaks");
@@ -478,9 +536,9 @@ steps = [{ service = "orders" }, { service = "payments" }]
         s.write.as_mut().unwrap().concurrency = 4;
         s.faults = vec![
             crash(20, "payments", Some(900)),
-            crash(40, "database", None),
+            crash(40, "database", Some(900)),
         ];
-        let small = minimize(s, &mut |c| {
+        let (small, _) = minimize(s, 0, &mut |c, _| {
             c.write.as_ref().unwrap().transactions >= 3
                 && c.faults.iter().any(|f| {
                     f.crash.as_deref() == Some("database")
@@ -498,10 +556,34 @@ steps = [{ service = "orders" }, { service = "payments" }]
     }
 
     #[test]
+    fn a_nearby_seed_shows_a_fault_did_not_matter_and_forever_stays_forever() {
+        // A synthetic property where the extra fault "matters" only for seed 5, the way
+        // a reshuffled schedule can make it look needed; seed 7 breaks without it.
+        let mut s = base();
+        s.faults = vec![crash(40, "database", None), crash(20, "payments", Some(30))];
+        let (small, seed) = minimize(s, 5, &mut |c, seed| {
+            let db = c
+                .faults
+                .iter()
+                .any(|f| f.crash.as_deref() == Some("database"));
+            db && (c.faults.len() == 2 || seed == 7)
+        });
+        assert_eq!(small.faults.len(), 1, "{:?}", small.faults);
+        assert_eq!(seed, 7, "the witness seed that breaks without it");
+        assert_eq!(
+            small.faults[0].restart_ms, None,
+            "a crash for good stays one"
+        );
+        let text = render(Path::new("x.toml"), (5, seed), &base(), &small, &[], &[]);
+        assert!(text.contains("# Seed 5 stopped breaking"), "{text}");
+        assert_eq!(Scenario::parse(&text, "s.toml").unwrap().seed, Some(7));
+    }
+
+    #[test]
     fn the_rendered_file_parses_back_with_its_seed() {
         let mut s = base();
         s.faults = vec![crash(30, "database", None)];
-        let text = render(Path::new("x.toml"), 7, &s, &s, &[], &[]);
+        let text = render(Path::new("x.toml"), (7, 7), &s, &s, &[], &[]);
         assert!(text.starts_with("# Shrunk by `sovlab shrink x.toml --seed 7`"));
         let back = Scenario::parse(&text, "shrunk.toml").unwrap();
         assert_eq!(back.seed, Some(7));
