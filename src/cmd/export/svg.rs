@@ -288,13 +288,18 @@ pub fn render(d: &Diagram<'_>) -> String {
         );
     }
 
-    // Violations: a flag on the lane where each first broke, and a line across.
+    // Violations: a flag on the lane where each first broke, and a line across. Several
+    // can break at one event: their notes stack downwards instead of overprinting.
+    let mut at_row: std::collections::BTreeMap<u64, f64> = std::collections::BTreeMap::new();
     for (name, at, example) in &violations {
         let Some(q) = at.filter(|q| d.shows(*q)) else {
             continue;
         };
         let e = &t.events[q as usize];
         let (xi, yi) = (x(e.node), y(q));
+        let below = at_row.entry(q).or_insert(0.0);
+        let text_y = yi + 3.0 + *below;
+        *below += 13.0;
         let _ = writeln!(
             s,
             r##"<line x1="{LEFT}" y1="{yi:.1}" x2="{:.1}" y2="{yi:.1}" stroke="#c62828" stroke-width="0.8" stroke-dasharray="6,2"/><path d="M{xi:.1},{:.1} v-16 l12,5 l-12,5" fill="#c62828" stroke="#c62828"><title>{} broken at event {q}: {}</title></path><text x="{:.1}" y="{:.1}" fill="#c62828" font-weight="bold">&#9873; {} broken: {}</text>"##,
@@ -303,7 +308,7 @@ pub fn render(d: &Diagram<'_>) -> String {
             esc(name),
             esc(example),
             LEFT + n * LANE + 8.0,
-            yi + 3.0,
+            text_y,
             esc(name),
             esc(example)
         );
