@@ -440,6 +440,22 @@ heal_ms = 15
             m.contains(": VIOLATION atomicity: txn 2: applied at orders, not at payments"),
             "{m}"
         );
+        // Two broken at one event: their notes do not overprint.
+        let mut two = broken.to_vec();
+        two.push(Verdict {
+            name: "termination".into(),
+            ..broken[0].clone()
+        });
+        let text = svg::render(&Diagram::new(&r.trace, &two, 30, 50));
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let ys: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter(|n| n.text().is_some_and(|t| t.contains(" broken: txn 2")))
+            .filter_map(|n| n.attribute("y"))
+            .collect();
+        assert_eq!(ys.len(), 2);
+        assert_ne!(ys[0], ys[1], "stacked");
         let outside = Diagram::new(&r.trace, &broken, 100, 50);
         let text = svg::render(&outside);
         assert!(text.contains("at event 40 (outside this window: try --from 20)"));
