@@ -448,7 +448,10 @@ fn shrink_keeps_only_the_decisive_faults_and_the_result_still_breaks() {
         "names what still breaks: {shrunk}"
     );
     let small = sovlab_sim::Scenario::parse(&shrunk, "shrunk.toml").unwrap();
-    assert!(small.seed.is_some(), "the shrunk file names the seed it breaks with");
+    assert!(
+        small.seed.is_some(),
+        "the shrunk file names the seed it breaks with"
+    );
     // Only the decisive faults are left: the database crash, and none of the planted.
     assert!(small.faults.len() <= 2, "{shrunk}");
     assert!(
