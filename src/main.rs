@@ -2,6 +2,7 @@
 //! pattern. This binary is a thin layer: it parses the command line, calls the
 //! `sovlab-sim` library, and maps results to exit codes (CONTRACT §2).
 
+mod catalogue;
 mod cli;
 mod cmd;
 mod output;

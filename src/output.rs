@@ -43,3 +43,11 @@ pub fn write_atomic(
     }
     Ok(())
 }
+
+/// Do `a` and `b` name the same existing file? (An output must not replace an input.)
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}

@@ -24,6 +24,7 @@ pub mod world;
 pub use check::Verdict;
 pub use report::Report;
 pub use scenario::{Scenario, ScenarioError};
+pub use scenario_hints::did_you_mean;
 pub use trace::Trace;
 pub use world::RunOptions;
 

@@ -1,7 +1,11 @@
 //! One module per subcommand.
 
 mod check;
+mod export;
+mod list;
 mod run;
+mod shrink;
+mod sweep;
 mod tui;
 
 use crate::cli::{Cli, Command};
@@ -25,6 +29,37 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             max_events,
         }) => run::run(&file, seed, json, trace.as_deref(), force, max_events),
         Some(Command::Check { files }) => check::check(&files),
+        Some(Command::List) => list::list(),
+        Some(Command::Export {
+            file,
+            seed,
+            svg,
+            mermaid,
+            from,
+            events,
+            force,
+        }) => export::export(export::Request {
+            file: &file,
+            seed,
+            svg: svg.as_deref(),
+            mermaid: mermaid.as_deref(),
+            from,
+            events,
+            force,
+        }),
+        Some(Command::Shrink {
+            file,
+            seed,
+            out,
+            force,
+        }) => shrink::shrink(&file, seed, out.as_deref(), force),
+        Some(Command::Sweep {
+            file,
+            seeds,
+            jobs,
+            json,
+            shard,
+        }) => sweep::sweep(&file, &seeds, jobs, json, shard.as_deref()),
         Some(Command::Tui { file, seed, trace }) => {
             tui::tui(file.as_deref(), seed, trace.as_deref())
         }
@@ -58,7 +93,12 @@ impl std::fmt::Display for BadScenario {
 
 impl std::error::Error for BadScenario {}
 
-/// Loads a scenario file.
+/// Loads a scenario file, or the catalogue scenario of that name when no file exists.
 pub fn load(path: &Path) -> Result<Scenario> {
+    crate::catalogue::load(path)
+}
+
+/// Loads a scenario file (no catalogue lookup).
+pub fn load_file(path: &Path) -> Result<Scenario> {
     Scenario::load(path).map_err(|e| BadScenario(e).into())
 }

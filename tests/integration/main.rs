@@ -1,6 +1,7 @@
 //! The one integration test binary (ripgrep style): one module per area.
 
 mod bad_input;
+mod cli;
 mod core;
 mod props;
 mod reads;

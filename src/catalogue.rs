@@ -1,0 +1,107 @@
+//! The built-in catalogue: every `scenarios/*.toml`, embedded at build time (build.rs),
+//! and the lookup that lets a command take a catalogue name where a file is expected.
+
+use anyhow::{anyhow, Result};
+use sovlab_sim::{did_you_mean, Scenario};
+use std::path::Path;
+
+include!(concat!(env!("OUT_DIR"), "/catalogue.rs"));
+
+/// Every catalogue entry as (file stem, file text), sorted by stem.
+pub fn entries() -> &'static [(&'static str, &'static str)] {
+    EMBEDDED
+}
+
+/// The text of catalogue scenario `name` (a file stem, with or without `.toml`).
+pub fn find(name: &str) -> Option<&'static str> {
+    let stem = name.strip_suffix(".toml").unwrap_or(name);
+    EMBEDDED.iter().find(|(s, _)| *s == stem).map(|(_, t)| *t)
+}
+
+/// The label errors and reports use for catalogue scenario `stem`.
+pub fn label(stem: &str) -> String {
+    format!("scenarios/{stem}.toml")
+}
+
+/// Parses catalogue scenario `stem`.
+pub fn parse(stem: &str, text: &str) -> Result<Scenario, sovlab_sim::ScenarioError> {
+    Scenario::parse(text, &label(stem))
+}
+
+/// Loads `path`: the file if it exists, else the catalogue scenario of that name.
+/// Neither: an error that suggests the closest catalogue name or nearby file.
+pub fn load(path: &Path) -> Result<Scenario> {
+    let bare = path.components().count() == 1;
+    if !path.exists() && bare {
+        if let Some(stem) = path.to_str() {
+            if let Some(text) = find(stem) {
+                let stem = stem.strip_suffix(".toml").unwrap_or(stem);
+                return parse(stem, text).map_err(|e| crate::cmd::BadScenario(e).into());
+            }
+        }
+    }
+    if !path.exists() {
+        let mut msg = format!(
+            "{}: no such file{}",
+            path.display(),
+            if bare {
+                ", and no catalogue scenario of that name"
+            } else {
+                ""
+            }
+        );
+        if let Some(hint) = missing_hint(path) {
+            msg.push_str(&format!("\n  hint: {hint}"));
+        }
+        return Err(anyhow!(msg));
+    }
+    crate::cmd::load_file(path)
+}
+
+/// For a path that does not exist: the closest file beside it or catalogue name.
+pub fn missing_hint(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let mut beside: Vec<String> = std::fs::read_dir(dir.unwrap_or(Path::new(".")))
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    // Sorted so that ties in the distance resolve the same way everywhere.
+    beside.sort();
+    let refs: Vec<&str> = beside.iter().map(String::as_str).collect();
+    if let Some(best) = did_you_mean(name, &refs) {
+        let p = dir.map_or_else(|| best.to_string(), |d| d.join(best).display().to_string());
+        return Some(format!("did you mean {p}?"));
+    }
+    let stems: Vec<&str> = EMBEDDED.iter().map(|(s, _)| *s).collect();
+    let stem = name.strip_suffix(".toml").unwrap_or(name);
+    did_you_mean(stem, &stems)
+        .map(|s| format!("did you mean the catalogue scenario {s}? (`sovlab list` shows them all)"))
+        .or_else(|| Some("`sovlab list` shows the built-in catalogue".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_scenario_is_valid_and_has_a_story() {
+        assert!(!entries().is_empty());
+        for (stem, text) in entries() {
+            let s = parse(stem, text).unwrap_or_else(|e| panic!("{e}"));
+            assert!(s.description.is_some(), "{stem} has a description");
+            assert!(s.expect.is_some(), "{stem} has an expect");
+        }
+    }
+
+    #[test]
+    fn names_resolve_with_or_without_the_extension() {
+        let (stem, _) = entries()[0];
+        assert!(find(stem).is_some());
+        assert!(find(&format!("{stem}.toml")).is_some());
+        assert!(find("no-such-scenario").is_none());
+    }
+}
