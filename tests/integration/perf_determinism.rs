@@ -1,0 +1,95 @@
+//! Optimizations must not change a trace: hashes pinned before the engine was tuned,
+//! and the fast trace-line writer compared byte for byte with the serde_json one.
+
+use crate::util::{root, scenario};
+use sovlab_sim::{run, run_with, RunOptions, Scenario};
+
+/// Loss, duplication, a crash with restart, a partition that heals, and a loss window
+/// on one link: most event kinds of the shared-database pattern.
+pub const FAULTY: &str = r#"
+name = "perf pin"
+duration_ms = 3000
+[network]
+loss = 0.05
+duplicate = 0.05
+latency_ms = [0, 7]
+[[service]]
+name = "orders"
+[[service]]
+name = "inventory"
+store = "document"
+capacity = 60
+[[service]]
+name = "payments"
+store = "key-value"
+capacity = 900
+[[service]]
+name = "ledger"
+store = "event-log"
+[write]
+protocol = "shared-database"
+transactions = 40
+concurrency = 3
+interval_ms = 2
+steps = [
+  { service = "orders" },
+  { service = "inventory", amount = 2, reject = 0.1 },
+  { service = "payments", amount = 30, reject = 0.05 },
+  { service = "ledger" },
+]
+[[fault]]
+at_ms = 25
+crash = "database"
+restart_ms = 40
+[[fault]]
+at_ms = 90
+partition = [["coordinator"], ["database"]]
+heal_ms = 130
+[[fault]]
+at_ms = 150
+loss = 0.5
+until_ms = 220
+link = ["client", "coordinator"]
+"#;
+
+/// Hashes computed on the engine *before* any performance work (commit cc16acd).
+/// If one changes, an optimization changed the trace: find it. A deliberate change
+/// of a protocol or of the trace format re-pins them and says so in its commit.
+const PINNED: [(u64, &str, u64); 3] = [
+    (1, "0613fd8eb65dfed4", 1056),
+    (2, "0833ce3c902bd457", 1112),
+    (3, "bd50c17ba0139fda", 1099),
+];
+
+#[test]
+fn hashes_pinned_before_the_optimizations_still_hold() {
+    let s = scenario(FAULTY);
+    for (seed, hash, events) in PINNED {
+        for keep_events in [true, false] {
+            let r = run_with(&s, seed, RunOptions { keep_events });
+            assert_eq!(
+                r.trace.hash_hex(),
+                hash,
+                "seed {seed}, keep_events {keep_events}"
+            );
+            assert_eq!(r.trace.event_count, events, "seed {seed}");
+        }
+    }
+    let cat = Scenario::load(&root().join("scenarios/shared-db-crash.toml")).unwrap();
+    let r = run(&cat, 1);
+    assert_eq!(r.trace.hash_hex(), "974cd5eaaf5a0c2d");
+    assert_eq!(r.trace.event_count, 920);
+}
+
+#[test]
+fn a_run_stopped_by_max_events_keeps_its_pinned_hash() {
+    let mut s = scenario(FAULTY);
+    s.limits.max_events = 500;
+    let r = run_with(&s, 5, RunOptions { keep_events: false });
+    assert_eq!(r.trace.hash_hex(), "08be079b02d002ab");
+    assert_eq!(r.trace.event_count, 501, "500 events, then the limit event");
+    assert!(matches!(
+        r.trace.stop,
+        sovlab_sim::trace::StopReason::Limit(_)
+    ));
+}
