@@ -116,5 +116,11 @@ pub enum Command {
         /// Shorter measurements (for a quick look, less precise).
         #[arg(long)]
         quick: bool,
+        /// Seed of every simulated run.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Internal: the peak-memory child process.
+        #[arg(long, hide = true)]
+        rss_child: bool,
     },
 }

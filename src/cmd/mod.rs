@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod bench;
 mod check;
 mod run;
 
@@ -24,6 +25,12 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             max_events,
         }) => run::run(&file, seed, json, trace.as_deref(), force, max_events),
         Some(Command::Check { files }) => check::check(&files),
+        Some(Command::Bench {
+            rss_child: true, ..
+        }) => bench::rss_child(),
+        Some(Command::Bench {
+            json, quick, seed, ..
+        }) => bench::bench(json, quick, seed),
         Some(other) => bail!("{} is not built yet", name_of(&other)),
         None => bail!("the TUI is not built yet; try `sovlab run FILE`"),
     }

@@ -1,0 +1,199 @@
+//! Throughput measurements for `sovlab bench` (issue 8).
+//!
+//! Every figure is taken in one process, so ratios to the raw madsim baseline hold on
+//! a noisy machine. Wall-clock time is read only *around* runs, never inside one: a
+//! run stays a pure function of its scenario and seed. (madsim replaces
+//! `clock_gettime` only inside a simulation context, so `std::time::Instant` outside
+//! `block_on` is the real clock.)
+
+use crate::scenario::Scenario;
+use crate::trace::{Event, EventKind, Trace};
+use crate::world::RunOptions;
+use madsim::net::Endpoint;
+use madsim::runtime::Runtime;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// A count of things done in some wall-clock time.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Rate {
+    /// How many (messages, seeds ...).
+    pub count: u64,
+    /// Wall-clock seconds it took.
+    pub secs: f64,
+}
+
+impl Rate {
+    /// Things per second (0 when nothing was timed).
+    pub fn per_s(&self) -> f64 {
+        if self.secs > 0.0 {
+            self.count as f64 / self.secs
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Raw madsim: two nodes, a request/response ping-pong over
+/// `Endpoint::send_to_raw` / `recv_from_raw`. Counts every message (2 per round trip).
+pub fn raw_madsim(round_trips: u64, seed: u64) -> Rate {
+    let start = Instant::now();
+    let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
+    let server_ip = Ipv4Addr::new(10, 0, 0, 1);
+    let server_addr = SocketAddr::from((server_ip, 1));
+    let done = runtime.block_on(async move {
+        let handle = madsim::runtime::Handle::current();
+        let server = handle
+            .create_node()
+            .name("server")
+            .ip(server_ip.into())
+            .build();
+        let client = handle
+            .create_node()
+            .name("client")
+            .ip(Ipv4Addr::new(10, 0, 0, 2).into())
+            .build();
+        server.spawn(async move {
+            let ep = Endpoint::bind(server_addr).await.expect("bind server");
+            loop {
+                let Ok((payload, from)) = ep.recv_from_raw(0).await else {
+                    return;
+                };
+                if ep.send_to_raw(from, 0, payload).await.is_err() {
+                    return;
+                }
+            }
+        });
+        client
+            .spawn(async move {
+                // Let the server bind first.
+                madsim::time::sleep(std::time::Duration::from_millis(1)).await;
+                let ep = Endpoint::bind((Ipv4Addr::new(10, 0, 0, 2), 1))
+                    .await
+                    .expect("bind client");
+                let mut n = 0;
+                for i in 0..round_trips {
+                    ep.send_to_raw(server_addr, 0, Box::new(i))
+                        .await
+                        .expect("send");
+                    let (_, _) = ep.recv_from_raw(0).await.expect("recv");
+                    n += 2;
+                }
+                n
+            })
+            .await
+            .expect("client task")
+    });
+    Rate {
+        count: done,
+        secs: start.elapsed().as_secs_f64(),
+    }
+}
+
+/// What one engine measurement gives.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EngineRate {
+    /// Delivered messages over wall time (the figure compared to raw madsim).
+    pub delivered: Rate,
+    /// Trace events over the same wall time.
+    pub events: u64,
+}
+
+/// Runs `scenario` for seeds `first..first + seeds` one after the other, with the
+/// checkers and the report as `sovlab run` does, and counts delivered messages.
+pub fn engine(scenario: &Scenario, first: u64, seeds: u64, opts: RunOptions) -> EngineRate {
+    let start = Instant::now();
+    let mut delivered = 0;
+    let mut events = 0;
+    for seed in first..first + seeds {
+        let r = crate::run_with(scenario, seed, opts);
+        delivered += r.trace.counters.delivered;
+        events += r.trace.event_count;
+    }
+    EngineRate {
+        delivered: Rate {
+            count: delivered,
+            secs: start.elapsed().as_secs_f64(),
+        },
+        events,
+    }
+}
+
+/// Sweep throughput: `seeds` counters-only runs (checked and reported, as a sweep
+/// does) spread over `threads` OS threads, each running its own madsim runtime.
+pub fn sweep(scenario: &Scenario, seeds: u64, threads: usize) -> Rate {
+    let next = AtomicU64::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| loop {
+                let seed = next.fetch_add(1, Ordering::Relaxed);
+                if seed >= seeds {
+                    return;
+                }
+                let r = crate::run_with(scenario, seed, RunOptions { keep_events: false });
+                std::hint::black_box(r.report.trace_hash);
+            });
+        }
+    });
+    Rate {
+        count: seeds,
+        secs: start.elapsed().as_secs_f64(),
+    }
+}
+
+/// Heap bytes an event owns beyond its fixed size.
+pub fn event_heap_bytes(e: &Event) -> usize {
+    match &e.kind {
+        EventKind::Local { writes, .. } => std::mem::size_of_val::<[_]>(writes),
+        EventKind::Partition { groups } => {
+            std::mem::size_of_val::<[_]>(groups)
+                + groups
+                    .iter()
+                    .map(|g| std::mem::size_of_val::<[_]>(g))
+                    .sum::<usize>()
+        }
+        EventKind::Limit { what } => what.capacity(),
+        _ => 0,
+    }
+}
+
+/// Trace size of a run kept in full: bytes per event in memory (fixed size plus
+/// owned heap) and in the JSONL file (event lines only, header excluded).
+pub fn trace_bytes_per_event(trace: &Trace) -> (f64, f64) {
+    let n = trace.events.len().max(1) as f64;
+    let mem: usize = trace
+        .events
+        .iter()
+        .map(|e| std::mem::size_of::<Event>() + event_heap_bytes(e))
+        .sum();
+    let mut counter = CountingWriter(0);
+    trace
+        .write_jsonl(&mut counter)
+        .expect("counting never fails");
+    let header = trace.header_line().len() + 1;
+    (mem as f64 / n, (counter.0 - header) as f64 / n)
+}
+
+/// An `io::Write` that only counts bytes.
+struct CountingWriter(usize);
+
+impl std::io::Write for CountingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Peak resident set size of this process so far (`VmHWM`), in kB; None off Linux.
+pub fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
