@@ -95,6 +95,15 @@ pub enum Local {
 }
 
 impl Local {
+    #[cfg(test)]
+    const ALL_FOR_TESTS: [Local; 5] = [
+        Local::Commit,
+        Local::Abort,
+        Local::Compensate,
+        Local::Prepare,
+        Local::Log,
+    ];
+
     /// The event kind name.
     pub fn name(self) -> &'static str {
         match self {
@@ -115,7 +124,11 @@ pub enum EventKind {
     /// `node` received `msg` from `from`.
     Deliver { from: NodeIx, msg: Msg },
     /// A message from `node` to `to` was lost.
-    Drop { to: NodeIx, msg: Msg, reason: DropReason },
+    Drop {
+        to: NodeIx,
+        msg: Msg,
+        reason: DropReason,
+    },
     /// The network will deliver a second copy of a message from `node` to `to`.
     Duplicate { to: NodeIx, msg: Msg },
     /// A timer of `node` fired.
@@ -154,7 +167,10 @@ pub enum EventKind {
     /// Every partition healed.
     Heal,
     /// A loss window opened, on every link or on one.
-    LossStart { p: f64, link: Option<(NodeIx, NodeIx)> },
+    LossStart {
+        p: f64,
+        link: Option<(NodeIx, NodeIx)>,
+    },
     /// A loss window closed.
     LossEnd { link: Option<(NodeIx, NodeIx)> },
     /// A read finished (`read` module).
@@ -372,8 +388,17 @@ fn msg_fields(m: &mut Map<String, Value>, msg: &Msg) {
     }
 }
 
-/// Appends the JSONL line of event `seq` (with its trailing newline) to `out`.
-pub fn event_line<S: AsRef<str>>(out: &mut String, seq: u64, e: &Event, names: &[S], stores: &[S]) {
+/// The reference writer: builds a `serde_json` object per event. Slow (a map and
+/// many small allocations per line); kept so tests can prove [`event_line`] writes
+/// the very same bytes, since `trace_hash` is defined over them (CONTRACT §4).
+#[doc(hidden)]
+pub fn event_line_serde<S: AsRef<str>>(
+    out: &mut String,
+    seq: u64,
+    e: &Event,
+    names: &[S],
+    stores: &[S],
+) {
     let name = |ix: NodeIx| names.get(usize::from(ix)).map_or("?", |s| s.as_ref());
     let mut m = Map::new();
     m.insert("seq".into(), json!(seq));
@@ -488,6 +513,395 @@ pub fn event_line<S: AsRef<str>>(out: &mut String, seq: u64, e: &Event, names: &
     out.push('\n');
 }
 
+/// Appends the JSONL line of event `seq` (with its trailing newline) to `out`.
+///
+/// Hand-written for speed (every event of every run goes through it to feed the
+/// trace hash, even in counters-only mode); byte for byte what [`event_line_serde`]
+/// writes: the same keys in the same order, `serde_json`'s number and string forms.
+pub fn event_line<S: AsRef<str>>(out: &mut String, seq: u64, e: &Event, names: &[S], stores: &[S]) {
+    let name = |ix: NodeIx| names.get(usize::from(ix)).map_or("?", |s| s.as_ref());
+    out.push_str("{\"seq\":");
+    push_u64(out, seq);
+    out.push_str(",\"t_us\":");
+    push_u64(out, e.t_us);
+    out.push_str(",\"node\":");
+    push_str_json(out, name(e.node));
+    out.push_str(",\"kind\":\"");
+    // Kind names are fixed lower-case words: nothing to escape.
+    out.push_str(e.kind.name());
+    out.push('"');
+    match &e.kind {
+        EventKind::Send { to, msg } | EventKind::Duplicate { to, msg } => {
+            key(out, "to");
+            push_str_json(out, name(*to));
+            push_msg_fields(out, msg);
+        }
+        EventKind::Deliver { from, msg } => {
+            key(out, "from");
+            push_str_json(out, name(*from));
+            push_msg_fields(out, msg);
+        }
+        EventKind::Drop { to, msg, reason } => {
+            key(out, "to");
+            push_str_json(out, name(*to));
+            push_msg_fields(out, msg);
+            key(out, "reason");
+            push_word(out, reason.name());
+        }
+        EventKind::Timer { timer } => {
+            key(out, "timer");
+            push_u64(out, *timer);
+        }
+        EventKind::Local {
+            store,
+            txn,
+            step,
+            writes,
+            ..
+        } => {
+            let store = stores.get(usize::from(*store)).map_or("?", |s| s.as_ref());
+            key(out, "store");
+            push_str_json(out, store);
+            if *txn != 0 {
+                key(out, "txn");
+                push_u64(out, u64::from(*txn));
+                key(out, "step");
+                push_u64(out, u64::from(*step));
+            }
+            key(out, "writes");
+            out.push('[');
+            for (i, w) in writes.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_write(out, w);
+            }
+            out.push(']');
+        }
+        EventKind::Reject {
+            txn,
+            step,
+            reason,
+            available,
+            needed,
+        } => {
+            txn_step(out, *txn, *step);
+            key(out, "reason");
+            push_word(out, reject_reason_name(*reason));
+            key(out, "available");
+            push_i64(out, *available);
+            key(out, "needed");
+            push_i64(out, *needed);
+        }
+        EventKind::Vote { txn, step, yes } => {
+            txn_step(out, *txn, *step);
+            key(out, "yes");
+            push_bool(out, *yes);
+        }
+        EventKind::Decide { txn, commit } => {
+            key(out, "txn");
+            push_u64(out, u64::from(*txn));
+            key(out, "commit");
+            push_bool(out, *commit);
+        }
+        EventKind::Outcome { txn, committed } => {
+            key(out, "txn");
+            push_u64(out, u64::from(*txn));
+            key(out, "committed");
+            push_bool(out, *committed);
+        }
+        EventKind::Submit { txn } => {
+            key(out, "txn");
+            push_u64(out, u64::from(*txn));
+        }
+        EventKind::Crash | EventKind::Restart | EventKind::Heal => {}
+        EventKind::Partition { groups } => {
+            key(out, "groups");
+            out.push('[');
+            for (i, g) in groups.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push('[');
+                for (j, n) in g.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    push_str_json(out, name(*n));
+                }
+                out.push(']');
+            }
+            out.push(']');
+        }
+        EventKind::LossStart { p, link } => {
+            key(out, "p");
+            // Rare: let serde_json format the float (shortest round-trip form).
+            out.push_str(&Value::from(*p).to_string());
+            push_link(out, *link, &name);
+        }
+        EventKind::LossEnd { link } => push_link(out, *link, &name),
+        EventKind::Read {
+            query,
+            txn,
+            result,
+            latency_us,
+        } => {
+            key(out, "query");
+            push_u64(out, u64::from(*query));
+            key(out, "txn");
+            push_u64(out, u64::from(*txn));
+            key(out, "result");
+            match result {
+                crate::read::ReadResult::Complete => push_word(out, "complete"),
+                crate::read::ReadResult::Failed => push_word(out, "failed"),
+                crate::read::ReadResult::Partial { missing } => {
+                    out.push_str("{\"partial\":{\"missing\":");
+                    push_u64(out, u64::from(*missing));
+                    out.push_str("}}");
+                }
+            }
+            key(out, "latency_us");
+            push_u64(out, *latency_us);
+        }
+        EventKind::ViewApplied {
+            txn,
+            step,
+            staleness_us,
+        } => {
+            txn_step(out, *txn, *step);
+            key(out, "staleness_us");
+            push_u64(out, *staleness_us);
+        }
+        EventKind::Limit { what } => {
+            key(out, "what");
+            push_str_json(out, what);
+        }
+    }
+    out.push_str("}\n");
+}
+
+/// `,"k":` for a key that needs no escaping.
+fn key(out: &mut String, k: &str) {
+    out.push_str(",\"");
+    out.push_str(k);
+    out.push_str("\":");
+}
+
+/// A fixed word (an enum name) as a JSON string; such words need no escaping.
+fn push_word(out: &mut String, w: &str) {
+    out.push('"');
+    out.push_str(w);
+    out.push('"');
+}
+
+fn push_bool(out: &mut String, b: bool) {
+    out.push_str(if b { "true" } else { "false" });
+}
+
+fn push_u64(out: &mut String, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(char::from(b));
+    }
+}
+
+fn push_i64(out: &mut String, v: i64) {
+    if v < 0 {
+        out.push('-');
+    }
+    push_u64(out, v.unsigned_abs());
+}
+
+/// A string as `serde_json` writes it: `"` and `\` escaped, control characters as
+/// `\b \t \n \f \r` or `\u00xx`, everything else (UTF-8 included) as is.
+fn push_str_json(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+fn txn_step(out: &mut String, txn: TxnId, step: StepIx) {
+    key(out, "txn");
+    push_u64(out, u64::from(txn));
+    key(out, "step");
+    push_u64(out, u64::from(step));
+}
+
+fn push_link<'n>(
+    out: &mut String,
+    link: Option<(NodeIx, NodeIx)>,
+    name: &impl Fn(NodeIx) -> &'n str,
+) {
+    if let Some((a, b)) = link {
+        key(out, "link");
+        out.push('[');
+        push_str_json(out, name(a));
+        out.push(',');
+        push_str_json(out, name(b));
+        out.push(']');
+    }
+}
+
+/// The fields [`msg_fields`] writes, in the same order.
+fn push_msg_fields(out: &mut String, msg: &Msg) {
+    key(out, "msg");
+    push_word(out, msg.kind.name());
+    key(out, "id");
+    push_u64(out, msg.id);
+    if msg.txn != 0 {
+        txn_step(out, msg.txn, msg.step);
+    }
+    key(out, "ok");
+    push_bool(out, msg.ok);
+    if msg.value != 0 {
+        key(out, "value");
+        push_i64(out, msg.value);
+    }
+    if msg.re != 0 {
+        key(out, "re");
+        push_u64(out, msg.re);
+    }
+}
+
+fn reject_reason_name(r: RejectReason) -> &'static str {
+    match r {
+        RejectReason::Rule => "rule",
+        RejectReason::Insufficient => "insufficient",
+        RejectReason::Tombstone => "tombstone",
+    }
+}
+
+/// A `Msg` as its serde derive writes it (every field, declaration order).
+fn push_msg_struct(out: &mut String, m: &Msg) {
+    out.push_str("{\"id\":");
+    push_u64(out, m.id);
+    out.push_str(",\"kind\":");
+    push_word(out, m.kind.name());
+    key(out, "txn");
+    push_u64(out, u64::from(m.txn));
+    key(out, "step");
+    push_u64(out, u64::from(m.step));
+    key(out, "ok");
+    push_bool(out, m.ok);
+    key(out, "value");
+    push_i64(out, m.value);
+    key(out, "re");
+    push_u64(out, m.re);
+    out.push('}');
+}
+
+/// A `Write` as its serde derive writes it: `{"op": ..., fields in order}`.
+fn push_write(out: &mut String, w: &Write) {
+    out.push_str("{\"op\":");
+    match *w {
+        Write::Take { txn, step, amount } | Write::Hold { txn, step, amount } => {
+            push_word(
+                out,
+                if matches!(w, Write::Take { .. }) {
+                    "take"
+                } else {
+                    "hold"
+                },
+            );
+            txn_step(out, txn, step);
+            key(out, "amount");
+            push_i64(out, amount);
+        }
+        Write::Apply { txn, step }
+        | Write::Release { txn, step }
+        | Write::Compensate { txn, step }
+        | Write::Tombstone { txn, step } => {
+            push_word(
+                out,
+                match w {
+                    Write::Apply { .. } => "apply",
+                    Write::Release { .. } => "release",
+                    Write::Compensate { .. } => "compensate",
+                    _ => "tombstone",
+                },
+            );
+            txn_step(out, txn, step);
+        }
+        Write::Reject {
+            txn,
+            step,
+            amount,
+            reason,
+        } => {
+            push_word(out, "reject");
+            txn_step(out, txn, step);
+            key(out, "amount");
+            push_i64(out, amount);
+            key(out, "reason");
+            push_word(out, reject_reason_name(reason));
+        }
+        Write::OutboxPut { to, ref msg } => {
+            push_word(out, "outbox-put");
+            key(out, "to");
+            push_u64(out, u64::from(to));
+            key(out, "msg");
+            push_msg_struct(out, msg);
+        }
+        Write::OutboxDone { id } => {
+            push_word(out, "outbox-done");
+            key(out, "id");
+            push_u64(out, id);
+        }
+        Write::Seen { key: k } => {
+            push_word(out, "seen");
+            key(out, "key");
+            push_u64(out, k);
+        }
+        Write::Decide { txn, commit } => {
+            push_word(out, "decide");
+            key(out, "txn");
+            push_u64(out, u64::from(txn));
+            key(out, "commit");
+            push_bool(out, commit);
+        }
+        Write::View { txn, step, state } => {
+            push_word(out, "view");
+            txn_step(out, txn, step);
+            key(out, "state");
+            push_i64(out, state);
+        }
+    }
+    out.push('}');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -501,5 +915,208 @@ mod tests {
         let mut h = Fnv64::default();
         h.write(b"foobar");
         assert_eq!(h.finish(), 0x85944171f73967e8);
+    }
+
+    /// Every kind of event and write, with awkward values, through both writers.
+    fn every_kind(rng: &mut rand::rngs::StdRng) -> Vec<EventKind> {
+        use crate::msg::MsgKind;
+        use crate::read::ReadResult;
+        use rand::Rng;
+        let mut msg = || Msg {
+            id: rng.gen::<u64>() >> rng.gen_range(0..64),
+            kind: MsgKind::ALL[rng.gen_range(0..MsgKind::ALL.len())],
+            txn: if rng.gen_bool(0.2) { 0 } else { rng.gen() },
+            step: rng.gen(),
+            ok: rng.gen(),
+            value: if rng.gen_bool(0.3) {
+                0
+            } else {
+                rng.gen::<i64>() >> rng.gen_range(0..64)
+            },
+            re: if rng.gen_bool(0.3) { 0 } else { rng.gen() },
+        };
+        let m = [msg(), msg(), msg(), msg(), msg()];
+        let reasons = [
+            RejectReason::Rule,
+            RejectReason::Insufficient,
+            RejectReason::Tombstone,
+        ];
+        let writes: Box<[Write]> = vec![
+            Write::Take {
+                txn: 1,
+                step: 2,
+                amount: -3,
+            },
+            Write::Hold {
+                txn: u32::MAX,
+                step: u16::MAX,
+                amount: i64::MIN,
+            },
+            Write::Apply { txn: 0, step: 0 },
+            Write::Release { txn: 5, step: 1 },
+            Write::Compensate { txn: 6, step: 2 },
+            Write::Tombstone { txn: 7, step: 3 },
+            Write::Reject {
+                txn: 8,
+                step: 4,
+                amount: i64::MAX,
+                reason: reasons[1],
+            },
+            Write::OutboxPut { to: 3, msg: m[4] },
+            Write::OutboxDone { id: u64::MAX },
+            Write::Seen { key: 0 },
+            Write::Decide {
+                txn: 9,
+                commit: false,
+            },
+            Write::View {
+                txn: 10,
+                step: 5,
+                state: -1,
+            },
+        ]
+        .into();
+        let mut kinds = vec![
+            EventKind::Send { to: 1, msg: m[0] },
+            EventKind::Deliver { from: 2, msg: m[1] },
+            EventKind::Drop {
+                to: 3,
+                msg: m[2],
+                reason: DropReason::Loss,
+            },
+            EventKind::Drop {
+                to: 9,
+                msg: m[2],
+                reason: DropReason::Partition,
+            },
+            EventKind::Drop {
+                to: 0,
+                msg: m[2],
+                reason: DropReason::Down,
+            },
+            EventKind::Duplicate { to: 1, msg: m[3] },
+            EventKind::Timer { timer: u64::MAX },
+            EventKind::Reject {
+                txn: 4,
+                step: 1,
+                reason: reasons[0],
+                available: -5,
+                needed: 7,
+            },
+            EventKind::Reject {
+                txn: 4,
+                step: 1,
+                reason: reasons[2],
+                available: 0,
+                needed: 0,
+            },
+            EventKind::Vote {
+                txn: 1,
+                step: 2,
+                yes: true,
+            },
+            EventKind::Decide {
+                txn: 3,
+                commit: false,
+            },
+            EventKind::Outcome {
+                txn: 3,
+                committed: true,
+            },
+            EventKind::Submit { txn: 11 },
+            EventKind::Crash,
+            EventKind::Restart,
+            EventKind::Heal,
+            EventKind::Partition {
+                groups: vec![vec![0, 1].into(), vec![2].into(), vec![].into()].into(),
+            },
+            EventKind::Partition {
+                groups: vec![].into(),
+            },
+            EventKind::LossStart { p: 0.1, link: None },
+            EventKind::LossStart {
+                p: 1.0,
+                link: Some((1, 200)),
+            },
+            EventKind::LossStart {
+                p: 1e-7,
+                link: Some((0, 2)),
+            },
+            EventKind::LossStart {
+                p: f64::NAN,
+                link: None,
+            },
+            EventKind::LossStart {
+                p: rng.gen(),
+                link: None,
+            },
+            EventKind::LossEnd { link: None },
+            EventKind::LossEnd { link: Some((2, 1)) },
+            EventKind::Read {
+                query: 1,
+                txn: 2,
+                result: ReadResult::Complete,
+                latency_us: 3,
+            },
+            EventKind::Read {
+                query: 1,
+                txn: 2,
+                result: ReadResult::Failed,
+                latency_us: 0,
+            },
+            EventKind::Read {
+                query: 1,
+                txn: 2,
+                result: ReadResult::Partial { missing: 2 },
+                latency_us: 9,
+            },
+            EventKind::ViewApplied {
+                txn: 1,
+                step: 0,
+                staleness_us: 12345,
+            },
+            EventKind::Limit {
+                what: "max \"events\" \\ \n\t\r\u{8}\u{c}\u{1}\u{1f}\u{7f} é ✓".into(),
+            },
+        ];
+        for what in Local::ALL_FOR_TESTS {
+            kinds.push(EventKind::Local {
+                what,
+                store: 1,
+                txn: 0,
+                step: 3,
+                writes: writes.clone(),
+            });
+            kinds.push(EventKind::Local {
+                what,
+                store: 7,
+                txn: 42,
+                step: 3,
+                writes: [].into(),
+            });
+        }
+        kinds
+    }
+
+    #[test]
+    fn the_fast_line_writer_writes_the_bytes_serde_json_writes() {
+        use rand::SeedableRng;
+        let names = ["client", "a\"b", "back\\slash", "ctl\u{1}\n", "ünï", "x"];
+        let stores = ["orders", "odd \"store\""];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        for round in 0..200u64 {
+            for (i, kind) in every_kind(&mut rng).into_iter().enumerate() {
+                let e = Event {
+                    t_us: round * 7919 + i as u64,
+                    node: (i % 8) as NodeIx,
+                    kind,
+                };
+                let seq = round * 1_000_003 + i as u64;
+                let (mut fast, mut slow) = (String::new(), String::new());
+                event_line(&mut fast, seq, &e, &names, &stores);
+                event_line_serde(&mut slow, seq, &e, &names, &stores);
+                assert_eq!(fast, slow, "{e:?}");
+            }
+        }
     }
 }

@@ -93,3 +93,25 @@ fn a_run_stopped_by_max_events_keeps_its_pinned_hash() {
         sovlab_sim::trace::StopReason::Limit(_)
     ));
 }
+
+#[test]
+fn the_fast_writer_matches_serde_json_on_a_real_trace() {
+    use sovlab_sim::trace::{event_line_serde, Fnv64};
+    let r = run(&scenario(FAULTY), 1);
+    let mut fast = Vec::new();
+    r.trace.write_jsonl(&mut fast).unwrap();
+    let names: Vec<&str> = r.trace.nodes.iter().map(|n| n.name.as_str()).collect();
+    let stores: Vec<&str> = r.trace.stores.iter().map(|s| s.name.as_str()).collect();
+    let mut slow = format!("{}\n", r.trace.header_line());
+    for (seq, e) in r.trace.events.iter().enumerate() {
+        event_line_serde(&mut slow, seq as u64, e, &names, &stores);
+    }
+    assert_eq!(String::from_utf8(fast).unwrap(), slow);
+    let mut h = Fnv64::default();
+    h.write(slow.split_once('\n').unwrap().1.as_bytes());
+    assert_eq!(
+        h.finish(),
+        r.trace.hash,
+        "the hash covers exactly the event lines"
+    );
+}
