@@ -357,17 +357,26 @@ impl Trace {
         .to_string()
     }
 
+    /// A line writer for this trace's nodes and stores.
+    pub fn line_writer(&self) -> LineWriter {
+        let names: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
+        let stores: Vec<&str> = self.stores.iter().map(|s| s.name.as_str()).collect();
+        LineWriter::new(&names, &stores)
+    }
+
     /// Writes the whole trace as JSON Lines: header, then one line per event.
     pub fn write_jsonl(&self, out: &mut dyn io::Write) -> io::Result<()> {
         writeln!(out, "{}", self.header_line())?;
-        let names: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
-        let stores: Vec<&str> = self.stores.iter().map(|s| s.name.as_str()).collect();
-        let mut line = String::new();
+        let lines = self.line_writer();
+        let mut buf = Vec::with_capacity(1 << 16);
         for (seq, e) in self.events.iter().enumerate() {
-            line.clear();
-            event_line(&mut line, seq as u64, e, &names, &stores);
-            out.write_all(line.as_bytes())?;
+            lines.write(&mut buf, seq as u64, e);
+            if buf.len() >= 1 << 15 {
+                out.write_all(&buf)?;
+                buf.clear();
+            }
         }
+        out.write_all(&buf)?;
         Ok(())
     }
 }
@@ -513,218 +522,286 @@ pub fn event_line_serde<S: AsRef<str>>(
     out.push('\n');
 }
 
-/// Appends the JSONL line of event `seq` (with its trailing newline) to `out`.
+/// Writes trace lines (CONTRACT §4) fast: node and store names are escaped once.
 ///
 /// Hand-written for speed (every event of every run goes through it to feed the
 /// trace hash, even in counters-only mode); byte for byte what [`event_line_serde`]
 /// writes: the same keys in the same order, `serde_json`'s number and string forms.
+#[derive(Debug, Clone)]
+pub struct LineWriter {
+    /// Node names as JSON strings, quotes included.
+    names: Vec<Box<[u8]>>,
+    /// Store names as JSON strings, quotes included.
+    stores: Vec<Box<[u8]>>,
+}
+
+/// What an out-of-range node or store index prints as.
+const UNKNOWN: &[u8] = b"\"?\"";
+
+fn json_strings<S: AsRef<str>>(names: &[S]) -> Vec<Box<[u8]>> {
+    names
+        .iter()
+        .map(|n| {
+            let mut v = Vec::new();
+            push_str_json(&mut v, n.as_ref());
+            v.into_boxed_slice()
+        })
+        .collect()
+}
+
+/// Appends the JSONL line of event `seq` (with its trailing newline) to `out`.
+/// (One-off use; a run keeps a [`LineWriter`].)
 pub fn event_line<S: AsRef<str>>(out: &mut String, seq: u64, e: &Event, names: &[S], stores: &[S]) {
-    let name = |ix: NodeIx| names.get(usize::from(ix)).map_or("?", |s| s.as_ref());
-    out.push_str("{\"seq\":");
-    push_u64(out, seq);
-    out.push_str(",\"t_us\":");
-    push_u64(out, e.t_us);
-    out.push_str(",\"node\":");
-    push_str_json(out, name(e.node));
-    out.push_str(",\"kind\":\"");
-    // Kind names are fixed lower-case words: nothing to escape.
-    out.push_str(e.kind.name());
-    out.push('"');
-    match &e.kind {
-        EventKind::Send { to, msg } | EventKind::Duplicate { to, msg } => {
-            key(out, "to");
-            push_str_json(out, name(*to));
-            push_msg_fields(out, msg);
-        }
-        EventKind::Deliver { from, msg } => {
-            key(out, "from");
-            push_str_json(out, name(*from));
-            push_msg_fields(out, msg);
-        }
-        EventKind::Drop { to, msg, reason } => {
-            key(out, "to");
-            push_str_json(out, name(*to));
-            push_msg_fields(out, msg);
-            key(out, "reason");
-            push_word(out, reason.name());
-        }
-        EventKind::Timer { timer } => {
-            key(out, "timer");
-            push_u64(out, *timer);
-        }
-        EventKind::Local {
-            store,
-            txn,
-            step,
-            writes,
-            ..
-        } => {
-            let store = stores.get(usize::from(*store)).map_or("?", |s| s.as_ref());
-            key(out, "store");
-            push_str_json(out, store);
-            if *txn != 0 {
-                key(out, "txn");
-                push_u64(out, u64::from(*txn));
-                key(out, "step");
-                push_u64(out, u64::from(*step));
-            }
-            key(out, "writes");
-            out.push('[');
-            for (i, w) in writes.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                push_write(out, w);
-            }
-            out.push(']');
-        }
-        EventKind::Reject {
-            txn,
-            step,
-            reason,
-            available,
-            needed,
-        } => {
-            txn_step(out, *txn, *step);
-            key(out, "reason");
-            push_word(out, reject_reason_name(*reason));
-            key(out, "available");
-            push_i64(out, *available);
-            key(out, "needed");
-            push_i64(out, *needed);
-        }
-        EventKind::Vote { txn, step, yes } => {
-            txn_step(out, *txn, *step);
-            key(out, "yes");
-            push_bool(out, *yes);
-        }
-        EventKind::Decide { txn, commit } => {
-            key(out, "txn");
-            push_u64(out, u64::from(*txn));
-            key(out, "commit");
-            push_bool(out, *commit);
-        }
-        EventKind::Outcome { txn, committed } => {
-            key(out, "txn");
-            push_u64(out, u64::from(*txn));
-            key(out, "committed");
-            push_bool(out, *committed);
-        }
-        EventKind::Submit { txn } => {
-            key(out, "txn");
-            push_u64(out, u64::from(*txn));
-        }
-        EventKind::Crash | EventKind::Restart | EventKind::Heal => {}
-        EventKind::Partition { groups } => {
-            key(out, "groups");
-            out.push('[');
-            for (i, g) in groups.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push('[');
-                for (j, n) in g.iter().enumerate() {
-                    if j > 0 {
-                        out.push(',');
-                    }
-                    push_str_json(out, name(*n));
-                }
-                out.push(']');
-            }
-            out.push(']');
-        }
-        EventKind::LossStart { p, link } => {
-            key(out, "p");
-            // Rare: let serde_json format the float (shortest round-trip form).
-            out.push_str(&Value::from(*p).to_string());
-            push_link(out, *link, &name);
-        }
-        EventKind::LossEnd { link } => push_link(out, *link, &name),
-        EventKind::Read {
-            query,
-            txn,
-            result,
-            latency_us,
-        } => {
-            key(out, "query");
-            push_u64(out, u64::from(*query));
-            key(out, "txn");
-            push_u64(out, u64::from(*txn));
-            key(out, "result");
-            match result {
-                crate::read::ReadResult::Complete => push_word(out, "complete"),
-                crate::read::ReadResult::Failed => push_word(out, "failed"),
-                crate::read::ReadResult::Partial { missing } => {
-                    out.push_str("{\"partial\":{\"missing\":");
-                    push_u64(out, u64::from(*missing));
-                    out.push_str("}}");
-                }
-            }
-            key(out, "latency_us");
-            push_u64(out, *latency_us);
-        }
-        EventKind::ViewApplied {
-            txn,
-            step,
-            staleness_us,
-        } => {
-            txn_step(out, *txn, *step);
-            key(out, "staleness_us");
-            push_u64(out, *staleness_us);
-        }
-        EventKind::Limit { what } => {
-            key(out, "what");
-            push_str_json(out, what);
+    let mut line = Vec::with_capacity(160);
+    LineWriter::new(names, stores).write(&mut line, seq, e);
+    out.push_str(std::str::from_utf8(&line).expect("the line writer writes UTF-8"));
+}
+
+impl LineWriter {
+    /// A writer for a run with these node and store names (by index).
+    pub fn new<S: AsRef<str>>(names: &[S], stores: &[S]) -> LineWriter {
+        LineWriter {
+            names: json_strings(names),
+            stores: json_strings(stores),
         }
     }
-    out.push_str("}\n");
+
+    fn name(&self, ix: NodeIx) -> &[u8] {
+        self.names.get(usize::from(ix)).map_or(UNKNOWN, |n| n)
+    }
+
+    fn store(&self, ix: u16) -> &[u8] {
+        self.stores.get(usize::from(ix)).map_or(UNKNOWN, |n| n)
+    }
+
+    /// Appends the JSONL line of event `seq` (with its trailing newline) to `out`.
+    pub fn write(&self, out: &mut Vec<u8>, seq: u64, e: &Event) {
+        out.extend_from_slice(b"{\"seq\":");
+        push_u64(out, seq);
+        out.extend_from_slice(b",\"t_us\":");
+        push_u64(out, e.t_us);
+        out.extend_from_slice(b",\"node\":");
+        out.extend_from_slice(self.name(e.node));
+        out.extend_from_slice(b",\"kind\":\"");
+        // Kind names are fixed lower-case words: nothing to escape.
+        out.extend_from_slice(e.kind.name().as_bytes());
+        out.push(b'"');
+        match &e.kind {
+            EventKind::Send { to, msg } | EventKind::Duplicate { to, msg } => {
+                key(out, "to");
+                out.extend_from_slice(self.name(*to));
+                push_msg_fields(out, msg);
+            }
+            EventKind::Deliver { from, msg } => {
+                key(out, "from");
+                out.extend_from_slice(self.name(*from));
+                push_msg_fields(out, msg);
+            }
+            EventKind::Drop { to, msg, reason } => {
+                key(out, "to");
+                out.extend_from_slice(self.name(*to));
+                push_msg_fields(out, msg);
+                key(out, "reason");
+                push_word(out, reason.name());
+            }
+            EventKind::Timer { timer } => {
+                key(out, "timer");
+                push_u64(out, *timer);
+            }
+            EventKind::Local {
+                store,
+                txn,
+                step,
+                writes,
+                ..
+            } => {
+                key(out, "store");
+                out.extend_from_slice(self.store(*store));
+                if *txn != 0 {
+                    key(out, "txn");
+                    push_u64(out, u64::from(*txn));
+                    key(out, "step");
+                    push_u64(out, u64::from(*step));
+                }
+                key(out, "writes");
+                out.push(b'[');
+                for (i, w) in writes.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    push_write(out, w);
+                }
+                out.push(b']');
+            }
+            EventKind::Reject {
+                txn,
+                step,
+                reason,
+                available,
+                needed,
+            } => {
+                txn_step(out, *txn, *step);
+                key(out, "reason");
+                push_word(out, reject_reason_name(*reason));
+                key(out, "available");
+                push_i64(out, *available);
+                key(out, "needed");
+                push_i64(out, *needed);
+            }
+            EventKind::Vote { txn, step, yes } => {
+                txn_step(out, *txn, *step);
+                key(out, "yes");
+                push_bool(out, *yes);
+            }
+            EventKind::Decide { txn, commit } => {
+                key(out, "txn");
+                push_u64(out, u64::from(*txn));
+                key(out, "commit");
+                push_bool(out, *commit);
+            }
+            EventKind::Outcome { txn, committed } => {
+                key(out, "txn");
+                push_u64(out, u64::from(*txn));
+                key(out, "committed");
+                push_bool(out, *committed);
+            }
+            EventKind::Submit { txn } => {
+                key(out, "txn");
+                push_u64(out, u64::from(*txn));
+            }
+            EventKind::Crash | EventKind::Restart | EventKind::Heal => {}
+            EventKind::Partition { groups } => {
+                key(out, "groups");
+                out.push(b'[');
+                for (i, g) in groups.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.push(b'[');
+                    for (j, n) in g.iter().enumerate() {
+                        if j > 0 {
+                            out.push(b',');
+                        }
+                        out.extend_from_slice(self.name(*n));
+                    }
+                    out.push(b']');
+                }
+                out.push(b']');
+            }
+            EventKind::LossStart { p, link } => {
+                key(out, "p");
+                // Rare: let serde_json format the float (shortest round-trip form).
+                out.extend_from_slice(Value::from(*p).to_string().as_bytes());
+                self.push_link(out, *link);
+            }
+            EventKind::LossEnd { link } => self.push_link(out, *link),
+            EventKind::Read {
+                query,
+                txn,
+                result,
+                latency_us,
+            } => {
+                key(out, "query");
+                push_u64(out, u64::from(*query));
+                key(out, "txn");
+                push_u64(out, u64::from(*txn));
+                key(out, "result");
+                match result {
+                    crate::read::ReadResult::Complete => push_word(out, "complete"),
+                    crate::read::ReadResult::Failed => push_word(out, "failed"),
+                    crate::read::ReadResult::Partial { missing } => {
+                        out.extend_from_slice(b"{\"partial\":{\"missing\":");
+                        push_u64(out, u64::from(*missing));
+                        out.extend_from_slice(b"}}");
+                    }
+                }
+                key(out, "latency_us");
+                push_u64(out, *latency_us);
+            }
+            EventKind::ViewApplied {
+                txn,
+                step,
+                staleness_us,
+            } => {
+                txn_step(out, *txn, *step);
+                key(out, "staleness_us");
+                push_u64(out, *staleness_us);
+            }
+            EventKind::Limit { what } => {
+                key(out, "what");
+                push_str_json(out, what);
+            }
+        }
+        out.extend_from_slice(b"}\n");
+    }
+
+    fn push_link(&self, out: &mut Vec<u8>, link: Option<(NodeIx, NodeIx)>) {
+        if let Some((a, b)) = link {
+            key(out, "link");
+            out.push(b'[');
+            out.extend_from_slice(self.name(a));
+            out.push(b',');
+            out.extend_from_slice(self.name(b));
+            out.push(b']');
+        }
+    }
 }
 
 /// `,"k":` for a key that needs no escaping.
-fn key(out: &mut String, k: &str) {
-    out.push_str(",\"");
-    out.push_str(k);
-    out.push_str("\":");
+fn key(out: &mut Vec<u8>, k: &str) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(k.as_bytes());
+    out.extend_from_slice(b"\":");
 }
 
 /// A fixed word (an enum name) as a JSON string; such words need no escaping.
-fn push_word(out: &mut String, w: &str) {
-    out.push('"');
-    out.push_str(w);
-    out.push('"');
+fn push_word(out: &mut Vec<u8>, w: &str) {
+    out.push(b'"');
+    out.extend_from_slice(w.as_bytes());
+    out.push(b'"');
 }
 
-fn push_bool(out: &mut String, b: bool) {
-    out.push_str(if b { "true" } else { "false" });
+fn push_bool(out: &mut Vec<u8>, b: bool) {
+    out.extend_from_slice(if b { b"true" } else { b"false" });
 }
 
-fn push_u64(out: &mut String, mut v: u64) {
+fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+    // Two digits at a time: half the divisions of the naive loop.
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    loop {
+    while v >= 100 {
+        let pair = usize::try_from(v % 100).unwrap_or(0) * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if v >= 10 {
+        let pair = usize::try_from(v).unwrap_or(0) * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+        buf[i] = b'0' + v as u8;
     }
-    for &b in &buf[i..] {
-        out.push(char::from(b));
-    }
+    out.extend_from_slice(&buf[i..]);
 }
 
-fn push_i64(out: &mut String, v: i64) {
+fn push_i64(out: &mut Vec<u8>, v: i64) {
     if v < 0 {
-        out.push('-');
+        out.push(b'-');
     }
     push_u64(out, v.unsigned_abs());
 }
 
 /// A string as `serde_json` writes it: `"` and `\` escaped, control characters as
 /// `\b \t \n \f \r` or `\u00xx`, everything else (UTF-8 included) as is.
-fn push_str_json(out: &mut String, s: &str) {
-    out.push('"');
+fn push_str_json(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
         let esc = match b {
@@ -738,45 +815,30 @@ fn push_str_json(out: &mut String, s: &str) {
             0..=0x1f => "",
             _ => continue,
         };
-        out.push_str(&s[start..i]);
+        out.extend_from_slice(&s.as_bytes()[start..i]);
         if esc.is_empty() {
             const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.push_str("\\u00");
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xf)]));
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
         } else {
-            out.push_str(esc);
+            out.extend_from_slice(esc.as_bytes());
         }
         start = i + 1;
     }
-    out.push_str(&s[start..]);
-    out.push('"');
+    out.extend_from_slice(&s.as_bytes()[start..]);
+    out.push(b'"');
 }
 
-fn txn_step(out: &mut String, txn: TxnId, step: StepIx) {
+fn txn_step(out: &mut Vec<u8>, txn: TxnId, step: StepIx) {
     key(out, "txn");
     push_u64(out, u64::from(txn));
     key(out, "step");
     push_u64(out, u64::from(step));
 }
 
-fn push_link<'n>(
-    out: &mut String,
-    link: Option<(NodeIx, NodeIx)>,
-    name: &impl Fn(NodeIx) -> &'n str,
-) {
-    if let Some((a, b)) = link {
-        key(out, "link");
-        out.push('[');
-        push_str_json(out, name(a));
-        out.push(',');
-        push_str_json(out, name(b));
-        out.push(']');
-    }
-}
-
 /// The fields [`msg_fields`] writes, in the same order.
-fn push_msg_fields(out: &mut String, msg: &Msg) {
+fn push_msg_fields(out: &mut Vec<u8>, msg: &Msg) {
     key(out, "msg");
     push_word(out, msg.kind.name());
     key(out, "id");
@@ -805,10 +867,10 @@ fn reject_reason_name(r: RejectReason) -> &'static str {
 }
 
 /// A `Msg` as its serde derive writes it (every field, declaration order).
-fn push_msg_struct(out: &mut String, m: &Msg) {
-    out.push_str("{\"id\":");
+fn push_msg_struct(out: &mut Vec<u8>, m: &Msg) {
+    out.extend_from_slice(b"{\"id\":");
     push_u64(out, m.id);
-    out.push_str(",\"kind\":");
+    out.extend_from_slice(b",\"kind\":");
     push_word(out, m.kind.name());
     key(out, "txn");
     push_u64(out, u64::from(m.txn));
@@ -820,12 +882,12 @@ fn push_msg_struct(out: &mut String, m: &Msg) {
     push_i64(out, m.value);
     key(out, "re");
     push_u64(out, m.re);
-    out.push('}');
+    out.push(b'}');
 }
 
 /// A `Write` as its serde derive writes it: `{"op": ..., fields in order}`.
-fn push_write(out: &mut String, w: &Write) {
-    out.push_str("{\"op\":");
+fn push_write(out: &mut Vec<u8>, w: &Write) {
+    out.extend_from_slice(b"{\"op\":");
     match *w {
         Write::Take { txn, step, amount } | Write::Hold { txn, step, amount } => {
             push_word(
@@ -899,7 +961,7 @@ fn push_write(out: &mut String, w: &Write) {
             push_i64(out, state);
         }
     }
-    out.push('}');
+    out.push(b'}');
 }
 
 #[cfg(test)]
@@ -1096,6 +1158,25 @@ mod tests {
             });
         }
         kinds
+    }
+
+    #[test]
+    fn integers_are_written_as_serde_json_writes_them() {
+        let mut edge: Vec<u64> = vec![0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, u64::MAX];
+        edge.extend((0..64).map(|b| 1u64 << b));
+        edge.extend((0..64).map(|b| (1u64 << b) - 1));
+        edge.extend((1..20).map(|p| 10u64.pow(p)));
+        edge.extend((1..20).map(|p| 10u64.pow(p) - 1));
+        for v in edge {
+            let mut out = Vec::new();
+            push_u64(&mut out, v);
+            assert_eq!(out, serde_json::to_vec(&v).unwrap());
+            for i in [v as i64, (v as i64).wrapping_neg()] {
+                let mut out = Vec::new();
+                push_i64(&mut out, i);
+                assert_eq!(out, serde_json::to_vec(&i).unwrap());
+            }
+        }
     }
 
     #[test]
