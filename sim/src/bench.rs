@@ -120,10 +120,42 @@ pub fn engine(scenario: &Scenario, first: u64, seeds: u64, opts: RunOptions) -> 
     }
 }
 
+/// A sweep measurement: wall clock and the CPU time the process used meanwhile.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SweepRate {
+    /// Seeds over wall-clock seconds.
+    pub wall: Rate,
+    /// CPU seconds (user + system, every thread) spent meanwhile; 0 off Linux.
+    pub cpu_secs: f64,
+}
+
+impl SweepRate {
+    /// How many cores the process had on average (CPU time over wall time).
+    pub fn cores_used(&self) -> f64 {
+        if self.wall.secs > 0.0 {
+            self.cpu_secs / self.wall.secs
+        } else {
+            0.0
+        }
+    }
+}
+
+/// CPU time this process has used so far (all threads), in seconds; None off Linux.
+pub fn process_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at state (3rd);
+    // utime and stime are the 14th and 15th, in USER_HZ ticks (100 on Linux).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
 /// Sweep throughput: `seeds` counters-only runs (checked and reported, as a sweep
 /// does) spread over `threads` OS threads, each running its own madsim runtime.
-pub fn sweep(scenario: &Scenario, seeds: u64, threads: usize) -> Rate {
+pub fn sweep(scenario: &Scenario, seeds: u64, threads: usize) -> SweepRate {
     let next = AtomicU64::new(0);
+    let cpu0 = process_cpu_secs().unwrap_or(0.0);
     let start = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..threads.max(1) {
@@ -137,9 +169,10 @@ pub fn sweep(scenario: &Scenario, seeds: u64, threads: usize) -> Rate {
             });
         }
     });
-    Rate {
-        count: seeds,
-        secs: start.elapsed().as_secs_f64(),
+    let secs = start.elapsed().as_secs_f64();
+    SweepRate {
+        wall: Rate { count: seeds, secs },
+        cpu_secs: process_cpu_secs().unwrap_or(0.0) - cpu0,
     }
 }
 

@@ -19,17 +19,22 @@ struct Sizes {
     round_trips: u64,
     engine_seeds: u64,
     sweep_seeds: u64,
+    /// Each throughput is the best of this many tries: on a shared machine the
+    /// best try is the one least disturbed by other processes.
+    repeats: usize,
 }
 
 const FULL: Sizes = Sizes {
-    round_trips: 300_000,
-    engine_seeds: 8,
+    round_trips: 200_000,
+    engine_seeds: 4,
     sweep_seeds: 2_000,
+    repeats: 3,
 };
 const QUICK: Sizes = Sizes {
-    round_trips: 50_000,
-    engine_seeds: 2,
-    sweep_seeds: 300,
+    round_trips: 40_000,
+    engine_seeds: 1,
+    sweep_seeds: 400,
+    repeats: 1,
 };
 
 /// Events in the peak-memory run.
@@ -190,11 +195,40 @@ pub fn bench(json_out: bool, quick: bool, seed: u64) -> Result<ExitCode> {
     let sweep_scenario = Scenario::parse(SWEEP_SCENARIO, "scenarios/shared-db-crash.toml")
         .expect("the catalogue parses");
     bench::sweep(&sweep_scenario, sizes.sweep_seeds / 10, 1);
-    let one = bench::sweep(&sweep_scenario, sizes.sweep_seeds, 1).per_s();
-    let all = bench::sweep(&sweep_scenario, sizes.sweep_seeds, threads).per_s();
-    m.insert("sweep_seeds_per_s_1".into(), json!(one.round()));
-    m.insert("sweep_seeds_per_s_all".into(), json!(all.round()));
-    m.insert("sweep_scaling".into(), json!(round(all / one.max(1e-9), 2)));
+    let (mut one, mut all) = (bench::SweepRate::default(), bench::SweepRate::default());
+    for _ in 0..sizes.repeats {
+        let r = bench::sweep(&sweep_scenario, sizes.sweep_seeds, 1);
+        if r.wall.per_s() > one.wall.per_s() {
+            one = r;
+        }
+        let r = bench::sweep(&sweep_scenario, sizes.sweep_seeds, threads);
+        if r.wall.per_s() > all.wall.per_s() {
+            all = r;
+        }
+    }
+    let (one_s, all_s) = (one.wall.per_s(), all.wall.per_s());
+    m.insert("sweep_seeds_per_s_1".into(), json!(one_s.round()));
+    m.insert("sweep_seeds_per_s_all".into(), json!(all_s.round()));
+    m.insert(
+        "sweep_scaling".into(),
+        json!(round(all_s / one_s.max(1e-9), 2)),
+    );
+    // On a shared machine the kernel may not give this process every core (Linux
+    // autogroup shares the CPU per session): say how many it had, and how much CPU
+    // a seed costs alone and in parallel (equal costs: no contention between runs).
+    m.insert(
+        "sweep_cores_used_all".into(),
+        json!(round(all.cores_used(), 2)),
+    );
+    let per_seed = |r: &bench::SweepRate| r.cpu_secs / r.wall.count.max(1) as f64;
+    m.insert(
+        "sweep_cpu_us_per_seed_1".into(),
+        json!((per_seed(&one) * 1e6).round()),
+    );
+    m.insert(
+        "sweep_cpu_us_per_seed_all".into(),
+        json!((per_seed(&all) * 1e6).round()),
+    );
 
     let kept = sovlab_sim::run_with(&sweep_scenario, seed, full);
     let (mem, jsonl) = bench::trace_bytes_per_event(&kept.trace);

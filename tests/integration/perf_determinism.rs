@@ -115,3 +115,15 @@ fn the_fast_writer_matches_serde_json_on_a_real_trace() {
         "the hash covers exactly the event lines"
     );
 }
+
+/// A run long enough for the world's periodic housekeeping (every 50 000 events)
+/// to happen, pinned on the engine before any performance work.
+#[test]
+fn a_long_run_keeps_its_pinned_hash() {
+    let text = FAULTY
+        .replace("transactions = 40", "transactions = 4000")
+        .replace("duration_ms = 3000", "duration_ms = 600000");
+    let r = run_with(&scenario(&text), 11, RunOptions { keep_events: false });
+    assert_eq!(r.trace.hash_hex(), "501e77191468eff7");
+    assert_eq!(r.trace.event_count, 93841);
+}
