@@ -2,4 +2,5 @@
 
 mod core;
 mod perf_determinism;
+mod robustness;
 mod util;
