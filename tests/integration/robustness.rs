@@ -3,8 +3,8 @@
 //!
 //! The fuzz budgets are small by default so `cargo test` stays quick. The long runs
 //! (see docs/reference/edge-cases.md) raise them through environment variables:
-//! `SOVLAB_FUZZ_CASES` (proptest cases) and `SOVLAB_FUZZ_PROCESSES` (process runs
-//! per input kind).
+//! `SOVLAB_FUZZ_CASES` (proptest cases), `SOVLAB_FUZZ_PROCESSES` (process runs
+//! per input kind) and `SOVLAB_BIN` (the binary the process runs start).
 
 use crate::util::{root, scenario, sovlab, tempdir};
 use proptest::prelude::*;
@@ -283,7 +283,9 @@ proptest! {
 
 /// Runs sovlab with a hang guard; returns its exit code (None: killed by a signal).
 fn run_guarded(args: &[&str], input: &Path) -> Option<i32> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sovlab"))
+    // SOVLAB_BIN: a copy of the binary, so a long fuzz survives rebuilds meanwhile.
+    let bin = std::env::var("SOVLAB_BIN").unwrap_or(env!("CARGO_BIN_EXE_sovlab").into());
+    let mut child = Command::new(bin)
         .args(args)
         .arg(input)
         .current_dir(root())
@@ -352,6 +354,7 @@ fn cli_exits_0_1_or_2_on_random_bytes() {
         std::fs::write(&f, bytes).unwrap();
         cli_survives(&f);
     }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -366,6 +369,7 @@ fn cli_exits_0_1_or_2_on_mutated_catalogue_files() {
         std::fs::write(&f, mutate(text, &cat, &mut mix)).unwrap();
         cli_survives(&f);
     }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
