@@ -576,6 +576,8 @@ impl LineWriter {
 
     /// Appends the JSONL line of event `seq` (with its trailing newline) to `out`.
     pub fn write(&self, out: &mut Vec<u8>, seq: u64, e: &Event) {
+        // One capacity check for a typical line instead of one per piece.
+        out.reserve(256);
         out.extend_from_slice(b"{\"seq\":");
         push_u64(out, seq);
         out.extend_from_slice(b",\"t_us\":");
@@ -588,24 +590,24 @@ impl LineWriter {
         out.push(b'"');
         match &e.kind {
             EventKind::Send { to, msg } | EventKind::Duplicate { to, msg } => {
-                key(out, "to");
+                out.extend_from_slice(b",\"to\":");
                 out.extend_from_slice(self.name(*to));
                 push_msg_fields(out, msg);
             }
             EventKind::Deliver { from, msg } => {
-                key(out, "from");
+                out.extend_from_slice(b",\"from\":");
                 out.extend_from_slice(self.name(*from));
                 push_msg_fields(out, msg);
             }
             EventKind::Drop { to, msg, reason } => {
-                key(out, "to");
+                out.extend_from_slice(b",\"to\":");
                 out.extend_from_slice(self.name(*to));
                 push_msg_fields(out, msg);
-                key(out, "reason");
+                out.extend_from_slice(b",\"reason\":");
                 push_word(out, reason.name());
             }
             EventKind::Timer { timer } => {
-                key(out, "timer");
+                out.extend_from_slice(b",\"timer\":");
                 push_u64(out, *timer);
             }
             EventKind::Local {
@@ -615,15 +617,15 @@ impl LineWriter {
                 writes,
                 ..
             } => {
-                key(out, "store");
+                out.extend_from_slice(b",\"store\":");
                 out.extend_from_slice(self.store(*store));
                 if *txn != 0 {
-                    key(out, "txn");
+                    out.extend_from_slice(b",\"txn\":");
                     push_u64(out, u64::from(*txn));
-                    key(out, "step");
+                    out.extend_from_slice(b",\"step\":");
                     push_u64(out, u64::from(*step));
                 }
-                key(out, "writes");
+                out.extend_from_slice(b",\"writes\":");
                 out.push(b'[');
                 for (i, w) in writes.iter().enumerate() {
                     if i > 0 {
@@ -641,37 +643,37 @@ impl LineWriter {
                 needed,
             } => {
                 txn_step(out, *txn, *step);
-                key(out, "reason");
+                out.extend_from_slice(b",\"reason\":");
                 push_word(out, reject_reason_name(*reason));
-                key(out, "available");
+                out.extend_from_slice(b",\"available\":");
                 push_i64(out, *available);
-                key(out, "needed");
+                out.extend_from_slice(b",\"needed\":");
                 push_i64(out, *needed);
             }
             EventKind::Vote { txn, step, yes } => {
                 txn_step(out, *txn, *step);
-                key(out, "yes");
+                out.extend_from_slice(b",\"yes\":");
                 push_bool(out, *yes);
             }
             EventKind::Decide { txn, commit } => {
-                key(out, "txn");
+                out.extend_from_slice(b",\"txn\":");
                 push_u64(out, u64::from(*txn));
-                key(out, "commit");
+                out.extend_from_slice(b",\"commit\":");
                 push_bool(out, *commit);
             }
             EventKind::Outcome { txn, committed } => {
-                key(out, "txn");
+                out.extend_from_slice(b",\"txn\":");
                 push_u64(out, u64::from(*txn));
-                key(out, "committed");
+                out.extend_from_slice(b",\"committed\":");
                 push_bool(out, *committed);
             }
             EventKind::Submit { txn } => {
-                key(out, "txn");
+                out.extend_from_slice(b",\"txn\":");
                 push_u64(out, u64::from(*txn));
             }
             EventKind::Crash | EventKind::Restart | EventKind::Heal => {}
             EventKind::Partition { groups } => {
-                key(out, "groups");
+                out.extend_from_slice(b",\"groups\":");
                 out.push(b'[');
                 for (i, g) in groups.iter().enumerate() {
                     if i > 0 {
@@ -689,7 +691,7 @@ impl LineWriter {
                 out.push(b']');
             }
             EventKind::LossStart { p, link } => {
-                key(out, "p");
+                out.extend_from_slice(b",\"p\":");
                 // Rare: let serde_json format the float (shortest round-trip form).
                 out.extend_from_slice(Value::from(*p).to_string().as_bytes());
                 self.push_link(out, *link);
@@ -701,11 +703,11 @@ impl LineWriter {
                 result,
                 latency_us,
             } => {
-                key(out, "query");
+                out.extend_from_slice(b",\"query\":");
                 push_u64(out, u64::from(*query));
-                key(out, "txn");
+                out.extend_from_slice(b",\"txn\":");
                 push_u64(out, u64::from(*txn));
-                key(out, "result");
+                out.extend_from_slice(b",\"result\":");
                 match result {
                     crate::read::ReadResult::Complete => push_word(out, "complete"),
                     crate::read::ReadResult::Failed => push_word(out, "failed"),
@@ -715,7 +717,7 @@ impl LineWriter {
                         out.extend_from_slice(b"}}");
                     }
                 }
-                key(out, "latency_us");
+                out.extend_from_slice(b",\"latency_us\":");
                 push_u64(out, *latency_us);
             }
             EventKind::ViewApplied {
@@ -724,11 +726,11 @@ impl LineWriter {
                 staleness_us,
             } => {
                 txn_step(out, *txn, *step);
-                key(out, "staleness_us");
+                out.extend_from_slice(b",\"staleness_us\":");
                 push_u64(out, *staleness_us);
             }
             EventKind::Limit { what } => {
-                key(out, "what");
+                out.extend_from_slice(b",\"what\":");
                 push_str_json(out, what);
             }
         }
@@ -737,7 +739,7 @@ impl LineWriter {
 
     fn push_link(&self, out: &mut Vec<u8>, link: Option<(NodeIx, NodeIx)>) {
         if let Some((a, b)) = link {
-            key(out, "link");
+            out.extend_from_slice(b",\"link\":");
             out.push(b'[');
             out.extend_from_slice(self.name(a));
             out.push(b',');
@@ -747,14 +749,8 @@ impl LineWriter {
     }
 }
 
-/// `,"k":` for a key that needs no escaping.
-fn key(out: &mut Vec<u8>, k: &str) {
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(k.as_bytes());
-    out.extend_from_slice(b"\":");
-}
-
 /// A fixed word (an enum name) as a JSON string; such words need no escaping.
+#[inline]
 fn push_word(out: &mut Vec<u8>, w: &str) {
     out.push(b'"');
     out.extend_from_slice(w.as_bytes());
@@ -831,29 +827,29 @@ fn push_str_json(out: &mut Vec<u8>, s: &str) {
 }
 
 fn txn_step(out: &mut Vec<u8>, txn: TxnId, step: StepIx) {
-    key(out, "txn");
+    out.extend_from_slice(b",\"txn\":");
     push_u64(out, u64::from(txn));
-    key(out, "step");
+    out.extend_from_slice(b",\"step\":");
     push_u64(out, u64::from(step));
 }
 
 /// The fields [`msg_fields`] writes, in the same order.
 fn push_msg_fields(out: &mut Vec<u8>, msg: &Msg) {
-    key(out, "msg");
+    out.extend_from_slice(b",\"msg\":");
     push_word(out, msg.kind.name());
-    key(out, "id");
+    out.extend_from_slice(b",\"id\":");
     push_u64(out, msg.id);
     if msg.txn != 0 {
         txn_step(out, msg.txn, msg.step);
     }
-    key(out, "ok");
+    out.extend_from_slice(b",\"ok\":");
     push_bool(out, msg.ok);
     if msg.value != 0 {
-        key(out, "value");
+        out.extend_from_slice(b",\"value\":");
         push_i64(out, msg.value);
     }
     if msg.re != 0 {
-        key(out, "re");
+        out.extend_from_slice(b",\"re\":");
         push_u64(out, msg.re);
     }
 }
@@ -872,15 +868,15 @@ fn push_msg_struct(out: &mut Vec<u8>, m: &Msg) {
     push_u64(out, m.id);
     out.extend_from_slice(b",\"kind\":");
     push_word(out, m.kind.name());
-    key(out, "txn");
+    out.extend_from_slice(b",\"txn\":");
     push_u64(out, u64::from(m.txn));
-    key(out, "step");
+    out.extend_from_slice(b",\"step\":");
     push_u64(out, u64::from(m.step));
-    key(out, "ok");
+    out.extend_from_slice(b",\"ok\":");
     push_bool(out, m.ok);
-    key(out, "value");
+    out.extend_from_slice(b",\"value\":");
     push_i64(out, m.value);
-    key(out, "re");
+    out.extend_from_slice(b",\"re\":");
     push_u64(out, m.re);
     out.push(b'}');
 }
@@ -899,7 +895,7 @@ fn push_write(out: &mut Vec<u8>, w: &Write) {
                 },
             );
             txn_step(out, txn, step);
-            key(out, "amount");
+            out.extend_from_slice(b",\"amount\":");
             push_i64(out, amount);
         }
         Write::Apply { txn, step }
@@ -925,39 +921,39 @@ fn push_write(out: &mut Vec<u8>, w: &Write) {
         } => {
             push_word(out, "reject");
             txn_step(out, txn, step);
-            key(out, "amount");
+            out.extend_from_slice(b",\"amount\":");
             push_i64(out, amount);
-            key(out, "reason");
+            out.extend_from_slice(b",\"reason\":");
             push_word(out, reject_reason_name(reason));
         }
         Write::OutboxPut { to, ref msg } => {
             push_word(out, "outbox-put");
-            key(out, "to");
+            out.extend_from_slice(b",\"to\":");
             push_u64(out, u64::from(to));
-            key(out, "msg");
+            out.extend_from_slice(b",\"msg\":");
             push_msg_struct(out, msg);
         }
         Write::OutboxDone { id } => {
             push_word(out, "outbox-done");
-            key(out, "id");
+            out.extend_from_slice(b",\"id\":");
             push_u64(out, id);
         }
         Write::Seen { key: k } => {
             push_word(out, "seen");
-            key(out, "key");
+            out.extend_from_slice(b",\"key\":");
             push_u64(out, k);
         }
         Write::Decide { txn, commit } => {
             push_word(out, "decide");
-            key(out, "txn");
+            out.extend_from_slice(b",\"txn\":");
             push_u64(out, u64::from(txn));
-            key(out, "commit");
+            out.extend_from_slice(b",\"commit\":");
             push_bool(out, commit);
         }
         Write::View { txn, step, state } => {
             push_word(out, "view");
             txn_step(out, txn, step);
-            key(out, "state");
+            out.extend_from_slice(b",\"state\":");
             push_i64(out, state);
         }
     }
