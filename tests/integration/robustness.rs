@@ -689,3 +689,33 @@ fn numbers_past_the_edges_are_errors_not_panics() {
         assert!(err.contains(says), "{extra:?}: {err}");
     }
 }
+
+#[test]
+fn deeply_nested_input_is_an_error_not_a_stack_overflow() {
+    for text in [
+        format!("a = {}{}", "[".repeat(100_000), "]".repeat(100_000)),
+        format!("a = {}1{}", "{b=".repeat(50_000), "}".repeat(50_000)),
+        format!("name = \"x\"\n{}b = 1", "a.".repeat(50_000)),
+    ] {
+        let err = Scenario::parse(&text, "deep.toml").unwrap_err();
+        assert!(err.message.contains("recursion limit"), "{err}");
+    }
+}
+
+#[test]
+fn the_largest_scenario_loads_and_runs() {
+    let mut text = String::from("name = \"wide\"\n[limits]\nmax_nodes = 4096\n");
+    for i in 0..4000 {
+        text.push_str(&format!("[[service]]\nname = \"s{i}\"\n"));
+    }
+    let steps: Vec<String> = (0..200)
+        .map(|i| format!("{{ service = \"s{i}\" }}"))
+        .collect();
+    text.push_str(&format!(
+        "[write]\nprotocol = \"shared-database\"\ntransactions = 5\nsteps = [{}]\n",
+        steps.join(", ")
+    ));
+    let r = sovlab_sim::run(&scenario(&text), 1);
+    assert_eq!(r.trace.stop, StopReason::Quiescent);
+    assert_eq!(r.report.write.as_ref().unwrap().committed, 5);
+}
