@@ -22,6 +22,10 @@ pub struct Rate {
     pub count: u64,
     /// Wall-clock seconds it took.
     pub secs: f64,
+    /// CPU seconds this process spent meanwhile (0 off Linux). For a one-thread
+    /// measurement it is the time the work had the CPU: on a loaded machine, a
+    /// steadier figure than wall time.
+    pub cpu_secs: f64,
 }
 
 impl Rate {
@@ -33,12 +37,56 @@ impl Rate {
             0.0
         }
     }
+
+    /// Things per CPU second (0 when no CPU time was measured).
+    pub fn per_cpu_s(&self) -> f64 {
+        if self.cpu_secs > 0.0 {
+            self.count as f64 / self.cpu_secs
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Wall and CPU clocks started together. The CPU clock is the calling thread's
+/// (nanoseconds, from the scheduler) or, for work spread over threads, the whole
+/// process's (10 ms ticks).
+struct Clocks {
+    wall: Instant,
+    cpu: f64,
+    cpu_clock: fn() -> Option<f64>,
+}
+
+impl Clocks {
+    fn start(cpu_clock: fn() -> Option<f64>) -> Clocks {
+        Clocks {
+            wall: Instant::now(),
+            cpu: cpu_clock().unwrap_or(0.0),
+            cpu_clock,
+        }
+    }
+
+    fn rate(&self, count: u64) -> Rate {
+        Rate {
+            count,
+            secs: self.wall.elapsed().as_secs_f64(),
+            cpu_secs: ((self.cpu_clock)().unwrap_or(0.0) - self.cpu).max(0.0),
+        }
+    }
+}
+
+/// CPU time of the calling thread so far, in seconds; None off Linux.
+pub fn thread_cpu_secs() -> Option<f64> {
+    // The first field of schedstat: nanoseconds this thread spent on a CPU.
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 / 1e9)
 }
 
 /// Raw madsim: two nodes, a request/response ping-pong over
 /// `Endpoint::send_to_raw` / `recv_from_raw`. Counts every message (2 per round trip).
 pub fn raw_madsim(round_trips: u64, seed: u64) -> Rate {
-    let start = Instant::now();
+    let clocks = Clocks::start(thread_cpu_secs);
     let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
     let server_ip = Ipv4Addr::new(10, 0, 0, 1);
     let server_addr = SocketAddr::from((server_ip, 1));
@@ -85,10 +133,7 @@ pub fn raw_madsim(round_trips: u64, seed: u64) -> Rate {
             .await
             .expect("client task")
     });
-    Rate {
-        count: done,
-        secs: start.elapsed().as_secs_f64(),
-    }
+    clocks.rate(done)
 }
 
 /// What one engine measurement gives.
@@ -98,25 +143,35 @@ pub struct EngineRate {
     pub delivered: Rate,
     /// Trace events over the same wall time.
     pub events: u64,
+    /// How many seeds ran.
+    pub seeds: u64,
 }
 
-/// Runs `scenario` for seeds `first..first + seeds` one after the other, with the
+/// Runs `scenario` for seeds `first, first + 1, ...` one after the other, with the
 /// checkers and the report as `sovlab run` does, and counts delivered messages.
-pub fn engine(scenario: &Scenario, first: u64, seeds: u64, opts: RunOptions) -> EngineRate {
-    let start = Instant::now();
+/// Runs at least `min_seeds` seeds and for at least `min_secs` of wall time, so the
+/// clocks (the CPU one ticks every few milliseconds) have something to measure.
+pub fn engine(
+    scenario: &Scenario,
+    first: u64,
+    min_seeds: u64,
+    min_secs: f64,
+    opts: RunOptions,
+) -> EngineRate {
+    let clocks = Clocks::start(thread_cpu_secs);
     let mut delivered = 0;
     let mut events = 0;
-    for seed in first..first + seeds {
+    let mut seed = first;
+    while seed - first < min_seeds || clocks.wall.elapsed().as_secs_f64() < min_secs {
         let r = crate::run_with(scenario, seed, opts);
         delivered += r.trace.counters.delivered;
         events += r.trace.event_count;
+        seed += 1;
     }
     EngineRate {
-        delivered: Rate {
-            count: delivered,
-            secs: start.elapsed().as_secs_f64(),
-        },
+        delivered: clocks.rate(delivered),
         events,
+        seeds: seed - first,
     }
 }
 
@@ -155,8 +210,7 @@ pub fn process_cpu_secs() -> Option<f64> {
 /// does) spread over `threads` OS threads, each running its own madsim runtime.
 pub fn sweep(scenario: &Scenario, seeds: u64, threads: usize) -> SweepRate {
     let next = AtomicU64::new(0);
-    let cpu0 = process_cpu_secs().unwrap_or(0.0);
-    let start = Instant::now();
+    let clocks = Clocks::start(process_cpu_secs);
     std::thread::scope(|s| {
         for _ in 0..threads.max(1) {
             s.spawn(|| loop {
@@ -169,10 +223,10 @@ pub fn sweep(scenario: &Scenario, seeds: u64, threads: usize) -> SweepRate {
             });
         }
     });
-    let secs = start.elapsed().as_secs_f64();
+    let wall = clocks.rate(seeds);
     SweepRate {
-        wall: Rate { count: seeds, secs },
-        cpu_secs: process_cpu_secs().unwrap_or(0.0) - cpu0,
+        wall,
+        cpu_secs: wall.cpu_secs,
     }
 }
 
