@@ -116,7 +116,7 @@ fn the_fast_writer_matches_serde_json_on_a_real_trace() {
     );
 }
 
-/// A run long enough for the world's periodic housekeeping (every 50 000 events)
+/// A run long enough for the world's periodic housekeeping (every 2 000 events)
 /// to happen, pinned on the engine before any performance work.
 #[test]
 fn a_long_run_keeps_its_pinned_hash() {
