@@ -76,6 +76,24 @@ struct Slot {
     stores: Vec<u16>,
 }
 
+thread_local! {
+    /// Worlds built on this thread and not yet freed (see [`live_worlds`]).
+    static LIVE_WORLDS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many worlds built on this thread are still in memory: 0 between runs, unless
+/// a run leaked its world (a test checks it; runs happen on the calling thread).
+#[doc(hidden)]
+pub fn live_worlds() -> usize {
+    LIVE_WORLDS.with(|n| n.get())
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        LIVE_WORLDS.with(|n| n.set(n.get().saturating_sub(1)));
+    }
+}
+
 /// Everything shared between the node loops and the supervisor.
 struct Core {
     scenario: Arc<Scenario>,
@@ -485,6 +503,7 @@ pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Trace {
         scenario.network.latency_ms,
     );
     let duration = Duration::from_millis(scenario.duration_ms);
+    LIVE_WORLDS.with(|n| n.set(n.get() + 1));
     let core: Shared = Arc::new(Mutex::new(Core {
         scenario: scenario.clone(),
         layout: layout.clone(),
