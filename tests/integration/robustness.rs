@@ -719,3 +719,35 @@ fn the_largest_scenario_loads_and_runs() {
     assert_eq!(r.trace.stop, StopReason::Quiescent);
     assert_eq!(r.report.write.as_ref().unwrap().committed, 5);
 }
+
+#[test]
+fn a_reader_that_goes_away_is_not_a_crash() {
+    // `sovlab run FILE | head -c 0`: the pipe closes before sovlab prints.
+    let dir = tempdir("closed-pipe");
+    let f = dir.join("s.toml");
+    std::fs::write(
+        &f,
+        RUNAWAY.replace("max_events = 5000", "max_events = 20000"),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sovlab"))
+        .args(["run", f.to_str().unwrap(), "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_ne!(
+        out.status.code(),
+        Some(101),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
