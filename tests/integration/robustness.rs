@@ -751,3 +751,23 @@ fn a_reader_that_goes_away_is_not_a_crash() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn an_unwritable_stdout_is_exit_2_not_a_panic() {
+    let full = Path::new("/dev/full");
+    if !full.exists() {
+        return;
+    }
+    let dir = tempdir("dev-full");
+    let f = dir.join("s.toml");
+    std::fs::write(&f, RUNAWAY).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sovlab"))
+        .args(["run", f.to_str().unwrap()])
+        .stdout(std::fs::OpenOptions::new().write(true).open(full).unwrap())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot write the output"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
