@@ -451,6 +451,7 @@ fn run_max_events_overrides_the_file_and_the_report_says_why() {
     let out = sovlab(&["run", f.to_str().unwrap(), "--max-events", "0"]);
     assert_eq!(out.status.code(), Some(2), "zero events is a usage error");
     assert!(out.stdout.is_empty());
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
@@ -486,6 +487,7 @@ fn limit_overrides_apply_before_validation() {
         "50",
     ]);
     assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
