@@ -2,6 +2,7 @@
 //! and the lookup that lets a command take a catalogue name where a file is expected.
 
 use anyhow::{anyhow, Result};
+use sovlab_sim::scenario::LimitOverrides;
 use sovlab_sim::{did_you_mean, Scenario};
 use std::path::Path;
 
@@ -26,6 +27,23 @@ pub fn label(stem: &str) -> String {
 /// Parses catalogue scenario `stem`.
 pub fn parse(stem: &str, text: &str) -> Result<Scenario, sovlab_sim::ScenarioError> {
     Scenario::parse(text, &label(stem))
+}
+
+/// Loads `path` (or the catalogue scenario of that name) with `[limits]` overridden.
+pub fn load_with(path: &Path, overrides: &LimitOverrides) -> Result<Scenario> {
+    let bare = path.components().count() == 1;
+    if !path.exists() && bare {
+        if let Some(stem) = path.to_str().and_then(|s| find(s).map(|t| (s, t))) {
+            let (name, text) = stem;
+            let name = name.strip_suffix(".toml").unwrap_or(name);
+            return Scenario::parse_with(text, &label(name), overrides)
+                .map_err(|e| crate::cmd::BadScenario(e).into());
+        }
+    }
+    if !path.exists() {
+        return load(path);
+    }
+    Scenario::load_with(path, overrides).map_err(|e| crate::cmd::BadScenario(e).into())
 }
 
 /// Loads `path`: the file if it exists, else the catalogue scenario of that name.

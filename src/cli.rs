@@ -12,6 +12,35 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// Overrides of a scenario's `[limits]` (CONTRACT §1), for any command that runs one.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct LimitArgs {
+    /// Stop a run after this many events (overrides [limits] max_events).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_events: Option<u64>,
+    /// Most nodes a scenario may have (overrides [limits] max_nodes).
+    #[arg(long)]
+    pub max_nodes: Option<u32>,
+    /// Most transactions / queries a scenario may have (overrides [limits] max_transactions).
+    #[arg(long)]
+    pub max_transactions: Option<u32>,
+    /// Largest duration_ms a scenario may have (overrides [limits] max_duration_ms).
+    #[arg(long)]
+    pub max_duration_ms: Option<u64>,
+}
+
+impl LimitArgs {
+    /// As the library's overrides.
+    pub fn overrides(&self) -> sovlab_sim::scenario::LimitOverrides {
+        sovlab_sim::scenario::LimitOverrides {
+            max_events: self.max_events,
+            max_nodes: self.max_nodes,
+            max_transactions: self.max_transactions,
+            max_duration_ms: self.max_duration_ms,
+        }
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -42,9 +71,9 @@ pub enum Command {
         /// Overwrite the trace path even if it exists.
         #[arg(long)]
         force: bool,
-        /// Stop after this many events (overrides [limits] max_events).
-        #[arg(long)]
-        max_events: Option<u64>,
+        /// Overrides of the scenario's [limits].
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Run a range of seeds and count which broke which invariant.
     Sweep {
@@ -116,5 +145,11 @@ pub enum Command {
         /// Shorter measurements (for a quick look, less precise).
         #[arg(long)]
         quick: bool,
+        /// Seed of every simulated run.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Internal: the peak-memory child process.
+        #[arg(long, hide = true)]
+        rss_child: bool,
     },
 }

@@ -11,6 +11,8 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    restore_sigpipe();
+    output_errors_exit_2();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -27,4 +29,36 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Rust ignores SIGPIPE, so printing to a pipe whose reader has gone (`sovlab run
+/// FILE | head -1`) fails, and `println!` panics (exit 101). Restore the default,
+/// as other Unix tools have it: the process ends quietly when its reader is gone.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a
+    // valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// `println!` panics when stdout cannot be written (a full disk, a closed file):
+/// that is a bad environment, not a bug, so say so and exit 2 (CONTRACT §2) instead
+/// of 101. Every command's printing goes through here; other panics are untouched.
+fn output_errors_exit_2() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if let Some(why) = msg.strip_prefix("failed printing to stdout: ") {
+            eprintln!("error: cannot write the output: {why}");
+            std::process::exit(2);
+        }
+        default(info);
+    }));
 }

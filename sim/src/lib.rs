@@ -4,6 +4,7 @@
 //! [`Trace`]; [`check`] judges the trace and [`report`] summarizes it. Nothing
 //! downstream of the trace re-runs logic or peeks at live state.
 
+pub mod bench;
 pub mod check;
 pub mod msg;
 pub mod net;

@@ -492,6 +492,38 @@ impl Limits {
     }
 }
 
+/// Replacements for `[limits]` (from the command line), applied before validation
+/// so that they can raise a limit the file would otherwise break.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimitOverrides {
+    /// Replaces `max_events`.
+    pub max_events: Option<u64>,
+    /// Replaces `max_nodes`.
+    pub max_nodes: Option<u32>,
+    /// Replaces `max_transactions`.
+    pub max_transactions: Option<u32>,
+    /// Replaces `max_duration_ms`.
+    pub max_duration_ms: Option<u64>,
+}
+
+impl LimitOverrides {
+    /// Writes the overrides into `limits`.
+    pub fn apply(&self, limits: &mut Limits) {
+        if let Some(v) = self.max_events {
+            limits.max_events = v;
+        }
+        if let Some(v) = self.max_nodes {
+            limits.max_nodes = v;
+        }
+        if let Some(v) = self.max_transactions {
+            limits.max_transactions = v;
+        }
+        if let Some(v) = self.max_duration_ms {
+            limits.max_duration_ms = v;
+        }
+    }
+}
+
 /// A scenario that could not be loaded: where, what, and a hint.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct ScenarioError {
@@ -544,6 +576,11 @@ pub struct Problem {
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        Scenario::load_with(path, &LimitOverrides::default())
+    }
+
+    /// [`Scenario::load`] with `[limits]` overridden before validation.
+    pub fn load_with(path: &Path, overrides: &LimitOverrides) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
         let text = std::fs::read(path).map_err(|e| ScenarioError {
             file: file.clone(),
@@ -565,12 +602,21 @@ impl Scenario {
                 hint: Some("scenario files are UTF-8 text (TOML)".into()),
             }
         })?;
-        Scenario::parse(&text, &file)
+        Scenario::parse_with(&text, &file, overrides)
     }
 
     /// Parses and validates scenario text; `file` labels errors.
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario = toml::from_str(text).map_err(|e| {
+        Scenario::parse_with(text, file, &LimitOverrides::default())
+    }
+
+    /// [`Scenario::parse`] with `[limits]` overridden before validation.
+    pub fn parse_with(
+        text: &str,
+        file: &str,
+        overrides: &LimitOverrides,
+    ) -> Result<Scenario, ScenarioError> {
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
             let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
             let message = e.message().trim().to_string();
             let hint = crate::scenario_hints::hint_for_serde_error(&message);
@@ -582,6 +628,7 @@ impl Scenario {
                 hint,
             }
         })?;
+        overrides.apply(&mut scenario.limits);
         if let Some(problem) = scenario.validate().into_iter().next() {
             let offset = locate(text, &problem.path).unwrap_or(0);
             let (line, column) = line_col(text, offset);

@@ -8,6 +8,14 @@ use std::collections::BTreeSet;
 
 use PathPart::{Index, Key};
 
+/// The most nodes any scenario may have, whatever its `[limits]`: node indices are
+/// 16-bit and every node needs an address of its own in the simulated network.
+pub const MAX_NODES: u32 = 4096;
+
+/// The longest interval, backoff or timeout: an hour, like the longest latency.
+/// (Protocols count time in microseconds; this keeps every product in range.)
+pub const MAX_PERIOD_MS: u64 = 3_600_000;
+
 /// Every semantic problem of `s`.
 pub fn validate(s: &Scenario) -> Vec<Problem> {
     let mut v = Validator { out: Vec::new() };
@@ -102,10 +110,41 @@ impl Validator {
                 Some("raise [limits] max_nodes if you mean it".into()),
             );
         }
+        self.limits(s);
         self.write(s);
         self.read(s);
         self.faults(s, &nodes);
         self.expect(s);
+    }
+
+    fn period(&mut self, path: Vec<PathPart>, what: &str, ms: u64) {
+        if ms > MAX_PERIOD_MS {
+            self.problem(
+                path,
+                format!("{what} must be at most {MAX_PERIOD_MS} ms (an hour), found {ms}"),
+                None,
+            );
+        }
+    }
+
+    fn limits(&mut self, s: &Scenario) {
+        if s.limits.max_events == 0 {
+            self.problem(
+                vec![Key("limits"), Key("max_events")],
+                "max_events must be at least 1",
+                None,
+            );
+        }
+        if s.limits.max_nodes > MAX_NODES {
+            self.problem(
+                vec![Key("limits"), Key("max_nodes")],
+                format!(
+                    "max_nodes {} is above what the lab can simulate ({MAX_NODES} nodes)",
+                    s.limits.max_nodes
+                ),
+                None,
+            );
+        }
     }
 
     fn services(&mut self, s: &Scenario) {
@@ -224,6 +263,21 @@ impl Validator {
                 Some("raise [limits] max_transactions if you mean it".into()),
             );
         }
+        self.period(
+            vec![Key("write"), Key("interval_ms")],
+            "interval_ms",
+            w.interval_ms,
+        );
+        self.period(
+            vec![Key("write"), Key("retry"), Key("backoff_ms")],
+            "backoff_ms",
+            w.retry.backoff_ms,
+        );
+        self.period(
+            vec![Key("write"), Key("timeout_ms")],
+            "timeout_ms",
+            w.timeout_ms,
+        );
         if w.retry.backoff_ms == 0 {
             self.problem(
                 vec![Key("write"), Key("retry"), Key("backoff_ms")],
@@ -280,6 +334,16 @@ impl Validator {
                 Some("raise [limits] max_transactions if you mean it".into()),
             );
         }
+        self.period(
+            vec![Key("read"), Key("interval_ms")],
+            "interval_ms",
+            r.interval_ms,
+        );
+        self.period(
+            vec![Key("read"), Key("timeout_ms")],
+            "timeout_ms",
+            r.timeout_ms,
+        );
         if r.timeout_ms == 0 {
             self.problem(
                 vec![Key("read"), Key("timeout_ms")],

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod bench;
 mod check;
 mod export;
 mod list;
@@ -9,7 +10,7 @@ mod sweep;
 mod tui;
 
 use crate::cli::{Cli, Command};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use sovlab_sim::Scenario;
 use std::path::Path;
 use std::process::ExitCode;
@@ -26,8 +27,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             json,
             trace,
             force,
-            max_events,
-        }) => run::run(&file, seed, json, trace.as_deref(), force, max_events),
+            limits,
+        }) => run::run(&file, seed, json, trace.as_deref(), force, &limits),
         Some(Command::Check { files }) => check::check(&files),
         Some(Command::List) => list::list(),
         Some(Command::Export {
@@ -64,20 +65,12 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             tui::tui(file.as_deref(), seed, trace.as_deref())
         }
         None => tui::tui(None, None, None),
-        Some(other) => bail!("{} is not built yet", name_of(&other)),
-    }
-}
-
-fn name_of(c: &Command) -> &'static str {
-    match c {
-        Command::Tui { .. } => "tui",
-        Command::Run { .. } => "run",
-        Command::Sweep { .. } => "sweep",
-        Command::Shrink { .. } => "shrink",
-        Command::Export { .. } => "export",
-        Command::Check { .. } => "check",
-        Command::List => "list",
-        Command::Bench { .. } => "bench",
+        Some(Command::Bench {
+            rss_child: true, ..
+        }) => bench::rss_child(),
+        Some(Command::Bench {
+            json, quick, seed, ..
+        }) => bench::bench(json, quick, seed),
     }
 }
 
@@ -101,4 +94,9 @@ pub fn load(path: &Path) -> Result<Scenario> {
 /// Loads a scenario file (no catalogue lookup).
 pub fn load_file(path: &Path) -> Result<Scenario> {
     Scenario::load(path).map_err(|e| BadScenario(e).into())
+}
+
+/// Loads a scenario file with `[limits]` overridden from the command line.
+pub fn load_with_limits(path: &Path, limits: &crate::cli::LimitArgs) -> Result<Scenario> {
+    crate::catalogue::load_with(path, &limits.overrides())
 }

@@ -1,6 +1,7 @@
 //! `sovlab run`: one scenario, one seed, one verdict.
 
-use super::{load, EXPECT_NOT_MET};
+use super::{load_with_limits, EXPECT_NOT_MET};
+use crate::cli::LimitArgs;
 use crate::output::write_atomic;
 use anyhow::{bail, Result};
 use std::path::Path;
@@ -13,15 +14,9 @@ pub fn run(
     json: bool,
     trace_path: Option<&Path>,
     force: bool,
-    max_events: Option<u64>,
+    limits: &LimitArgs,
 ) -> Result<ExitCode> {
-    let mut scenario = load(file)?;
-    if let Some(m) = max_events {
-        if m == 0 {
-            bail!("--max-events must be at least 1");
-        }
-        scenario.limits.max_events = m;
-    }
+    let scenario = load_with_limits(file, limits)?;
     if let Some(t) = trace_path {
         if same_file(t, file) {
             bail!("--trace {} would overwrite the scenario file", t.display());

@@ -3,6 +3,8 @@
 mod bad_input;
 mod cli;
 mod core;
+mod perf_determinism;
 mod props;
 mod reads;
+mod robustness;
 mod util;

@@ -4,7 +4,7 @@
 use super::{Engine, OutboxEntry, Record, Snapshot, StepState, Write};
 use crate::msg::{StepIx, TxnId};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Documents by `_id`: `resource` {available}, `txn-<n>` {steps: {"<step>": {amount,
 /// state}}, decision, view: {"<step>": state}}, `outbox-<id>` {to, msg},
@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 #[derive(Debug)]
 pub struct DocumentStore {
     docs: BTreeMap<String, Value>,
+    /// An index on `processed.keys`, as a document database would keep one: without
+    /// it, each `seen` scanned the whole array, quadratic over a run.
+    processed: BTreeSet<u64>,
 }
 
 fn txn_id(txn: TxnId) -> String {
@@ -30,7 +33,10 @@ impl DocumentStore {
             "processed".to_string(),
             json!({"_id": "processed", "keys": []}),
         );
-        DocumentStore { docs }
+        DocumentStore {
+            docs,
+            processed: BTreeSet::new(),
+        }
     }
 
     fn txn_doc(&mut self, txn: TxnId) -> &mut Value {
@@ -112,6 +118,7 @@ impl Engine for DocumentStore {
                 self.docs.remove(&format!("outbox-{id:016}"));
             }
             Write::Seen { key } => {
+                self.processed.insert(key);
                 let keys = &mut self.docs.get_mut("processed").expect("processed doc")["keys"];
                 if let Some(a) = keys.as_array_mut() {
                     a.push(json!(key));
@@ -137,9 +144,7 @@ impl Engine for DocumentStore {
         )
     }
     fn seen(&self, key: u64) -> bool {
-        self.docs["processed"]["keys"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|k| k.as_u64() == Some(key)))
+        self.processed.contains(&key)
     }
     fn decision(&self, txn: TxnId) -> Option<bool> {
         Some(self.docs.get(&txn_id(txn))?.get("decision")?.as_str()? == "commit")

@@ -1,0 +1,148 @@
+//! Optimizations must not change a trace: hashes pinned before the engine was tuned,
+//! and the fast trace-line writer compared byte for byte with the serde_json one.
+
+use crate::util::{root, scenario};
+use sovlab_sim::{run, run_with, RunOptions, Scenario};
+
+/// Loss, duplication, a crash with restart, a partition that heals, and a loss window
+/// on one link: most event kinds of the shared-database pattern.
+pub const FAULTY: &str = r#"
+name = "perf pin"
+duration_ms = 3000
+[network]
+loss = 0.05
+duplicate = 0.05
+latency_ms = [0, 7]
+[[service]]
+name = "orders"
+[[service]]
+name = "inventory"
+store = "document"
+capacity = 60
+[[service]]
+name = "payments"
+store = "key-value"
+capacity = 900
+[[service]]
+name = "ledger"
+store = "event-log"
+[write]
+protocol = "shared-database"
+transactions = 40
+concurrency = 3
+interval_ms = 2
+steps = [
+  { service = "orders" },
+  { service = "inventory", amount = 2, reject = 0.1 },
+  { service = "payments", amount = 30, reject = 0.05 },
+  { service = "ledger" },
+]
+[[fault]]
+at_ms = 25
+crash = "database"
+restart_ms = 40
+[[fault]]
+at_ms = 90
+partition = [["coordinator"], ["database"]]
+heal_ms = 130
+[[fault]]
+at_ms = 150
+loss = 0.5
+until_ms = 220
+link = ["client", "coordinator"]
+"#;
+
+/// Hashes computed on the engine *before* any performance work (commit cc16acd).
+/// If one changes, an optimization changed the trace: find it. A deliberate change
+/// of a protocol or of the trace format re-pins them and says so in its commit.
+const PINNED: [(u64, &str, u64); 3] = [
+    (1, "0613fd8eb65dfed4", 1056),
+    (2, "0833ce3c902bd457", 1112),
+    (3, "bd50c17ba0139fda", 1099),
+];
+
+#[test]
+fn hashes_pinned_before_the_optimizations_still_hold() {
+    let s = scenario(FAULTY);
+    for (seed, hash, events) in PINNED {
+        for keep_events in [true, false] {
+            let r = run_with(&s, seed, RunOptions { keep_events });
+            assert_eq!(
+                r.trace.hash_hex(),
+                hash,
+                "seed {seed}, keep_events {keep_events}"
+            );
+            assert_eq!(r.trace.event_count, events, "seed {seed}");
+        }
+    }
+    let cat = Scenario::load(&root().join("scenarios/shared-db-crash.toml")).unwrap();
+    let r = run(&cat, 1);
+    assert_eq!(r.trace.hash_hex(), "974cd5eaaf5a0c2d");
+    assert_eq!(r.trace.event_count, 920);
+}
+
+#[test]
+fn a_run_stopped_by_max_events_keeps_its_pinned_hash() {
+    let mut s = scenario(FAULTY);
+    s.limits.max_events = 500;
+    let r = run_with(&s, 5, RunOptions { keep_events: false });
+    assert_eq!(r.trace.hash_hex(), "08be079b02d002ab");
+    assert_eq!(r.trace.event_count, 501, "500 events, then the limit event");
+    assert!(matches!(
+        r.trace.stop,
+        sovlab_sim::trace::StopReason::Limit(_)
+    ));
+}
+
+#[test]
+fn the_fast_writer_matches_serde_json_on_a_real_trace() {
+    use sovlab_sim::trace::{event_line_serde, Fnv64};
+    let r = run(&scenario(FAULTY), 1);
+    let mut fast = Vec::new();
+    r.trace.write_jsonl(&mut fast).unwrap();
+    let names: Vec<&str> = r.trace.nodes.iter().map(|n| n.name.as_str()).collect();
+    let stores: Vec<&str> = r.trace.stores.iter().map(|s| s.name.as_str()).collect();
+    let mut slow = format!("{}\n", r.trace.header_line());
+    for (seq, e) in r.trace.events.iter().enumerate() {
+        event_line_serde(&mut slow, seq as u64, e, &names, &stores);
+    }
+    assert_eq!(String::from_utf8(fast).unwrap(), slow);
+    let mut h = Fnv64::default();
+    h.write(slow.split_once('\n').unwrap().1.as_bytes());
+    assert_eq!(
+        h.finish(),
+        r.trace.hash,
+        "the hash covers exactly the event lines"
+    );
+}
+
+/// A run long enough for the world's periodic housekeeping (every 2 000 events)
+/// to happen, pinned on the engine before any performance work.
+#[test]
+fn a_long_run_keeps_its_pinned_hash() {
+    let text = FAULTY
+        .replace("transactions = 40", "transactions = 4000")
+        .replace("duration_ms = 3000", "duration_ms = 600000");
+    let r = run_with(&scenario(&text), 11, RunOptions { keep_events: false });
+    assert_eq!(r.trace.hash_hex(), "501e77191468eff7");
+    assert_eq!(r.trace.event_count, 93841);
+}
+
+/// A run frees its whole world: tasks still parked at its end (timers, messages in
+/// flight) once held it in a cycle, and a sweep leaked ~170 kB per seed.
+#[test]
+fn a_run_frees_its_world() {
+    use sovlab_sim::world::live_worlds;
+    let before = live_worlds();
+    let s = scenario(FAULTY);
+    // Quiescent with timers still armed; stopped by the duration mid-flight; by a limit.
+    let mut short = s.clone();
+    short.duration_ms = 60;
+    let mut limited = s.clone();
+    limited.limits.max_events = 300;
+    for (s, keep_events) in [(&s, true), (&short, false), (&limited, false)] {
+        let r = run_with(s, 4, RunOptions { keep_events });
+        assert!(r.trace.event_count > 0);
+        assert_eq!(live_worlds(), before, "the world of a run was not freed");
+    }
+}
