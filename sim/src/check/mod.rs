@@ -4,8 +4,10 @@
 //! believes (CONTRACT §1): a business transaction is committed (applied at every
 //! step), aborted (applied at no step, nothing held) or unfinished.
 
+mod agreement;
 mod atomicity;
 mod conservation;
+mod isolation;
 mod termination;
 
 use crate::msg::{StepIx, TxnId};
@@ -66,8 +68,8 @@ pub fn applies(s: &Scenario, name: &str) -> bool {
 }
 
 // Checkers not yet written report nothing rather than a verdict they did not earn.
-const ISOLATION_CHECKED: bool = false;
-const AGREEMENT_CHECKED: bool = false;
+const ISOLATION_CHECKED: bool = true;
+const AGREEMENT_CHECKED: bool = true;
 const CONVERGENCE_CHECKED: bool = false;
 const READS_CHECKED: bool = false;
 
@@ -99,6 +101,8 @@ pub fn check(trace: &Trace, name: &str) -> Verdict {
         "atomicity" => atomicity::check(trace, &mut v),
         "conservation" => conservation::check(trace, &mut v),
         "termination" => termination::check(trace, &mut v),
+        "isolation" => isolation::check(trace, &mut v),
+        "agreement" => agreement::check(trace, &mut v),
         _ => {}
     }
     v
