@@ -1,4 +1,5 @@
 //! The one integration test binary (ripgrep style): one module per area.
 
 mod core;
+mod protocols;
 mod util;
