@@ -439,3 +439,282 @@ impl Node for Participant {
         !self.in_doubt.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::{Effect, Harness};
+    use crate::scenario::StoreKind;
+    use crate::store::Store;
+
+    const COORD: NodeIx = 4;
+
+    fn scenario(log: bool) -> Scenario {
+        Scenario::parse(
+            &format!(
+                r#"
+name = "t"
+[[service]]
+name = "orders"
+[[service]]
+name = "inventory"
+[[service]]
+name = "payments"
+[write]
+protocol = "two-phase-commit"
+coordinator_log = {log}
+timeout_ms = 50
+steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ service = "payments" }}]
+"#
+            ),
+            "t.toml",
+        )
+        .unwrap()
+    }
+
+    fn sent(fx: &[Effect]) -> Vec<(NodeIx, MsgKind, u16, bool)> {
+        Harness::sent(fx)
+            .iter()
+            .map(|(to, m)| (*to, m.kind, m.step, m.ok))
+            .collect()
+    }
+
+    fn msg(kind: MsgKind, step: u16, ok: bool, id: u64, re: u64) -> Msg {
+        Msg {
+            id,
+            ..Msg::new(kind, 7, step).ok(ok).re(re)
+        }
+    }
+
+    /// The inventory participant (node 2, step 1), with 10 units.
+    fn participant() -> (Participant, Harness, Scenario) {
+        let s = scenario(true);
+        let l = crate::patterns::layout(&s);
+        let p = Participant::new(&s, &l, StepRule::of(&s, &l, 2).unwrap());
+        let h = Harness::new(2, vec![Store::new(StoreKind::Document, 10)], 1);
+        (p, h, s)
+    }
+
+    fn coordinator(log: bool) -> (Coordinator, Harness, Scenario) {
+        let s = scenario(log);
+        let l = crate::patterns::layout(&s);
+        assert_eq!(l.coordinator, Some(COORD));
+        let c = Coordinator::new(&s, &l, 0);
+        let h = Harness::new(COORD, vec![Store::new(StoreKind::Relational, 0)], 1);
+        (c, h, s)
+    }
+
+    #[test]
+    fn a_yes_vote_holds_the_units_until_the_decision() {
+        let (mut p, mut h, _) = participant();
+        let fx = h.call(&mut p, |n, cx| {
+            n.on_message(cx, COORD, msg(MsgKind::Prepare, 1, false, 30, 0))
+        });
+        assert_eq!(sent(&fx), vec![(COORD, MsgKind::Vote, 1, true)]);
+        assert!(fx.contains(&Effect::Event(EventKind::Vote {
+            txn: 7,
+            step: 1,
+            yes: true
+        })));
+        assert_eq!(h.stores[0].record(7, 1).unwrap().state, StepState::Held);
+        assert_eq!(h.stores[0].available(), 8);
+        assert!(p.busy(), "in doubt");
+        // No decision in time: ask the coordinator again.
+        let fx = h.call(&mut p, |n, cx| n.on_timer(cx, timer_id(ASK, 7)));
+        assert_eq!(sent(&fx), vec![(COORD, MsgKind::Vote, 1, true)]);
+        let fx = h.call(&mut p, |n, cx| {
+            n.on_message(cx, COORD, msg(MsgKind::Decide, 1, true, 40, 0))
+        });
+        assert_eq!(sent(&fx), vec![(COORD, MsgKind::Ack, 1, false)]);
+        assert_eq!(h.stores[0].record(7, 1).unwrap().state, StepState::Applied);
+        assert_eq!(h.stores[0].available(), 8);
+        assert!(!p.busy());
+        let fx = h.call(&mut p, |n, cx| n.on_timer(cx, timer_id(ASK, 7)));
+        assert!(sent(&fx).is_empty(), "decided: nothing to ask");
+    }
+
+    #[test]
+    fn a_participant_in_doubt_asks_again_after_its_recovery() {
+        let (mut p, mut h, s) = participant();
+        h.call(&mut p, |n, cx| {
+            n.on_message(cx, COORD, msg(MsgKind::Prepare, 1, false, 30, 0))
+        });
+        let l = crate::patterns::layout(&s);
+        let mut p = Participant::new(&s, &l, StepRule::of(&s, &l, 2).unwrap());
+        let fx = h.call(&mut p, |n, cx| n.on_recover(cx));
+        assert_eq!(sent(&fx), vec![(COORD, MsgKind::Vote, 1, true)]);
+        assert!(p.in_doubt().contains(&7));
+        h.call(&mut p, |n, cx| {
+            n.on_message(cx, COORD, msg(MsgKind::Decide, 1, false, 40, 0))
+        });
+        assert_eq!(h.stores[0].record(7, 1).unwrap().state, StepState::Released);
+        assert_eq!(h.stores[0].available(), 10);
+    }
+
+    #[test]
+    fn an_abort_before_the_vote_makes_a_late_prepare_vote_no() {
+        let (mut p, mut h, _) = participant();
+        h.call(&mut p, |n, cx| {
+            n.on_message(cx, COORD, msg(MsgKind::Decide, 1, false, 40, 0))
+        });
+        assert_eq!(
+            h.stores[0].record(7, 1).unwrap().state,
+            StepState::Tombstone
+        );
+        let fx = h.call(&mut p, |n, cx| {
+            n.on_message(cx, COORD, msg(MsgKind::Prepare, 1, false, 30, 0))
+        });
+        assert_eq!(sent(&fx), vec![(COORD, MsgKind::Vote, 1, false)]);
+        assert_eq!(h.stores[0].available(), 10);
+    }
+
+    #[test]
+    fn too_few_units_is_a_no_vote() {
+        let (mut p, mut h, _) = participant();
+        h.stores[0].commit(&[Write::Take {
+            txn: 1,
+            step: 1,
+            amount: 9,
+        }]);
+        let fx = h.call(&mut p, |n, cx| {
+            n.on_message(cx, COORD, msg(MsgKind::Prepare, 1, false, 30, 0))
+        });
+        assert_eq!(sent(&fx), vec![(COORD, MsgKind::Vote, 1, false)]);
+        assert!(fx.contains(&Effect::Event(EventKind::Vote {
+            txn: 7,
+            step: 1,
+            yes: false
+        })));
+        assert_eq!(h.stores[0].record(7, 1).unwrap().state, StepState::Rejected);
+    }
+
+    /// Submits txn 7 and returns the prepare ids, by step.
+    fn begin(c: &mut Coordinator, h: &mut Harness) -> Vec<u64> {
+        let fx = h.call(c, |n, cx| {
+            n.on_message(cx, 0, msg(MsgKind::Submit, 0, false, 1, 0))
+        });
+        assert_eq!(
+            sent(&fx),
+            vec![
+                (1, MsgKind::Prepare, 0, false),
+                (2, MsgKind::Prepare, 1, false),
+                (3, MsgKind::Prepare, 2, false),
+                (0, MsgKind::Ack, 0, false),
+            ]
+        );
+        Harness::sent(&fx)[..3].iter().map(|(_, m)| m.id).collect()
+    }
+
+    #[test]
+    fn all_yes_is_logged_then_sent_as_commit() {
+        let (mut c, mut h, _) = coordinator(true);
+        let ids = begin(&mut c, &mut h);
+        for (i, id) in ids.iter().enumerate() {
+            let fx = h.call(&mut c, |n, cx| {
+                n.on_message(
+                    cx,
+                    i as NodeIx + 1,
+                    msg(MsgKind::Vote, i as u16, true, 50, *id),
+                )
+            });
+            assert!(sent(&fx).is_empty());
+        }
+        assert_eq!(c.phase(7), Some(&Phase::Deciding(true)), "forcing the log");
+        assert_eq!(h.stores[0].decision(7), None);
+        let fx = h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(LOG_FORCE, 7)));
+        assert_eq!(h.stores[0].decision(7), Some(true));
+        assert!(fx.contains(&Effect::Event(EventKind::Decide {
+            txn: 7,
+            commit: true
+        })));
+        assert_eq!(
+            sent(&fx),
+            vec![
+                (1, MsgKind::Decide, 0, true),
+                (2, MsgKind::Decide, 1, true),
+                (3, MsgKind::Decide, 2, true),
+                (0, MsgKind::Finished, 0, true),
+            ]
+        );
+        for (to, m) in Harness::sent(&fx) {
+            h.call(&mut c, |n, cx| {
+                n.on_message(cx, to, Msg::new(MsgKind::Ack, 7, m.step).re(m.id))
+            });
+        }
+        assert!(!c.busy());
+        assert!(h.stores[0].seen(key(KeyKind::Ended, 7, 0)));
+    }
+
+    #[test]
+    fn a_no_vote_or_a_missing_vote_aborts() {
+        let (mut c, mut h, _) = coordinator(false);
+        let ids = begin(&mut c, &mut h);
+        let fx = h.call(&mut c, |n, cx| {
+            n.on_message(cx, 2, msg(MsgKind::Vote, 1, false, 50, ids[1]))
+        });
+        assert!(fx.contains(&Effect::Event(EventKind::Decide {
+            txn: 7,
+            commit: false
+        })));
+        assert_eq!(sent(&fx)[0], (1, MsgKind::Decide, 0, false));
+        let (mut c, mut h, _) = coordinator(false);
+        begin(&mut c, &mut h);
+        let fx = h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(VOTE_TIMEOUT, 7)));
+        assert!(fx.contains(&Effect::Event(EventKind::Decide {
+            txn: 7,
+            commit: false
+        })));
+    }
+
+    #[test]
+    fn a_recovering_coordinator_presumes_abort_for_what_it_never_decided() {
+        let (mut c, mut h, s) = coordinator(true);
+        let ids = begin(&mut c, &mut h);
+        for (i, id) in ids.iter().enumerate() {
+            h.call(&mut c, |n, cx| {
+                n.on_message(
+                    cx,
+                    i as NodeIx + 1,
+                    msg(MsgKind::Vote, i as u16, true, 50, *id),
+                )
+            });
+        }
+        // Crash while forcing the decision: every vote is in, no decision is logged.
+        let mut c = Coordinator::new(&s, &crate::patterns::layout(&s), 0);
+        let fx = h.call(&mut c, |n, cx| n.on_recover(cx));
+        assert_eq!(h.stores[0].decision(7), Some(false));
+        assert_eq!(
+            sent(&fx)[..3],
+            [
+                (1, MsgKind::Decide, 0, false),
+                (2, MsgKind::Decide, 1, false),
+                (3, MsgKind::Decide, 2, false),
+            ]
+        );
+        // A participant in doubt asking again gets the same answer.
+        let fx = h.call(&mut c, |n, cx| {
+            n.on_message(cx, 2, msg(MsgKind::Vote, 1, true, 60, 0))
+        });
+        assert_eq!(sent(&fx), vec![(2, MsgKind::Decide, 1, false)]);
+    }
+
+    #[test]
+    fn a_recovering_coordinator_resends_a_logged_commit() {
+        let (mut c, mut h, s) = coordinator(true);
+        let ids = begin(&mut c, &mut h);
+        for (i, id) in ids.iter().enumerate() {
+            h.call(&mut c, |n, cx| {
+                n.on_message(
+                    cx,
+                    i as NodeIx + 1,
+                    msg(MsgKind::Vote, i as u16, true, 50, *id),
+                )
+            });
+        }
+        h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(LOG_FORCE, 7)));
+        let mut c = Coordinator::new(&s, &crate::patterns::layout(&s), 0);
+        let fx = h.call(&mut c, |n, cx| n.on_recover(cx));
+        assert_eq!(sent(&fx)[0], (1, MsgKind::Decide, 0, true));
+        assert_eq!(c.phase(7), Some(&Phase::Decided(true)));
+    }
+}

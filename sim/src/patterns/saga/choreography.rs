@@ -214,3 +214,182 @@ impl Node for Service {
         self.publisher.busy()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::{timer_id, Effect, Harness};
+    use crate::scenario::StoreKind;
+    use crate::store::Store;
+
+    fn scenario(publish: &str, idempotent: bool) -> Scenario {
+        Scenario::parse(
+            &format!(
+                r#"
+name = "t"
+[[service]]
+name = "orders"
+[[service]]
+name = "inventory"
+[[service]]
+name = "payments"
+[write]
+protocol = "saga"
+coordination = "choreography"
+publish = "{publish}"
+idempotent = {idempotent}
+steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ service = "payments" }}]
+"#
+            ),
+            "t.toml",
+        )
+        .unwrap()
+    }
+
+    /// The inventory service (node 2, step 1) and a harness over its store.
+    fn inventory(publish: &str, idempotent: bool) -> (Service, Harness, Scenario) {
+        let s = scenario(publish, idempotent);
+        let l = crate::patterns::layout(&s);
+        let rule = StepRule::of(&s, &l, 2).unwrap();
+        assert_eq!(rule.step, 1);
+        let h = Harness::new(2, vec![Store::new(StoreKind::Document, 10)], 1);
+        (Service::new(&s, &l, rule), h, s)
+    }
+
+    fn sent(fx: &[Effect]) -> Vec<(NodeIx, MsgKind, u16, bool)> {
+        Harness::sent(fx)
+            .iter()
+            .map(|(to, m)| (*to, m.kind, m.step, m.ok))
+            .collect()
+    }
+
+    fn event(step: u16, ok: bool, id: u64) -> Msg {
+        Msg {
+            id,
+            ..Msg::new(MsgKind::Event, 7, step).ok(ok)
+        }
+    }
+
+    #[test]
+    fn with_an_outbox_the_event_is_in_the_same_local_transaction() {
+        let (mut svc, mut h, s) = inventory("outbox", true);
+        let fx = h.call(&mut svc, |n, cx| n.on_message(cx, 1, event(0, true, 50)));
+        assert_eq!(
+            sent(&fx),
+            vec![(3, MsgKind::Event, 1, true), (1, MsgKind::Ack, 0, false)]
+        );
+        let local = fx.iter().find_map(|e| match e {
+            Effect::Event(EventKind::Local { writes, .. }) => Some(writes.to_vec()),
+            _ => None,
+        });
+        let writes = local.unwrap();
+        assert!(matches!(
+            writes[0],
+            Write::Take {
+                txn: 7,
+                step: 1,
+                amount: 2
+            }
+        ));
+        assert!(matches!(writes[2], Write::OutboxPut { to: 3, .. }));
+        // A crash before the acknowledgement: the relay resends it from the store.
+        let l = crate::patterns::layout(&s);
+        let mut svc = Service::new(&s, &l, StepRule::of(&s, &l, 2).unwrap());
+        let fx = h.call(&mut svc, |n, cx| n.on_recover(cx));
+        assert_eq!(sent(&fx), vec![(3, MsgKind::Event, 1, true)]);
+        let id = Harness::sent(&fx)[0].1.id;
+        let fx = h.call(&mut svc, |n, cx| {
+            n.on_message(cx, 3, Msg::new(MsgKind::Ack, 7, 1).re(id))
+        });
+        assert!(fx.iter().any(|e| matches!(
+            e,
+            Effect::Event(EventKind::Local { writes, .. }) if writes[..] == [Write::OutboxDone { id }]
+        )));
+        assert!(h.stores[0].outbox().is_empty());
+        assert!(!svc.busy());
+    }
+
+    #[test]
+    fn sent_directly_the_event_is_lost_by_a_crash_after_the_commit() {
+        let (mut svc, mut h, s) = inventory("direct", true);
+        let fx = h.call(&mut svc, |n, cx| n.on_message(cx, 1, event(0, true, 50)));
+        assert_eq!(
+            sent(&fx),
+            vec![(1, MsgKind::Ack, 0, false)],
+            "not yet published"
+        );
+        assert_eq!(h.stores[0].available(), 8, "but committed");
+        let publish = timer_id(PUBLISH_BASE, 0);
+        assert!(fx.contains(&Effect::Timer {
+            after_us: 0,
+            timer: publish
+        }));
+        // The crash falls between the commit and the send.
+        let l = crate::patterns::layout(&s);
+        let mut crashed = Service::new(&s, &l, StepRule::of(&s, &l, 2).unwrap());
+        let fx = h.call(&mut crashed, |n, cx| n.on_recover(cx));
+        assert!(sent(&fx).is_empty(), "nothing in the store to resend");
+        // Without the crash, the send is its own step.
+        let fx = h.call(&mut svc, |n, cx| n.on_timer(cx, publish));
+        assert_eq!(sent(&fx), vec![(3, MsgKind::Event, 1, true)]);
+    }
+
+    #[test]
+    fn a_failure_from_the_next_step_is_compensated_and_passed_back() {
+        let (mut svc, mut h, _) = inventory("outbox", true);
+        h.call(&mut svc, |n, cx| n.on_message(cx, 1, event(0, true, 50)));
+        let fx = h.call(&mut svc, |n, cx| n.on_message(cx, 3, event(2, false, 60)));
+        assert_eq!(
+            sent(&fx),
+            vec![(1, MsgKind::Event, 1, false), (3, MsgKind::Ack, 2, false)]
+        );
+        assert_eq!(h.stores[0].available(), 10);
+        assert_eq!(
+            h.stores[0].record(7, 1).unwrap().state,
+            StepState::Compensated
+        );
+        // The same failure again (a duplicate): acknowledged, nothing given back twice.
+        let fx = h.call(&mut svc, |n, cx| n.on_message(cx, 3, event(2, false, 60)));
+        assert_eq!(sent(&fx), vec![(3, MsgKind::Ack, 2, false)]);
+        assert_eq!(h.stores[0].available(), 10);
+    }
+
+    #[test]
+    fn a_refusal_is_passed_back_to_the_previous_step() {
+        let (mut svc, mut h, _) = inventory("outbox", true);
+        h.stores[0].commit(&[Write::Take {
+            txn: 1,
+            step: 1,
+            amount: 9,
+        }]);
+        let fx = h.call(&mut svc, |n, cx| n.on_message(cx, 1, event(0, true, 50)));
+        assert_eq!(
+            sent(&fx),
+            vec![(1, MsgKind::Event, 1, false), (1, MsgKind::Ack, 0, false)]
+        );
+        assert!(fx.contains(&Effect::Event(EventKind::Reject {
+            txn: 7,
+            step: 1,
+            reason: RejectReason::Insufficient,
+            available: 1,
+            needed: 2,
+        })));
+    }
+
+    #[test]
+    fn without_idempotence_a_duplicate_event_applies_twice() {
+        let (mut svc, mut h, _) = inventory("outbox", false);
+        h.call(&mut svc, |n, cx| n.on_message(cx, 1, event(0, true, 50)));
+        let fx = h.call(&mut svc, |n, cx| n.on_message(cx, 1, event(0, true, 50)));
+        assert_eq!(h.stores[0].available(), 6, "taken twice");
+        assert_eq!(
+            sent(&fx)[0],
+            (3, MsgKind::Event, 1, true),
+            "and published twice"
+        );
+        let (mut svc, mut h, _) = inventory("outbox", true);
+        h.call(&mut svc, |n, cx| n.on_message(cx, 1, event(0, true, 50)));
+        h.call(&mut svc, |n, cx| n.on_message(cx, 1, event(0, true, 50)));
+        assert_eq!(h.stores[0].available(), 8, "idempotent: once");
+    }
+}

@@ -249,3 +249,226 @@ impl Node for Orchestrator {
         self.publisher.busy()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::{timer_id, Effect, Harness};
+    use crate::scenario::StoreKind;
+    use crate::store::Store;
+
+    const COORD: NodeIx = 4;
+
+    fn scenario(extra: &str) -> Scenario {
+        Scenario::parse(
+            &format!(
+                r#"
+name = "t"
+[[service]]
+name = "orders"
+[[service]]
+name = "inventory"
+[[service]]
+name = "payments"
+[write]
+protocol = "saga"
+{extra}
+steps = [{{ service = "orders" }}, {{ service = "inventory" }}, {{ service = "payments" }}]
+"#
+            ),
+            "t.toml",
+        )
+        .unwrap()
+    }
+
+    fn setup(extra: &str) -> (Orchestrator, Harness, Scenario) {
+        let s = scenario(extra);
+        let l = crate::patterns::layout(&s);
+        assert_eq!(l.coordinator, Some(COORD));
+        let o = Orchestrator::new(&s, &l, 0);
+        let h = Harness::new(COORD, vec![Store::new(StoreKind::Relational, 0)], 1);
+        (o, h, s)
+    }
+
+    /// The messages sent, as (to, kind, step, ok).
+    fn sent(fx: &[Effect]) -> Vec<(NodeIx, MsgKind, StepIx, bool)> {
+        Harness::sent(fx)
+            .iter()
+            .map(|(to, m)| (*to, m.kind, m.step, m.ok))
+            .collect()
+    }
+
+    fn commits(fx: &[Effect]) -> Vec<Vec<Write>> {
+        fx.iter()
+            .filter_map(|e| match e {
+                Effect::Event(crate::trace::EventKind::Local { writes, .. }) => {
+                    Some(writes.to_vec())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn submit() -> Msg {
+        Msg {
+            id: 1,
+            ..Msg::new(MsgKind::Submit, 7, 0)
+        }
+    }
+
+    fn reply(kind: MsgKind, step: StepIx, ok: bool, re: u64) -> Msg {
+        Msg::new(kind, 7, step).ok(ok).re(re)
+    }
+
+    /// The id of the one message sent to `to`.
+    fn id_to(fx: &[Effect], to: NodeIx) -> u64 {
+        Harness::sent(fx)
+            .iter()
+            .find(|(t, _)| *t == to)
+            .unwrap()
+            .1
+            .id
+    }
+
+    #[test]
+    fn runs_the_steps_in_order_and_commits() {
+        let (mut o, mut h, _) = setup("");
+        let fx = h.call(&mut o, |n, cx| n.on_message(cx, 0, submit()));
+        assert_eq!(
+            sent(&fx),
+            vec![(1, MsgKind::Do, 0, false), (0, MsgKind::Ack, 0, false)]
+        );
+        let c = commits(&fx);
+        assert_eq!(
+            c.len(),
+            1,
+            "saga begun and command put in the outbox at once"
+        );
+        assert!(matches!(c[0][0], Write::Seen { .. }));
+        assert!(matches!(c[0][1], Write::OutboxPut { to: 1, .. }));
+        let mut id = id_to(&fx, 1);
+        for step in 0..3u16 {
+            let fx = h.call(&mut o, |n, cx| {
+                n.on_message(cx, step + 1, reply(MsgKind::Done, step, true, id))
+            });
+            let c = commits(&fx);
+            assert!(c[0].contains(&Write::OutboxDone { id }), "{c:?}");
+            if step < 2 {
+                assert_eq!(sent(&fx), vec![(step + 2, MsgKind::Do, step + 1, false)]);
+                assert_eq!(o.phase(7), Some(Phase::Forward(step + 1)));
+                id = id_to(&fx, step + 2);
+            } else {
+                assert_eq!(sent(&fx), vec![(0, MsgKind::Finished, 0, true)]);
+                assert!(c[0].contains(&Write::Decide {
+                    txn: 7,
+                    commit: true
+                }));
+                assert_eq!(h.stores[0].decision(7), Some(true));
+                id = id_to(&fx, 0);
+            }
+        }
+        assert!(
+            o.busy(),
+            "the outcome waits for the client's acknowledgement"
+        );
+        let ack = Msg::new(MsgKind::Ack, 7, 0).re(id);
+        h.call(&mut o, |n, cx| n.on_message(cx, 0, ack));
+        assert!(!o.busy());
+        assert!(h.stores[0].outbox().is_empty());
+    }
+
+    #[test]
+    fn a_rejection_compensates_the_completed_steps_in_reverse() {
+        let (mut o, mut h, _) = setup("");
+        let fx = h.call(&mut o, |n, cx| n.on_message(cx, 0, submit()));
+        let id = id_to(&fx, 1);
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 1, reply(MsgKind::Done, 0, true, id))
+        });
+        let id = id_to(&fx, 2);
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 2, reply(MsgKind::Done, 1, true, id))
+        });
+        let id = id_to(&fx, 3);
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 3, reply(MsgKind::Done, 2, false, id))
+        });
+        assert_eq!(sent(&fx), vec![(2, MsgKind::Undo, 1, false)]);
+        let id = id_to(&fx, 2);
+        // A repeated refusal changes nothing.
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 3, reply(MsgKind::Done, 2, false, 99))
+        });
+        assert!(sent(&fx).is_empty());
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 2, reply(MsgKind::Undone, 1, true, id))
+        });
+        assert_eq!(sent(&fx), vec![(1, MsgKind::Undo, 0, false)]);
+        let id = id_to(&fx, 1);
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 1, reply(MsgKind::Undone, 0, true, id))
+        });
+        assert_eq!(sent(&fx), vec![(0, MsgKind::Finished, 0, false)]);
+        assert_eq!(h.stores[0].decision(7), Some(false));
+    }
+
+    #[test]
+    fn an_unanswered_command_is_given_up_and_its_step_compensated() {
+        let (mut o, mut h, _) = setup("retry = { attempts = 2, backoff_ms = 10 }");
+        h.call(&mut o, |n, cx| n.on_message(cx, 0, submit()));
+        let tick = timer_id(PUBLISH_BASE + 1, 0);
+        h.now_us = 10_000;
+        let fx = h.call(&mut o, |n, cx| n.on_timer(cx, tick));
+        assert_eq!(sent(&fx), vec![(1, MsgKind::Do, 0, false)], "resent once");
+        h.now_us = 20_000;
+        let fx = h.call(&mut o, |n, cx| n.on_timer(cx, tick));
+        assert_eq!(
+            sent(&fx),
+            vec![(1, MsgKind::Undo, 0, false)],
+            "given up: undo it"
+        );
+        assert_eq!(o.phase(7), Some(Phase::Compensating(0)));
+    }
+
+    #[test]
+    fn a_recovering_orchestrator_resends_from_its_outbox() {
+        let (mut o, mut h, s) = setup("publish = \"outbox\"");
+        let fx = h.call(&mut o, |n, cx| n.on_message(cx, 0, submit()));
+        let id = id_to(&fx, 1);
+        h.call(&mut o, |n, cx| {
+            n.on_message(cx, 1, reply(MsgKind::Done, 0, true, id))
+        });
+        // Crash: the struct is gone, the store stays.
+        let mut o = Orchestrator::new(&s, &crate::patterns::layout(&s), 0);
+        let fx = h.call(&mut o, |n, cx| n.on_recover(cx));
+        assert_eq!(sent(&fx), vec![(2, MsgKind::Do, 1, false)]);
+        assert_eq!(o.phase(7), Some(Phase::Forward(1)));
+        // A resent submit is acknowledged, not run again.
+        let fx = h.call(&mut o, |n, cx| n.on_message(cx, 0, submit()));
+        assert_eq!(sent(&fx), vec![(0, MsgKind::Ack, 0, false)]);
+    }
+
+    #[test]
+    fn a_recovering_orchestrator_has_lost_its_direct_commands() {
+        let (mut o, mut h, s) = setup("publish = \"direct\"");
+        let fx = h.call(&mut o, |n, cx| n.on_message(cx, 0, submit()));
+        assert_eq!(
+            sent(&fx),
+            vec![(0, MsgKind::Ack, 0, false)],
+            "sent in a later step"
+        );
+        assert!(fx.contains(&Effect::Timer {
+            after_us: 0,
+            timer: timer_id(PUBLISH_BASE, 0)
+        }));
+        let mut o = Orchestrator::new(&s, &crate::patterns::layout(&s), 0);
+        let fx = h.call(&mut o, |n, cx| n.on_recover(cx));
+        assert!(sent(&fx).is_empty(), "the dual write: the command is lost");
+        assert_eq!(
+            o.phase(7),
+            Some(Phase::Forward(0)),
+            "the saga waits forever"
+        );
+        assert!(!o.busy());
+    }
+}
