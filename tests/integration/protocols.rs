@@ -36,8 +36,9 @@ fn met_on_seeds(name: &str, n: u64) -> u64 {
         .count() as u64
 }
 
-const CATALOGUE: [&str; 12] = [
+const CATALOGUE: [&str; 13] = [
     "saga-rejections.toml",
+    "saga-orchestrator-direct-crash.toml",
     "saga-isolation.toml",
     "choreography-direct-crash.toml",
     "choreography-outbox-crash.toml",
@@ -136,6 +137,31 @@ fn direct_publishing_loses_an_event_in_a_crash_and_the_outbox_does_not() {
         assert!(holds(&outbox, name), "{name} with an outbox");
     }
     assert_eq!(outbox.report.write.as_ref().unwrap().unfinished, 0);
+}
+
+#[test]
+fn an_orchestrator_without_an_outbox_strands_sagas_in_a_crash() {
+    let (s, direct) = run_file("saga-orchestrator-direct-crash.toml");
+    let v = direct
+        .verdicts
+        .iter()
+        .find(|v| v.name == "termination")
+        .unwrap();
+    assert!(!v.holds);
+    assert!(
+        v.example
+            .as_deref()
+            .unwrap()
+            .contains("still waiting at coordinator"),
+        "{:?}",
+        v.example
+    );
+    let mut outbox = s.clone();
+    outbox.write.as_mut().unwrap().publish = sovlab_sim::scenario::Publish::Outbox;
+    let r = run(&outbox, s.seed_or(None));
+    for name in ["atomicity", "conservation", "termination"] {
+        assert!(holds(&r, name), "{name} with an outbox");
+    }
 }
 
 #[test]
@@ -294,7 +320,10 @@ impl Gen {
 /// A scenario of `protocol` with 1 to 3 random crashes (some never restarted).
 fn random_crashes(protocol: &str, extra: &str, seed: u64) -> Scenario {
     let mut g = Gen(seed);
-    let nodes = ["coordinator", "orders", "inventory", "payments"];
+    // Odd seeds host the coordinator on the orders service's node.
+    let hosted = seed % 2 == 1;
+    let coordinator = if hosted { "orders" } else { "coordinator" };
+    let nodes = [coordinator, "orders", "inventory", "payments"];
     let mut faults = String::new();
     for _ in 0..=g.below(3) {
         let node = nodes[g.below(4) as usize];
@@ -324,6 +353,7 @@ protocol = "{protocol}"
 transactions = 12
 concurrency = 3
 timeout_ms = 40
+coordinator = "{coordinator}"
 {extra}
 steps = [
   {{ service = "orders" }},

@@ -9,7 +9,7 @@ use super::Verdict;
 use crate::msg::TxnId;
 use crate::store::Write;
 use crate::trace::{EventKind, Trace};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What each participant of a transaction decided: (step, commit?) in order.
 type Decisions = Vec<(u16, bool)>;
@@ -20,7 +20,7 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
         return;
     };
     let mut decided: BTreeMap<TxnId, Decisions> = BTreeMap::new();
-    let mut broken: BTreeMap<TxnId, ()> = BTreeMap::new();
+    let mut broken: BTreeSet<TxnId> = BTreeSet::new();
     for (seq, e) in trace.events.iter().enumerate() {
         let EventKind::Local { writes, .. } = &e.kind else {
             continue;
@@ -39,8 +39,8 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
             }
             d.push((step, commit));
             let other = d.iter().find(|(_, c)| *c != commit).copied();
-            if let (Some((s2, c2)), false) = (other, broken.contains_key(&txn)) {
-                broken.insert(txn, ());
+            if let (Some((s2, c2)), false) = (other, broken.contains(&txn)) {
+                broken.insert(txn);
                 let name = |s: u16| {
                     w.steps
                         .get(usize::from(s))
