@@ -223,6 +223,10 @@ mod tests {
     use crate::store::Store;
 
     fn scenario(publish: &str, idempotent: bool) -> Scenario {
+        scenario_with(publish, idempotent, "")
+    }
+
+    fn scenario_with(publish: &str, idempotent: bool, extra: &str) -> Scenario {
         Scenario::parse(
             &format!(
                 r#"
@@ -238,6 +242,7 @@ protocol = "saga"
 coordination = "choreography"
 publish = "{publish}"
 idempotent = {idempotent}
+{extra}
 steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ service = "payments" }}]
 "#
             ),
@@ -391,5 +396,35 @@ steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ s
         h.call(&mut svc, |n, cx| n.on_message(cx, 1, event(0, true, 50)));
         h.call(&mut svc, |n, cx| n.on_message(cx, 1, event(0, true, 50)));
         assert_eq!(h.stores[0].available(), 8, "idempotent: once");
+    }
+
+    #[test]
+    fn a_success_event_given_up_counts_as_a_failed_next_step() {
+        let s = scenario_with("outbox", true, "retry = { attempts = 1, backoff_ms = 10 }");
+        let l = crate::patterns::layout(&s);
+        let mut svc = Service::new(&s, &l, StepRule::of(&s, &l, 2).unwrap());
+        let mut h = Harness::new(2, vec![Store::new(StoreKind::Document, 10)], 1);
+        h.call(&mut svc, |n, cx| n.on_message(cx, 1, event(0, true, 50)));
+        h.now_us = 10_000;
+        let fx = h.call(&mut svc, |n, cx| {
+            n.on_timer(cx, timer_id(PUBLISH_BASE + 1, 0))
+        });
+        // The next service may have run its step: it gets a compensation; this step is
+        // compensated and the failure goes back to the previous one.
+        assert_eq!(
+            sent(&fx),
+            vec![(3, MsgKind::Undo, 2, false), (1, MsgKind::Event, 1, false)]
+        );
+        assert_eq!(
+            h.stores[0].record(7, 1).unwrap().state,
+            StepState::Compensated
+        );
+        assert_eq!(h.stores[0].available(), 10);
+        let outbox: Vec<MsgKind> = h.stores[0].outbox().iter().map(|e| e.msg.kind).collect();
+        assert_eq!(
+            outbox,
+            vec![MsgKind::Undo, MsgKind::Event],
+            "the given-up event is gone"
+        );
     }
 }
