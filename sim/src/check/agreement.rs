@@ -63,3 +63,64 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::isolation::tests::{local, trace_of};
+    use crate::check::check;
+    use crate::store::Write;
+
+    const TWO: &str = r#"
+name = "t"
+[[service]]
+name = "orders"
+[[service]]
+name = "payments"
+[write]
+protocol = "two-phase-commit"
+transactions = 1
+steps = [{ service = "orders" }, { service = "payments" }]
+"#;
+
+    fn held() -> Vec<crate::trace::EventKind> {
+        vec![
+            local(
+                0,
+                Write::Hold {
+                    txn: 1,
+                    step: 0,
+                    amount: 1,
+                },
+            ),
+            local(
+                1,
+                Write::Hold {
+                    txn: 1,
+                    step: 1,
+                    amount: 1,
+                },
+            ),
+            local(0, Write::Apply { txn: 1, step: 0 }),
+        ]
+    }
+
+    #[test]
+    fn one_participant_applying_and_another_releasing_disagree() {
+        let mut events = held();
+        events.push(local(1, Write::Release { txn: 1, step: 1 }));
+        let v = check(&trace_of(TWO, events), "agreement");
+        assert!(!v.holds);
+        assert_eq!(v.at_seq, Some(3));
+        assert_eq!(
+            v.example.as_deref(),
+            Some("txn 1: step 0 (orders) committed but step 1 (payments) aborted")
+        );
+    }
+
+    #[test]
+    fn the_same_decision_everywhere_agrees() {
+        let mut events = held();
+        events.push(local(1, Write::Apply { txn: 1, step: 1 }));
+        assert!(check(&trace_of(TWO, events), "agreement").holds);
+    }
+}
