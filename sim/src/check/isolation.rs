@@ -2,16 +2,38 @@
 //! or held by transactions that later aborted. A saga's local commits are visible at
 //! once, so a transaction that will be compensated can starve another: a dirty read.
 //!
-//! Replays every service store's local transactions in trace order; at each refusal
-//! for too few units, sums what transactions that ended aborted (judged from the final
-//! stores) had taken or held at that store. If those units would have been enough, the
-//! refusal was caused by work that never counted: a violation.
+//! Replays the trace, following only what transactions that ended aborted (judged from
+//! the final stores) did at each store: at each refusal for too few units, the units
+//! they had taken or held there. If those units would have been enough, the refusal
+//! was caused by work that never counted: a violation.
 
 use super::{outcomes, service_store, Outcome, Verdict};
-use crate::msg::TxnId;
-use crate::store::{RejectReason, Snapshot, StepState};
+use crate::msg::{StepIx, TxnId};
+use crate::store::{RejectReason, Snapshot, StepState, Write};
 use crate::trace::{EventKind, Trace};
 use std::collections::BTreeSet;
+
+/// Units (`txn`, `step`) takes or holds in `s`.
+fn dirty_units(s: &Snapshot, txn: TxnId, step: StepIx) -> i64 {
+    match s.steps.get(&(txn, step)) {
+        Some(r) if matches!(r.state, StepState::Applied | StepState::Held) => r.amount,
+        _ => 0,
+    }
+}
+
+/// The (transaction, step) a step write is about.
+fn step_of(w: &Write) -> Option<(TxnId, StepIx)> {
+    match *w {
+        Write::Take { txn, step, .. }
+        | Write::Hold { txn, step, .. }
+        | Write::Apply { txn, step }
+        | Write::Release { txn, step }
+        | Write::Compensate { txn, step }
+        | Write::Tombstone { txn, step }
+        | Write::Reject { txn, step, .. } => Some((txn, step)),
+        _ => None,
+    }
+}
 
 /// Checks isolation by replaying the trace.
 pub fn check(trace: &Trace, v: &mut Verdict) {
@@ -23,17 +45,25 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
         .filter(|(_, o)| *o == Outcome::Aborted)
         .map(|(t, _)| t)
         .collect();
-    let mut replay: Vec<Snapshot> = trace
-        .stores
+    let step_store: Vec<usize> = w
+        .steps
         .iter()
-        .map(|s| Snapshot::new(s.capacity))
+        .map(|st| service_store(trace, &st.service))
         .collect();
+    // Per store: the aborted transactions' records, and the units they take or hold.
+    let mut dirty: Vec<Snapshot> = trace.stores.iter().map(|_| Snapshot::default()).collect();
+    let mut units: Vec<i64> = vec![0; trace.stores.len()];
     for (seq, e) in trace.events.iter().enumerate() {
         match &e.kind {
             EventKind::Local { store, writes, .. } => {
-                let s = &mut replay[usize::from(*store)];
+                let ix = usize::from(*store);
                 for wr in writes.iter() {
-                    s.apply(wr);
+                    let Some((txn, step)) = step_of(wr).filter(|(t, _)| aborted.contains(t)) else {
+                        continue;
+                    };
+                    let before = dirty_units(&dirty[ix], txn, step);
+                    dirty[ix].apply(wr);
+                    units[ix] += dirty_units(&dirty[ix], txn, step) - before;
                 }
             }
             EventKind::Reject {
@@ -43,30 +73,27 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
                 available,
                 needed,
             } => {
-                let Some(st) = w.steps.get(usize::from(*step)) else {
+                let Some(&store) = step_store.get(usize::from(*step)) else {
                     continue;
                 };
-                let store = service_store(trace, &st.service);
-                let dirty: Vec<(TxnId, i64)> = replay[store]
-                    .steps
-                    .iter()
-                    .filter(|((t, _), r)| {
-                        aborted.contains(t)
-                            && matches!(r.state, StepState::Applied | StepState::Held)
-                    })
-                    .map(|((t, _), r)| (*t, r.amount))
-                    .collect();
-                let units: i64 = dirty.iter().map(|(_, a)| a).sum();
-                if units > 0 && available + units >= *needed {
-                    let txns: Vec<String> = dirty.iter().map(|(t, _)| t.to_string()).collect();
+                let held = units[store];
+                if held > 0 && available + held >= *needed {
+                    let service = &w.steps[usize::from(*step)].service;
+                    let snap = &dirty[store];
                     v.violation(
                         || {
+                            let mut by: Vec<String> = snap
+                                .steps
+                                .iter()
+                                .filter(|((t, s), _)| dirty_units(snap, *t, *s) > 0)
+                                .map(|((t, _), _)| t.to_string())
+                                .collect();
+                            by.dedup();
                             format!(
-                                "txn {txn} step {step} ({}): rejected for lack of units \
+                                "txn {txn} step {step} ({service}): rejected for lack of units \
                                  ({available} left, {needed} needed) while txn {} held or \
-                                 took {units} that later aborted",
-                                st.service,
-                                txns.join(", ")
+                                 took {held} that later aborted",
+                                by.join(", ")
                             )
                         },
                         Some(seq as u64),
