@@ -99,8 +99,7 @@ fn targets(s: &Scenario, verdicts: &[Verdict]) -> Vec<String> {
     broken.filter(|n| e.violated.contains(n)).cloned().collect()
 }
 
-/// Counters-only runs, which are enough for the write invariants; reads are judged
-/// from the event log, so a scenario with `[read]` keeps its events.
+/// Counters-only runs where the verdicts allow it (see `check::needs_events`).
 fn options(s: &Scenario) -> RunOptions {
     RunOptions {
         keep_events: sovlab_sim::check::needs_events(s),

@@ -524,7 +524,6 @@ holds = ["termination"]
 "#;
 
 #[test]
-#[ignore = "needs two-phase-commit (protocols branch): un-ignore at merge"]
 fn shrink_keeps_only_the_decisive_fault_and_the_result_still_breaks() {
     let dir = tempdir("cli-shrink");
     let file = dir.join("blocking.toml");

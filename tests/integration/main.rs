@@ -5,6 +5,7 @@ mod cli;
 mod core;
 mod perf_determinism;
 mod props;
+mod protocols;
 mod reads;
 mod robustness;
 mod util;

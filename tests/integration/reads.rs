@@ -241,7 +241,8 @@ fn the_read_report_matches_the_contract() {
         0,
         "no events, nothing counted"
     );
-    assert!(!sovlab_sim::check::needs_events(&load(
+    // Isolation replays rejections from the log: write scenarios need events too.
+    assert!(sovlab_sim::check::needs_events(&load(
         "shared-db-crash.toml"
     )));
     // A scenario without [read] has no read section.

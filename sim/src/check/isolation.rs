@@ -1,0 +1,238 @@
+//! Isolation: no step was rejected for lack of units that, at that moment, were taken
+//! or held by transactions that later aborted. A saga's local commits are visible at
+//! once, so a transaction that will be compensated can starve another: a dirty read.
+//!
+//! Replays the trace, following only what transactions that ended aborted (judged from
+//! the final stores) did at each store: at each refusal for too few units, the units
+//! they had taken or held there. If those units would have been enough, the refusal
+//! was caused by work that never counted: a violation.
+
+use super::{outcomes, service_store, Outcome, Verdict};
+use crate::msg::{StepIx, TxnId};
+use crate::store::{RejectReason, Snapshot, StepState, Write};
+use crate::trace::{EventKind, Trace};
+use std::collections::BTreeSet;
+
+/// Units (`txn`, `step`) takes or holds in `s`.
+fn dirty_units(s: &Snapshot, txn: TxnId, step: StepIx) -> i64 {
+    match s.steps.get(&(txn, step)) {
+        Some(r) if matches!(r.state, StepState::Applied | StepState::Held) => r.amount,
+        _ => 0,
+    }
+}
+
+/// The (transaction, step) a step write is about.
+fn step_of(w: &Write) -> Option<(TxnId, StepIx)> {
+    match *w {
+        Write::Take { txn, step, .. }
+        | Write::Hold { txn, step, .. }
+        | Write::Apply { txn, step }
+        | Write::Release { txn, step }
+        | Write::Compensate { txn, step }
+        | Write::Tombstone { txn, step }
+        | Write::Reject { txn, step, .. } => Some((txn, step)),
+        _ => None,
+    }
+}
+
+/// Checks isolation by replaying the trace.
+pub fn check(trace: &Trace, v: &mut Verdict) {
+    let Some(w) = &trace.scenario.write else {
+        return;
+    };
+    let aborted: BTreeSet<TxnId> = outcomes(trace)
+        .into_iter()
+        .filter(|(_, o)| *o == Outcome::Aborted)
+        .map(|(t, _)| t)
+        .collect();
+    let step_store: Vec<usize> = w
+        .steps
+        .iter()
+        .map(|st| service_store(trace, &st.service))
+        .collect();
+    // Per store: the aborted transactions' records, and the units they take or hold.
+    let mut dirty: Vec<Snapshot> = trace.stores.iter().map(|_| Snapshot::default()).collect();
+    let mut units: Vec<i64> = vec![0; trace.stores.len()];
+    for (seq, e) in trace.events.iter().enumerate() {
+        match &e.kind {
+            EventKind::Local { store, writes, .. } => {
+                let ix = usize::from(*store);
+                for wr in writes.iter() {
+                    let Some((txn, step)) = step_of(wr).filter(|(t, _)| aborted.contains(t)) else {
+                        continue;
+                    };
+                    let before = dirty_units(&dirty[ix], txn, step);
+                    dirty[ix].apply(wr);
+                    units[ix] += dirty_units(&dirty[ix], txn, step) - before;
+                }
+            }
+            EventKind::Reject {
+                txn,
+                step,
+                reason: RejectReason::Insufficient,
+                available,
+                needed,
+            } => {
+                let Some(&store) = step_store.get(usize::from(*step)) else {
+                    continue;
+                };
+                let held = units[store];
+                if held > 0 && available + held >= *needed {
+                    let service = &w.steps[usize::from(*step)].service;
+                    let snap = &dirty[store];
+                    v.violation(
+                        || {
+                            let mut by: Vec<String> = snap
+                                .steps
+                                .iter()
+                                .filter(|((t, s), _)| dirty_units(snap, *t, *s) > 0)
+                                .map(|((t, _), _)| t.to_string())
+                                .collect();
+                            by.dedup();
+                            format!(
+                                "txn {txn} step {step} ({service}): rejected for lack of units \
+                                 ({available} left, {needed} needed) while txn {} held or \
+                                 took {held} that later aborted",
+                                by.join(", ")
+                            )
+                        },
+                        Some(seq as u64),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::check::check;
+    use crate::msg::StepIx;
+    use crate::scenario::Scenario;
+    use crate::store::Write;
+    use crate::trace::{Counters, Event, Local, StopReason};
+
+    /// A trace of scenario `text` with `events` in order; its final stores are the
+    /// replay of its local transactions.
+    pub(in crate::check) fn trace_of(text: &str, events: Vec<EventKind>) -> Trace {
+        let s = Scenario::parse(text, "t.toml").unwrap();
+        let l = crate::patterns::layout(&s);
+        let mut finals: Vec<Snapshot> =
+            l.stores.iter().map(|s| Snapshot::new(s.capacity)).collect();
+        for e in &events {
+            if let EventKind::Local { store, writes, .. } = e {
+                for w in writes.iter() {
+                    finals[usize::from(*store)].apply(w);
+                }
+            }
+        }
+        Trace {
+            scenario: s,
+            seed: 0,
+            nodes: l.nodes,
+            stores: l.stores,
+            event_count: events.len() as u64,
+            events: events
+                .into_iter()
+                .map(|kind| Event {
+                    t_us: 0,
+                    node: 1,
+                    kind,
+                })
+                .collect(),
+            hash: 0,
+            counters: Counters::default(),
+            end_us: 0,
+            stop: StopReason::Quiescent,
+            final_stores: finals,
+        }
+    }
+
+    /// A local transaction of one write on store `store`.
+    pub(in crate::check) fn local(store: u16, w: Write) -> EventKind {
+        let (txn, step) = match w {
+            Write::Take { txn, step, .. }
+            | Write::Hold { txn, step, .. }
+            | Write::Apply { txn, step }
+            | Write::Release { txn, step }
+            | Write::Compensate { txn, step } => (txn, step),
+            _ => (0, 0),
+        };
+        EventKind::Local {
+            what: Local::Commit,
+            store,
+            txn,
+            step,
+            writes: vec![w].into(),
+        }
+    }
+
+    const SCARCE: &str = r#"
+name = "t"
+[[service]]
+name = "inventory"
+capacity = 4
+[write]
+protocol = "saga"
+transactions = 2
+steps = [{ service = "inventory", amount = 4 }]
+"#;
+
+    fn refused(txn: TxnId, step: StepIx) -> EventKind {
+        EventKind::Reject {
+            txn,
+            step,
+            reason: RejectReason::Insufficient,
+            available: 0,
+            needed: 4,
+        }
+    }
+
+    #[test]
+    fn a_refusal_for_units_an_aborted_saga_held_is_a_dirty_read() {
+        let t = trace_of(
+            SCARCE,
+            vec![
+                local(
+                    0,
+                    Write::Take {
+                        txn: 1,
+                        step: 0,
+                        amount: 4,
+                    },
+                ),
+                refused(2, 0),
+                local(0, Write::Compensate { txn: 1, step: 0 }),
+            ],
+        );
+        let v = check(&t, "isolation");
+        assert!(!v.holds);
+        assert_eq!(v.at_seq, Some(1));
+        let ex = v.example.unwrap();
+        assert!(
+            ex.starts_with("txn 2 step 0 (inventory)") && ex.contains("txn 1"),
+            "{ex}"
+        );
+    }
+
+    #[test]
+    fn a_refusal_for_units_a_committed_saga_took_is_not() {
+        let t = trace_of(
+            SCARCE,
+            vec![
+                local(
+                    0,
+                    Write::Take {
+                        txn: 1,
+                        step: 0,
+                        amount: 4,
+                    },
+                ),
+                refused(2, 0),
+            ],
+        );
+        assert!(check(&t, "isolation").holds);
+    }
+}

@@ -1,0 +1,474 @@
+//! The saga orchestrator: runs the steps in order; when one is rejected (or its command
+//! is given up on) it runs the compensations of the completed steps in reverse.
+//!
+//! Its progress is a saga log in its own store: began, step applied, step failed or
+//! given up, step compensated, and the outcome (`Write::Decide`). Each log entry and the
+//! command it leads to are one local transaction; the command goes out through the
+//! [`Publisher`] (outbox or direct). A recovering orchestrator rebuilds every saga from
+//! the log; with an outbox the relay resends its commands, sent directly they are lost
+//! and the saga waits forever (the dual write, on the orchestrator's side).
+
+use super::publish::Publisher;
+use super::{key, key_parts, KeyKind};
+use crate::msg::{Msg, MsgKind, NodeIx, StepIx, TxnId};
+use crate::node::{Cx, Node};
+use crate::patterns::{Layout, CLIENT_NODE};
+use crate::scenario::Scenario;
+use crate::store::Write;
+use crate::trace::Local;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The publisher's timer purposes start here.
+const PUBLISH_BASE: u8 = 1;
+
+/// Where a saga stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Waiting for the reply of step `0`'s command.
+    Forward(StepIx),
+    /// Waiting for the compensation of step `0`.
+    Compensating(StepIx),
+    /// Decided; the client's acknowledgement of the outcome is pending.
+    Finished,
+}
+
+/// Does a message go to the orchestrator (rather than a service on its node)?
+pub fn is_for_orchestrator(msg: &Msg) -> bool {
+    matches!(msg.kind, MsgKind::Submit | MsgKind::Done | MsgKind::Undone)
+}
+
+/// The orchestrator of every saga.
+#[derive(Debug)]
+pub struct Orchestrator {
+    log: usize,
+    steps: Vec<NodeIx>,
+    publisher: Publisher,
+    sagas: BTreeMap<TxnId, Phase>,
+}
+
+impl Orchestrator {
+    /// The orchestrator of scenario `s`, with its log in local store `log`.
+    pub fn new(s: &Scenario, l: &Layout, log: usize) -> Orchestrator {
+        let w = s.write.as_ref().expect("a saga has a write section");
+        Orchestrator {
+            log,
+            steps: (0..w.steps.len()).map(|i| l.step_node(s, i)).collect(),
+            publisher: Publisher::new(w, log, PUBLISH_BASE),
+            sagas: BTreeMap::new(),
+        }
+    }
+
+    /// Where saga `txn` stands, if it is in progress.
+    pub fn phase(&self, txn: TxnId) -> Option<Phase> {
+        self.sagas.get(&txn).copied()
+    }
+
+    fn commit(&mut self, cx: &mut Cx, txn: TxnId, step: StepIx, writes: &[Write]) {
+        if !writes.is_empty() {
+            cx.commit(self.log, Local::Log, txn, step, writes);
+        }
+        self.publisher.flush(cx);
+    }
+
+    /// Stages the command for step `step`, or the commit decision after the last.
+    fn forward(&mut self, cx: &mut Cx, w: &mut Vec<Write>, txn: TxnId, step: usize) {
+        if step < self.steps.len() {
+            let to = self.steps[step];
+            self.publisher
+                .stage(cx, w, to, Msg::new(MsgKind::Do, txn, step as StepIx));
+            self.sagas.insert(txn, Phase::Forward(step as StepIx));
+        } else {
+            self.finish(cx, w, txn, true);
+        }
+    }
+
+    /// Stages the compensation of step `step` (counting down), or the abort decision.
+    fn compensate(&mut self, cx: &mut Cx, w: &mut Vec<Write>, txn: TxnId, step: Option<StepIx>) {
+        match step {
+            Some(s) => {
+                let to = self.steps[usize::from(s)];
+                self.publisher
+                    .stage(cx, w, to, Msg::new(MsgKind::Undo, txn, s));
+                self.sagas.insert(txn, Phase::Compensating(s));
+            }
+            None => self.finish(cx, w, txn, false),
+        }
+    }
+
+    fn finish(&mut self, cx: &mut Cx, w: &mut Vec<Write>, txn: TxnId, commit: bool) {
+        w.push(Write::Decide { txn, commit });
+        let done = Msg::new(MsgKind::Finished, txn, 0).ok(commit);
+        self.publisher.stage(cx, w, CLIENT_NODE, done);
+        self.sagas.insert(txn, Phase::Finished);
+    }
+
+    fn on_submit(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
+        let txn = msg.txn;
+        let k = key(KeyKind::Start, txn, 0);
+        if !cx.store(self.log).seen(k) {
+            let mut w = vec![Write::Seen { key: k }];
+            self.forward(cx, &mut w, txn, 0);
+            self.commit(cx, txn, 0, &w);
+        }
+        // Acknowledged once the saga is durably begun, never before.
+        cx.send(from, Msg::new(MsgKind::Ack, txn, 0).re(msg.id));
+    }
+
+    fn on_reply(&mut self, cx: &mut Cx, msg: Msg) {
+        let mut w = Vec::new();
+        self.publisher.ack(msg.re, &mut w);
+        let (txn, step) = (msg.txn, msg.step);
+        match (self.sagas.get(&txn).copied(), msg.kind) {
+            (Some(Phase::Forward(s)), MsgKind::Done) if s == step => {
+                if msg.ok {
+                    w.push(Write::Seen {
+                        key: key(KeyKind::Applied, txn, step),
+                    });
+                    self.forward(cx, &mut w, txn, usize::from(step) + 1);
+                } else {
+                    w.push(Write::Seen {
+                        key: key(KeyKind::Failed, txn, step),
+                    });
+                    self.compensate(cx, &mut w, txn, step.checked_sub(1));
+                }
+            }
+            (Some(Phase::Compensating(s)), MsgKind::Undone) if s == step => {
+                w.push(Write::Seen {
+                    key: key(KeyKind::Undone, txn, step),
+                });
+                self.compensate(cx, &mut w, txn, step.checked_sub(1));
+            }
+            // A late or repeated reply: the saga has moved on.
+            _ => {}
+        }
+        self.commit(cx, txn, step, &w);
+    }
+
+    /// The command of `txn`'s step `step` went unanswered `attempts` times: the step
+    /// counts as failed. It may have run, so it is compensated too (a compensation that
+    /// overtakes its command leaves a tombstone at an idempotent service).
+    fn gave_up(&mut self, cx: &mut Cx, msg: Msg) {
+        let (txn, step) = (msg.txn, msg.step);
+        let mut w: Vec<Write> = self.publisher.given_up(&msg).into_iter().collect();
+        if self.sagas.get(&txn) == Some(&Phase::Forward(step)) {
+            w.push(Write::Seen {
+                key: key(KeyKind::GaveUp, txn, step),
+            });
+            self.compensate(cx, &mut w, txn, Some(step));
+        }
+        self.commit(cx, txn, step, &w);
+    }
+
+    /// Rebuilds where every undecided saga stands from the log.
+    fn rebuild(&mut self, cx: &mut Cx) {
+        let log = cx.store(self.log).snapshot();
+        #[derive(Default)]
+        struct Seen {
+            applied: BTreeSet<StepIx>,
+            failed: Option<(StepIx, bool)>,
+            undone: BTreeSet<StepIx>,
+        }
+        let mut by_txn: BTreeMap<TxnId, Seen> = BTreeMap::new();
+        for k in &log.seen {
+            let (kind, txn, step) = key_parts(*k);
+            let s = by_txn.entry(txn).or_default();
+            match kind {
+                x if x == KeyKind::Applied as u8 => {
+                    s.applied.insert(step);
+                }
+                x if x == KeyKind::Failed as u8 => s.failed = Some((step, false)),
+                x if x == KeyKind::GaveUp as u8 => s.failed = Some((step, true)),
+                x if x == KeyKind::Undone as u8 => {
+                    s.undone.insert(step);
+                }
+                _ => {}
+            }
+        }
+        for (txn, s) in by_txn {
+            let phase = if log.decisions.contains_key(&txn) {
+                if !log.outbox.values().any(|e| e.msg.txn == txn) {
+                    continue;
+                }
+                Phase::Finished
+            } else if let Some((failed, gave_up)) = s.failed {
+                let top = if gave_up {
+                    Some(failed)
+                } else {
+                    failed.checked_sub(1)
+                };
+                let next = top.and_then(|t| (0..=t).rev().find(|i| !s.undone.contains(i)));
+                match next {
+                    Some(n) => Phase::Compensating(n),
+                    None => continue,
+                }
+            } else {
+                let done = (0..).find(|i| !s.applied.contains(i)).unwrap_or(0);
+                Phase::Forward(done)
+            };
+            self.sagas.insert(txn, phase);
+        }
+    }
+}
+
+impl Node for Orchestrator {
+    fn on_start(&mut self, _cx: &mut Cx) {}
+
+    fn on_recover(&mut self, cx: &mut Cx) {
+        self.rebuild(cx);
+        self.publisher.recover(cx);
+    }
+
+    fn on_message(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
+        match msg.kind {
+            MsgKind::Submit => self.on_submit(cx, from, msg),
+            MsgKind::Done | MsgKind::Undone => self.on_reply(cx, msg),
+            MsgKind::Ack => {
+                let mut w = Vec::new();
+                if let Some(m) = self.publisher.ack(msg.re, &mut w) {
+                    if m.kind == MsgKind::Finished {
+                        self.sagas.remove(&m.txn);
+                    }
+                    self.commit(cx, m.txn, 0, &w);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_timer(&mut self, cx: &mut Cx, timer: u64) {
+        if self.publisher.owns(timer) {
+            for (_, msg) in self.publisher.on_timer(cx, timer) {
+                self.gave_up(cx, msg);
+            }
+        }
+    }
+
+    fn busy(&self) -> bool {
+        // A saga whose command a crash lost (direct publishing) waits forever with
+        // nothing in flight: that is the stuck state the run ends in, not work.
+        self.publisher.busy()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::{timer_id, Effect, Harness};
+    use crate::scenario::StoreKind;
+    use crate::store::Store;
+
+    const COORD: NodeIx = 4;
+
+    fn scenario(extra: &str) -> Scenario {
+        Scenario::parse(
+            &format!(
+                r#"
+name = "t"
+[[service]]
+name = "orders"
+[[service]]
+name = "inventory"
+[[service]]
+name = "payments"
+[write]
+protocol = "saga"
+{extra}
+steps = [{{ service = "orders" }}, {{ service = "inventory" }}, {{ service = "payments" }}]
+"#
+            ),
+            "t.toml",
+        )
+        .unwrap()
+    }
+
+    fn setup(extra: &str) -> (Orchestrator, Harness, Scenario) {
+        let s = scenario(extra);
+        let l = crate::patterns::layout(&s);
+        assert_eq!(l.coordinator, Some(COORD));
+        let o = Orchestrator::new(&s, &l, 0);
+        let h = Harness::new(COORD, vec![Store::new(StoreKind::Relational, 0)], 1);
+        (o, h, s)
+    }
+
+    /// The messages sent, as (to, kind, step, ok).
+    fn sent(fx: &[Effect]) -> Vec<(NodeIx, MsgKind, StepIx, bool)> {
+        Harness::sent(fx)
+            .iter()
+            .map(|(to, m)| (*to, m.kind, m.step, m.ok))
+            .collect()
+    }
+
+    fn commits(fx: &[Effect]) -> Vec<Vec<Write>> {
+        fx.iter()
+            .filter_map(|e| match e {
+                Effect::Event(crate::trace::EventKind::Local { writes, .. }) => {
+                    Some(writes.to_vec())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn submit() -> Msg {
+        Msg {
+            id: 1,
+            ..Msg::new(MsgKind::Submit, 7, 0)
+        }
+    }
+
+    fn reply(kind: MsgKind, step: StepIx, ok: bool, re: u64) -> Msg {
+        Msg::new(kind, 7, step).ok(ok).re(re)
+    }
+
+    /// The id of the one message sent to `to`.
+    fn id_to(fx: &[Effect], to: NodeIx) -> u64 {
+        Harness::sent(fx)
+            .iter()
+            .find(|(t, _)| *t == to)
+            .unwrap()
+            .1
+            .id
+    }
+
+    #[test]
+    fn runs_the_steps_in_order_and_commits() {
+        let (mut o, mut h, _) = setup("");
+        let fx = h.call(&mut o, |n, cx| n.on_message(cx, 0, submit()));
+        assert_eq!(
+            sent(&fx),
+            vec![(1, MsgKind::Do, 0, false), (0, MsgKind::Ack, 0, false)]
+        );
+        let c = commits(&fx);
+        assert_eq!(
+            c.len(),
+            1,
+            "saga begun and command put in the outbox at once"
+        );
+        assert!(matches!(c[0][0], Write::Seen { .. }));
+        assert!(matches!(c[0][1], Write::OutboxPut { to: 1, .. }));
+        let mut id = id_to(&fx, 1);
+        for step in 0..3u16 {
+            let fx = h.call(&mut o, |n, cx| {
+                n.on_message(cx, step + 1, reply(MsgKind::Done, step, true, id))
+            });
+            let c = commits(&fx);
+            assert!(c[0].contains(&Write::OutboxDone { id }), "{c:?}");
+            if step < 2 {
+                assert_eq!(sent(&fx), vec![(step + 2, MsgKind::Do, step + 1, false)]);
+                assert_eq!(o.phase(7), Some(Phase::Forward(step + 1)));
+                id = id_to(&fx, step + 2);
+            } else {
+                assert_eq!(sent(&fx), vec![(0, MsgKind::Finished, 0, true)]);
+                assert!(c[0].contains(&Write::Decide {
+                    txn: 7,
+                    commit: true
+                }));
+                assert_eq!(h.stores[0].decision(7), Some(true));
+                id = id_to(&fx, 0);
+            }
+        }
+        assert!(
+            o.busy(),
+            "the outcome waits for the client's acknowledgement"
+        );
+        let ack = Msg::new(MsgKind::Ack, 7, 0).re(id);
+        h.call(&mut o, |n, cx| n.on_message(cx, 0, ack));
+        assert!(!o.busy());
+        assert!(h.stores[0].outbox().is_empty());
+    }
+
+    #[test]
+    fn a_rejection_compensates_the_completed_steps_in_reverse() {
+        let (mut o, mut h, _) = setup("");
+        let fx = h.call(&mut o, |n, cx| n.on_message(cx, 0, submit()));
+        let id = id_to(&fx, 1);
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 1, reply(MsgKind::Done, 0, true, id))
+        });
+        let id = id_to(&fx, 2);
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 2, reply(MsgKind::Done, 1, true, id))
+        });
+        let id = id_to(&fx, 3);
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 3, reply(MsgKind::Done, 2, false, id))
+        });
+        assert_eq!(sent(&fx), vec![(2, MsgKind::Undo, 1, false)]);
+        let id = id_to(&fx, 2);
+        // A repeated refusal changes nothing.
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 3, reply(MsgKind::Done, 2, false, 99))
+        });
+        assert!(sent(&fx).is_empty());
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 2, reply(MsgKind::Undone, 1, true, id))
+        });
+        assert_eq!(sent(&fx), vec![(1, MsgKind::Undo, 0, false)]);
+        let id = id_to(&fx, 1);
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 1, reply(MsgKind::Undone, 0, true, id))
+        });
+        assert_eq!(sent(&fx), vec![(0, MsgKind::Finished, 0, false)]);
+        assert_eq!(h.stores[0].decision(7), Some(false));
+    }
+
+    #[test]
+    fn an_unanswered_command_is_given_up_and_its_step_compensated() {
+        let (mut o, mut h, _) = setup("retry = { attempts = 2, backoff_ms = 10 }");
+        h.call(&mut o, |n, cx| n.on_message(cx, 0, submit()));
+        let tick = timer_id(PUBLISH_BASE + 1, 0);
+        h.now_us = 10_000;
+        let fx = h.call(&mut o, |n, cx| n.on_timer(cx, tick));
+        assert_eq!(sent(&fx), vec![(1, MsgKind::Do, 0, false)], "resent once");
+        h.now_us = 20_000;
+        let fx = h.call(&mut o, |n, cx| n.on_timer(cx, tick));
+        assert_eq!(
+            sent(&fx),
+            vec![(1, MsgKind::Undo, 0, false)],
+            "given up: undo it"
+        );
+        assert_eq!(o.phase(7), Some(Phase::Compensating(0)));
+    }
+
+    #[test]
+    fn a_recovering_orchestrator_resends_from_its_outbox() {
+        let (mut o, mut h, s) = setup("publish = \"outbox\"");
+        let fx = h.call(&mut o, |n, cx| n.on_message(cx, 0, submit()));
+        let id = id_to(&fx, 1);
+        h.call(&mut o, |n, cx| {
+            n.on_message(cx, 1, reply(MsgKind::Done, 0, true, id))
+        });
+        // Crash: the struct is gone, the store stays.
+        let mut o = Orchestrator::new(&s, &crate::patterns::layout(&s), 0);
+        let fx = h.call(&mut o, |n, cx| n.on_recover(cx));
+        assert_eq!(sent(&fx), vec![(2, MsgKind::Do, 1, false)]);
+        assert_eq!(o.phase(7), Some(Phase::Forward(1)));
+        // A resent submit is acknowledged, not run again.
+        let fx = h.call(&mut o, |n, cx| n.on_message(cx, 0, submit()));
+        assert_eq!(sent(&fx), vec![(0, MsgKind::Ack, 0, false)]);
+    }
+
+    #[test]
+    fn a_recovering_orchestrator_has_lost_its_direct_commands() {
+        let (mut o, mut h, s) = setup("publish = \"direct\"");
+        let fx = h.call(&mut o, |n, cx| n.on_message(cx, 0, submit()));
+        assert_eq!(
+            sent(&fx),
+            vec![(0, MsgKind::Ack, 0, false)],
+            "sent in a later step"
+        );
+        assert!(fx.contains(&Effect::Timer {
+            after_us: 0,
+            timer: timer_id(PUBLISH_BASE, 0)
+        }));
+        let mut o = Orchestrator::new(&s, &crate::patterns::layout(&s), 0);
+        let fx = h.call(&mut o, |n, cx| n.on_recover(cx));
+        assert!(sent(&fx).is_empty(), "the dual write: the command is lost");
+        assert_eq!(
+            o.phase(7),
+            Some(Phase::Forward(0)),
+            "the saga waits forever"
+        );
+        assert!(!o.busy());
+    }
+}
