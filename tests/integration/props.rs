@@ -72,6 +72,132 @@ proptest! {
     }
 }
 
+fn two_pc() -> Scenario {
+    template(
+        "protocol = \"two-phase-commit\"\ntimeout_ms = 60",
+        "loss = 0.05\nduplicate = 0.05",
+    )
+}
+
+fn saga_outbox(coordination: &str) -> Scenario {
+    template(
+        &format!(
+            "protocol = \"saga\"\ncoordination = \"{coordination}\"\npublish = \"outbox\"\nidempotent = true\nretry = {{ backoff_ms = 15 }}"
+        ),
+        "loss = 0.05\nduplicate = 0.05",
+    )
+}
+
+fn cqrs_outbox() -> Scenario {
+    let mut s = saga_outbox("orchestration");
+    let view = scenario(
+        "name = \"v\"\n[[service]]\nname = \"orders\"\n[write]\nprotocol = \"saga\"\nsteps = [{ service = \"orders\" }]\n[read]\nmethod = \"cqrs-view\"\nqueries = 10\ninterval_ms = 20\nview = \"order-history\"\n",
+    );
+    s.read = view.read;
+    s
+}
+
+/// Every fault kind, permanent crashes included.
+fn any_faults() -> FaultOptions {
+    FaultOptions {
+        quiet_after_ms: None,
+        ..FaultOptions::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Two-phase commit: agreement and atomicity under every fault schedule,
+    /// permanent crashes included (a blocked participant holds; it does not diverge).
+    #[test]
+    fn two_pc_agreement_and_atomicity(case in cases(two_pc(), any_faults())) {
+        let r = case.run().report;
+        for name in ["agreement", "atomicity", "conservation"] {
+            prop_assert!(r.invariants.get(name).unwrap().holds, "{} broke: {:?}\n{:?}", name, r.invariants.get(name), case);
+        }
+    }
+
+    /// A saga with an outbox, idempotent services and retries: once the faults stop
+    /// and the run settles, atomicity and conservation hold (both coordinations).
+    #[test]
+    fn saga_outbox_settles_atomic(case in cases(saga_outbox("orchestration"), FaultOptions::default()),
+                                  chor in cases(saga_outbox("choreography"), FaultOptions::default())) {
+        for c in [&case, &chor] {
+            let r = c.run().report;
+            for name in ["atomicity", "conservation", "termination"] {
+                prop_assert!(r.invariants.get(name).unwrap().holds, "{} broke: {:?}\n{:?}", name, r.invariants.get(name), c);
+            }
+        }
+    }
+
+    /// A CQRS view fed through the outbox converges once the faults stop.
+    #[test]
+    fn cqrs_view_with_outbox_converges(case in cases(cqrs_outbox(), FaultOptions::default())) {
+        let r = case.run().report;
+        prop_assert!(r.invariants.get("convergence").unwrap().holds, "{:?}\n{:?}", r.invariants.get("convergence"), case);
+    }
+
+    /// Determinism for every protocol, not only the shared database.
+    #[test]
+    fn determinism_of_every_protocol(a in cases(two_pc(), any_faults()), b in cases(saga_outbox("choreography"), any_faults()), c in cases(cqrs_outbox(), any_faults())) {
+        for case in [&a, &b, &c] {
+            prop_assert_eq!(case.run().trace.hash, case.run().trace.hash, "{:?}", case);
+        }
+    }
+}
+
+/// Known-broken configurations are *found*, and shrunk to a story of at most two
+/// faults: the lab's bug-finding power is itself under test.
+#[test]
+fn direct_publishing_under_crashes_is_found_and_shrunk() {
+    let mut t = template(
+        "protocol = \"saga\"\ncoordination = \"choreography\"\npublish = \"direct\"\nretry = { backoff_ms = 15 }",
+        "loss = 0.2",
+    );
+    t.write.as_mut().unwrap().transactions = 20;
+    let opts = FaultOptions {
+        partitions: false,
+        loss_windows: false,
+        ..FaultOptions::default()
+    };
+    let found = find_counterexample(cases(t, opts), 256, |c| {
+        holds(c, "atomicity") && holds(c, "termination")
+    })
+    .expect("a crash that loses an unsent event is found");
+    eprintln!("found and shrunk: {found:?}");
+    assert!(found.scenario.faults.len() <= 2, "{found:?}");
+    assert!(
+        !found.scenario.faults.is_empty(),
+        "it takes a crash: {found:?}"
+    );
+    let again = found.run();
+    assert!(
+        !(again.report.invariants.get("atomicity").unwrap().holds
+            && again.report.invariants.get("termination").unwrap().holds),
+        "the shrunk case replays the break: {found:?}"
+    );
+}
+
+#[test]
+fn non_idempotent_services_under_duplication_are_found_and_shrunk() {
+    let t = template("protocol = \"saga\"\nidempotent = false", "duplicate = 0.1");
+    let found = find_counterexample(cases(t, FaultOptions::default()), 64, |c| {
+        holds(c, "conservation")
+    })
+    .expect("a double apply is found");
+    assert!(found.scenario.faults.len() <= 2, "{found:?}");
+    assert!(
+        !found
+            .run()
+            .report
+            .invariants
+            .get("conservation")
+            .unwrap()
+            .holds
+    );
+}
+
 /// The finder itself is tested: a property that is false is found and shrunk.
 #[test]
 fn a_false_property_is_found_and_shrunk() {
