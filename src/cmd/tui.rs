@@ -7,19 +7,12 @@ use sovlab_tui::App;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// The catalogue: scenarios/*.toml of the current directory, by file name.
-fn catalogue() -> Vec<(String, String)> {
-    let mut files: Vec<_> = std::fs::read_dir("scenarios")
-        .map(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
-        .into_iter()
-        .filter_map(|p| Some((p.display().to_string(), std::fs::read_to_string(&p).ok()?)))
+/// The catalogue: the built-in scenarios embedded at build time, labelled
+/// `scenarios/<stem>.toml`, so the TUI opens on the same list from any directory.
+pub(crate) fn catalogue() -> Vec<(String, String)> {
+    crate::catalogue::entries()
+        .iter()
+        .map(|(stem, text)| (crate::catalogue::label(stem), (*text).to_string()))
         .collect()
 }
 
@@ -48,4 +41,23 @@ pub fn tui(file: Option<&Path>, seed: Option<u64>, trace: Option<&Path>) -> Resu
     }
     sovlab_tui::run_app(app).context("the terminal UI failed")?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_is_the_embedded_one_whatever_the_directory() {
+        // Nothing here reads the current directory: every entry is embedded, and its
+        // label names the file it was built from.
+        let entries = catalogue();
+        assert_eq!(entries.len(), crate::catalogue::entries().len());
+        assert!(entries.len() >= 12, "{} scenarios", entries.len());
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for (label, text) in &entries {
+            assert!(label.starts_with("scenarios/") && label.ends_with(".toml"));
+            assert_eq!(&std::fs::read_to_string(root.join(label)).unwrap(), text);
+        }
+    }
 }
