@@ -7,8 +7,9 @@ use sovlab_sim::trace::EventKind;
 use sovlab_sim::{run, RunResult, Scenario};
 
 /// The read scenarios of the catalogue.
-const CATALOGUE: [&str; 4] = [
+const CATALOGUE: [&str; 5] = [
     "reads-torn-composition.toml",
+    "reads-mid-saga.toml",
     "reads-source-crash-partial.toml",
     "reads-view-outbox-converges.toml",
     "reads-view-direct-diverges.toml",
