@@ -122,4 +122,69 @@ mod tests {
         assert!(find(&format!("{stem}.toml")).is_some());
         assert!(find("no-such-scenario").is_none());
     }
+
+    #[test]
+    fn the_catalogue_readme_lists_every_scenario_once() {
+        let readme = include_str!("../scenarios/README.md");
+        for (stem, _) in entries() {
+            let rows = readme
+                .lines()
+                .filter(|l| l.starts_with(&format!("| `{stem}` |")))
+                .count();
+            assert_eq!(rows, 1, "scenarios/README.md lists {stem} {rows} times");
+        }
+    }
+
+    /// Every `scenarios/X.toml` and `sovlab <command> X` in the docs names a file or a
+    /// catalogue scenario that exists (examples of a user's own files excepted).
+    #[test]
+    fn the_docs_name_only_scenarios_that_exist() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut pages = vec![root.join("README.md"), root.join("docs/README.md")];
+        for dir in ["docs", "docs/lessons", "docs/reference"] {
+            for e in std::fs::read_dir(root.join(dir)).unwrap() {
+                let p = e.unwrap().path();
+                if p.extension().is_some_and(|x| x == "md") {
+                    pages.push(p);
+                }
+            }
+        }
+        let users_own = ["my-order-saga", "case", "shrunk"];
+        let word = |s: &str| -> String {
+            s.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "-_./".contains(*c))
+                .collect()
+        };
+        let mut dead = Vec::new();
+        for page in &pages {
+            let text = std::fs::read_to_string(page).unwrap();
+            let mut names = Vec::new();
+            for (i, _) in text.match_indices("scenarios/") {
+                let w = word(&text[i + "scenarios/".len()..]);
+                if let Some(stem) = w.strip_suffix(".toml") {
+                    names.push(stem.to_string());
+                }
+            }
+            for cmd in ["run", "export", "shrink", "sweep", "tui", "check"] {
+                let pat = format!("sovlab {cmd} ");
+                for (i, _) in text.match_indices(&pat) {
+                    let w = word(&text[i + pat.len()..]);
+                    // Placeholders (FILE, NAME) and options are not names.
+                    let lower =
+                        w.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
+                    if !lower || w.contains('/') {
+                        continue;
+                    }
+                    names.push(w.strip_suffix(".toml").unwrap_or(&w).to_string());
+                }
+            }
+            for n in names {
+                let n = n.rsplit('/').next().unwrap_or(&n).to_string();
+                if find(&n).is_none() && !users_own.contains(&n.as_str()) {
+                    dead.push(format!("{}: {n}", page.display()));
+                }
+            }
+        }
+        assert!(dead.is_empty(), "dead scenario references: {dead:#?}");
+    }
 }
