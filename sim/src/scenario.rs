@@ -172,7 +172,8 @@ pub enum Coordination {
     Choreography,
 }
 
-/// How a saga service publishes what it did.
+/// How a saga's orchestrator and services send what they did, and how every source
+/// publishes its changes to a CQRS view (any protocol).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Publish {
@@ -249,7 +250,8 @@ pub struct Write {
     /// Saga: orchestration or choreography.
     #[serde(default)]
     pub coordination: Coordination,
-    /// Saga: outbox or direct publishing.
+    /// Outbox or direct publishing: a saga's commands and events, and (any protocol)
+    /// the changes sent to a CQRS view.
     #[serde(default)]
     pub publish: Publish,
     /// Saga: do services de-duplicate commands and events?
