@@ -13,7 +13,7 @@ pub type TxnId = u32;
 /// Index of a step in `write.steps`.
 pub type StepIx = u16;
 /// A message id, unique in a run; acknowledgements and de-duplication use it.
-pub type MsgId = u64;
+pub type MsgId = u32;
 
 /// What a message asks or tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

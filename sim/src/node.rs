@@ -88,7 +88,9 @@ impl<'a> Cx<'a> {
 
     /// A fresh message id.
     pub fn fresh_id(&mut self) -> MsgId {
-        *self.next_msg_id += 1;
+        // 32 bits: more messages than one run can hold in memory or time; wrapping
+        // keeps a pathological run going rather than panicking.
+        *self.next_msg_id = self.next_msg_id.wrapping_add(1).max(1);
         *self.next_msg_id
     }
 

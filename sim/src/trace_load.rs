@@ -278,7 +278,7 @@ fn msg(m: &Map<String, Value>) -> Result<Msg, String> {
         .ok_or_else(|| format!("unknown message kind {kind:?}"))?;
     let (txn, step) = txn_step(m)?;
     Ok(Msg {
-        id: u64_field(m, "id")?,
+        id: narrow(u64_field(m, "id")?, "id")?,
         kind,
         txn,
         step,
@@ -288,7 +288,7 @@ fn msg(m: &Map<String, Value>) -> Result<Msg, String> {
         } else {
             0
         },
-        re: opt_u64(m, "re")?,
+        re: narrow(opt_u64(m, "re")?, "re")?,
         at_us: opt_u64(m, "at_us")?,
     })
 }

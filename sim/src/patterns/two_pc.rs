@@ -479,7 +479,13 @@ steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ s
             .collect()
     }
 
-    fn msg(kind: MsgKind, step: u16, ok: bool, id: u64, re: u64) -> Msg {
+    fn msg(
+        kind: MsgKind,
+        step: u16,
+        ok: bool,
+        id: crate::msg::MsgId,
+        re: crate::msg::MsgId,
+    ) -> Msg {
         Msg {
             id,
             ..Msg::new(kind, 7, step).ok(ok).re(re)
@@ -589,7 +595,7 @@ steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ s
     }
 
     /// Submits txn 7 and returns the prepare ids, by step.
-    fn begin(c: &mut Coordinator, h: &mut Harness) -> Vec<u64> {
+    fn begin(c: &mut Coordinator, h: &mut Harness) -> Vec<crate::msg::MsgId> {
         let fx = h.call(c, |n, cx| {
             n.on_message(cx, 0, msg(MsgKind::Submit, 0, false, 1, 0))
         });

@@ -268,7 +268,7 @@ steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ s
             .collect()
     }
 
-    fn event(step: u16, ok: bool, id: u64) -> Msg {
+    fn event(step: u16, ok: bool, id: crate::msg::MsgId) -> Msg {
         Msg {
             id,
             ..Msg::new(MsgKind::Event, 7, step).ok(ok)

@@ -316,12 +316,12 @@ steps = [{{ service = "orders" }}, {{ service = "inventory" }}, {{ service = "pa
         }
     }
 
-    fn reply(kind: MsgKind, step: StepIx, ok: bool, re: u64) -> Msg {
+    fn reply(kind: MsgKind, step: StepIx, ok: bool, re: crate::msg::MsgId) -> Msg {
         Msg::new(kind, 7, step).ok(ok).re(re)
     }
 
     /// The id of the one message sent to `to`.
-    fn id_to(fx: &[Effect], to: NodeIx) -> u64 {
+    fn id_to(fx: &[Effect], to: NodeIx) -> crate::msg::MsgId {
         Harness::sent(fx)
             .iter()
             .find(|(t, _)| *t == to)

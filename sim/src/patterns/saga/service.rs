@@ -130,14 +130,14 @@ mod tests {
         Harness::new(2, vec![Store::new(StoreKind::Relational, capacity)], 1)
     }
 
-    fn cmd(kind: MsgKind, id: u64) -> Msg {
+    fn cmd(kind: MsgKind, id: crate::msg::MsgId) -> Msg {
         Msg {
             id,
             ..Msg::new(kind, 7, 1)
         }
     }
 
-    fn replies(fx: &[crate::node::Effect]) -> Vec<(MsgKind, bool, u64)> {
+    fn replies(fx: &[crate::node::Effect]) -> Vec<(MsgKind, bool, crate::msg::MsgId)> {
         Harness::sent(fx)
             .iter()
             .map(|(_, m)| (m.kind, m.ok, m.re))
