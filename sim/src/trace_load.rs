@@ -551,7 +551,7 @@ link = ["coordinator", "database"]
             let mut ls: Vec<&str> = text.lines().collect();
             // Not the last line: dropping it leaves a shorter, valid trace.
             let i = 1 + (x >> 8) as usize % (ls.len() - 2);
-            if x % 2 == 0 {
+            if x.is_multiple_of(2) {
                 ls.remove(i);
             } else {
                 ls.insert(i, ls[i]);
