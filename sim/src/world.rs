@@ -379,37 +379,68 @@ fn restart(core: &Shared, node: NodeIx) {
     Handle::current().restart(id);
 }
 
-/// Schedules every fault of the scenario on the supervisor's node (so that the end
-/// of the run can kill them with it).
-fn schedule_faults(core: &Shared) {
-    let (scenario, layout, net) = {
+/// One thing the fault schedule does at one time.
+#[derive(Debug, Clone)]
+enum Action {
+    Crash(NodeIx),
+    Restart(NodeIx),
+    Partition {
+        of: Vec<Option<usize>>,
+        groups: Box<[Box<[NodeIx]>]>,
+    },
+    Heal,
+    LossStart {
+        p: f64,
+        link: Option<(NodeIx, NodeIx)>,
+    },
+    LossEnd {
+        link: Option<(NodeIx, NodeIx)>,
+    },
+}
+
+/// An [`Action`] of fault `fault`, due at `at_us`.
+#[derive(Debug, Clone)]
+struct Due {
+    at_us: u64,
+    fault: usize,
+    /// 0 for the start of a fault (crash, partition, loss start), 1 for its end
+    /// (restart, heal, loss end).
+    phase: u8,
+    action: Action,
+}
+
+/// The fault schedule: every action of every fault, sorted by time, then by fault
+/// index (its place in the file), then start before end. The supervisor's tick walks
+/// it (see [`run`]); nothing is spawned per fault, so the tasks madsim schedules, and
+/// the random draws it makes, do not depend on the faults until the first one is due.
+fn fault_schedule(core: &Shared) -> Vec<Due> {
+    let (scenario, layout) = {
         let c = lock(core);
-        let net = c.supervisor.clone().expect("supervisor set");
-        (c.scenario.clone(), c.layout.clone(), net)
+        (c.scenario.clone(), c.layout.clone())
     };
+    let ms = |m: u64| m.saturating_mul(1000);
+    let mut due = Vec::new();
     for (i, fault) in scenario.faults.iter().enumerate() {
         let Some(kind) = fault.kind() else { continue };
-        let at = Duration::from_millis(fault.at_ms);
-        let core = core.clone();
+        let at_us = ms(fault.at_ms);
+        let mut push = |at_us: u64, phase: u8, action: Action| {
+            due.push(Due {
+                at_us,
+                fault: i,
+                phase,
+                action,
+            })
+        };
         match kind {
             FaultKind::Crash { node, restart_ms } => {
                 let Some(ix) = layout.target(node) else {
                     continue;
                 };
+                push(at_us, 0, Action::Crash(ix));
                 if let Some(r) = restart_ms {
-                    lock(&core).slots[usize::from(ix)].restart_pending += 1;
-                    let after = Duration::from_millis(r);
-                    net.spawn(async move {
-                        sleep(at).await;
-                        crash(&core, ix);
-                        sleep(after).await;
-                        restart(&core, ix);
-                    });
-                } else {
-                    net.spawn(async move {
-                        sleep(at).await;
-                        crash(&core, ix);
-                    });
+                    // Counted from the start: a restart to come keeps the run going.
+                    lock(core).slots[usize::from(ix)].restart_pending += 1;
+                    push(at_us.saturating_add(ms(r)), 1, Action::Restart(ix));
                 }
             }
             FaultKind::Partition { groups, heal_ms } => {
@@ -425,47 +456,59 @@ fn schedule_faults(core: &Shared) {
                     }
                     names.push(ixs.into());
                 }
-                let heal = heal_ms.map(|h| Duration::from_millis(h.saturating_sub(fault.at_ms)));
-                net.spawn(async move {
-                    sleep(at).await;
-                    {
-                        let mut c = lock(&core);
-                        c.net.partition(i, of);
-                        c.record(
-                            0,
-                            EventKind::Partition {
-                                groups: names.into(),
-                            },
-                        );
-                    }
-                    if let Some(h) = heal {
-                        sleep(h).await;
-                        let mut c = lock(&core);
-                        c.net.heal(i);
-                        c.record(0, EventKind::Heal);
-                    }
-                });
+                push(
+                    at_us,
+                    0,
+                    Action::Partition {
+                        of,
+                        groups: names.into(),
+                    },
+                );
+                if let Some(h) = heal_ms {
+                    push(ms(h.max(fault.at_ms)), 1, Action::Heal);
+                }
             }
             FaultKind::Loss { p, until_ms, link } => {
                 let link = link.and_then(|[a, b]| {
                     Some((layout.target_or_client(a)?, layout.target_or_client(b)?))
                 });
-                let until = until_ms.map(|u| Duration::from_millis(u.saturating_sub(fault.at_ms)));
-                net.spawn(async move {
-                    sleep(at).await;
-                    {
-                        let mut c = lock(&core);
-                        c.net.open_window(i, p, link);
-                        c.record(0, EventKind::LossStart { p, link });
-                    }
-                    if let Some(u) = until {
-                        sleep(u).await;
-                        let mut c = lock(&core);
-                        c.net.close_window(i);
-                        c.record(0, EventKind::LossEnd { link });
-                    }
-                });
+                push(at_us, 0, Action::LossStart { p, link });
+                if let Some(u) = until_ms {
+                    push(ms(u.max(fault.at_ms)), 1, Action::LossEnd { link });
+                }
             }
+        }
+    }
+    // Stable, and the key is total over distinct actions: the order is the file's.
+    due.sort_by_key(|d| (d.at_us, d.fault, d.phase));
+    due
+}
+
+/// Carries out one action of the fault schedule.
+fn fire(core: &Shared, due: Due) {
+    let i = due.fault;
+    match due.action {
+        Action::Crash(ix) => crash(core, ix),
+        Action::Restart(ix) => restart(core, ix),
+        Action::Partition { of, groups } => {
+            let mut c = lock(core);
+            c.net.partition(i, of);
+            c.record(0, EventKind::Partition { groups });
+        }
+        Action::Heal => {
+            let mut c = lock(core);
+            c.net.heal(i);
+            c.record(0, EventKind::Heal);
+        }
+        Action::LossStart { p, link } => {
+            let mut c = lock(core);
+            c.net.open_window(i, p, link);
+            c.record(0, EventKind::LossStart { p, link });
+        }
+        Action::LossEnd { link } => {
+            let mut c = lock(core);
+            c.net.close_window(i);
+            c.record(0, EventKind::LossEnd { link });
         }
     }
 }
@@ -547,11 +590,19 @@ pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Trace {
                 c.slots[i].machine_id = Some(machine.id());
             }
         }
-        schedule_faults(&sup);
+        // The fault schedule is walked by this loop, at its ticks: a fault fires at the
+        // first tick at or after its time (less than 1 ms late). The loop exists and
+        // ticks the same whatever the faults, so two scenarios that differ only in
+        // faults at or after time T run identically until T (tests/integration/forks.rs).
+        let mut schedule = fault_schedule(&sup).into_iter().peekable();
         let tick = Duration::from_millis(1);
         let mut pruned_at = 0;
         loop {
             sleep(tick).await;
+            let now_us = lock(&sup).now_us();
+            while let Some(due) = schedule.next_if(|d| d.at_us <= now_us) {
+                fire(&sup, due);
+            }
             let mut c = lock(&sup);
             // madsim keeps a weak reference to every task a node ever spawned (one
             // per message and per timer here) until asked to count them; counting

@@ -116,9 +116,12 @@ fn breaks(s: &Scenario, seed: u64, target: &[String]) -> bool {
 
 /// Other seeds tried when dropping a fault makes the witness seed stop breaking.
 ///
-/// Any change to the fault list changes madsim's schedule (each fault is a task), so
-/// with one seed a fault that does not matter can look needed. A nearby seed that
-/// breaks without it shows it was not; the shrunk file then names that seed.
+/// Dropping a fault leaves the run as it was until that fault's time (the schedule is
+/// walked by the supervisor, see `sovlab_sim::world`), but from then on madsim's draws
+/// differ, so with one seed a fault that does not matter can still look needed. A
+/// nearby seed that breaks without it shows it was not; the shrunk file then names
+/// that seed. (Since faults stopped reshuffling whole runs, the catalogue's shrink
+/// test no longer needs it; kept because late reshuffles remain.)
 const SEEDS_PER_DROP: u64 = 4;
 
 /// The greedy passes, repeated until none changes anything or the budget is spent.

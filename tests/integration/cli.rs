@@ -395,6 +395,8 @@ fn export_writes_svg_that_parses_and_mermaid_that_names_every_node() {
 
 /// Faults that cannot matter to the CQRS view: nothing travels between the client and
 /// the database, and the app's brief crash is over before any of its work matters.
+/// (The crash was at 50 ms, in the middle of the writes: since faults no longer
+/// reshuffle the whole run, seed 1 shows that such a crash does matter there.)
 const IRRELEVANT: &str = r#"
 [[fault]]
 at_ms = 0
@@ -407,7 +409,7 @@ partition = [["client"], ["database"]]
 heal_ms = 700
 
 [[fault]]
-at_ms = 50
+at_ms = 0
 crash = "coordinator"
 restart_ms = 5
 "#;

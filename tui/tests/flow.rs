@@ -208,6 +208,12 @@ fn catalogue_to_run_to_store_to_violation_to_fork_to_compare() {
     assert_eq!(e.kind, EventKind::Crash);
     assert_eq!(run.trace().node_name(e.node), "database");
     assert!(run.marks.contains(&(d, sovlab_tui::app::MarkKind::Fork)));
+    // Fork-stable faults: the fork runs as its parent until the added fault.
+    assert!(
+        run.trace().events[d].t_us >= fork.at_ms * 1000,
+        "diverged at step {d}, before the fault at {} ms",
+        fork.at_ms
+    );
     let after = run.result.report.write.clone().unwrap();
     assert!(
         after.committed < before.committed,

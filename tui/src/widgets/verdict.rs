@@ -115,8 +115,8 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
             .and_then(|d| r.trace.events.get(d))
             .map(|e| e.t_us);
         if let Some(t) = early.filter(|t| *t < fork.at_ms * 1000) {
-            // The world draws every random number from one stream, so a fault added
-            // later still changes the draws made before it.
+            // Should not happen any more: faults are walked by the supervisor's tick,
+            // so a fork runs as its parent until the added fault. Kept as a guard.
             lines.push(Line::styled(
                 format!(
                     "  (at {} ms, before the fault at {} ms: the added fault reshuffled the simulator's random draws)",
