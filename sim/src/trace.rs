@@ -964,11 +964,18 @@ fn push_write(out: &mut Vec<u8>, w: &Write) {
             out.extend_from_slice(b",\"commit\":");
             push_bool(out, commit);
         }
-        Write::View { txn, step, state } => {
+        Write::View {
+            txn,
+            step,
+            state,
+            version,
+        } => {
             push_word(out, "view");
             txn_step(out, txn, step);
             out.extend_from_slice(b",\"state\":");
             push_i64(out, state);
+            out.extend_from_slice(b",\"version\":");
+            push_u64(out, u64::from(version));
         }
     }
     out.push(b'}');
@@ -1050,6 +1057,7 @@ mod tests {
                 txn: 10,
                 step: 5,
                 state: -1,
+                version: 3,
             },
         ]
         .into();

@@ -70,6 +70,8 @@ struct Slot {
     incarnation: u32,
     /// A restart is scheduled: the node's work is not over.
     restart_pending: u32,
+    /// Restarted, and its loop has not run `on_recover` yet: not quiescent.
+    booting: bool,
     busy: bool,
     inbox: VecDeque<Input>,
     wake: Option<mpsc::UnboundedSender<()>>,
@@ -281,10 +283,9 @@ impl Core {
     /// Nothing left to do: every transaction and query is over, nothing in flight.
     fn quiescent(&self) -> bool {
         self.in_flight == 0
-            && self
-                .slots
-                .iter()
-                .all(|s| s.restart_pending == 0 && (!s.up || (!s.busy && s.inbox.is_empty())))
+            && self.slots.iter().all(|s| {
+                s.restart_pending == 0 && !s.booting && (!s.up || (!s.busy && s.inbox.is_empty()))
+            })
     }
 }
 
@@ -296,6 +297,7 @@ async fn node_loop(core: Shared, me: NodeIx) {
         let slot = &mut c.slots[usize::from(me)];
         slot.wake = Some(tx);
         slot.up = true;
+        slot.booting = false;
         let first = !slot.started;
         slot.started = true;
         let mut node = patterns::build_node(&c.scenario, &c.layout, me);
@@ -374,6 +376,7 @@ fn restart(core: &Shared, node: NodeIx) {
         return;
     }
     let id = slot.machine_id.expect("node built");
+    slot.booting = true;
     c.record(node, EventKind::Restart);
     drop(c);
     Handle::current().restart(id);
@@ -534,6 +537,7 @@ pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Trace {
             started: false,
             incarnation: 0,
             restart_pending: 0,
+            booting: false,
             busy: true,
             inbox: VecDeque::new(),
             wake: None,

@@ -223,3 +223,30 @@ fn a_false_property_is_found_and_shrunk() {
         "the shrunk schedule as TOML: {text}"
     );
 }
+
+/// Shrunk counterexamples the properties found once, kept as fixed regression cases.
+#[test]
+fn a_node_restarted_last_recovers_before_the_run_stops() {
+    // orders crashes with a change for the view in its outbox and restarts last; the
+    // run used to stop at the restart, before on_recover refilled the relay.
+    let s = scenario(include_str!("cases/restart-last-then-relay.toml"));
+    let r = sovlab_sim::run(&s, s.seed.unwrap());
+    let restart = r
+        .trace
+        .events
+        .iter()
+        .rposition(|e| matches!(e.kind, sovlab_sim::trace::EventKind::Restart))
+        .unwrap();
+    let orders = r.trace.node_ix("orders").unwrap();
+    assert!(
+        r.trace.events[restart..].iter().any(
+            |e| e.node == orders && matches!(e.kind, sovlab_sim::trace::EventKind::Send { .. })
+        ),
+        "the restarted node ran"
+    );
+    assert!(
+        r.report.invariants.get("convergence").unwrap().holds,
+        "{}",
+        r.report.to_text()
+    );
+}

@@ -11,10 +11,10 @@
 //! De-duplication and order: a row only moves forward. Message ids grow in the order
 //! messages are made, and a source makes a row's change in the call that commits it,
 //! so a change with a lower id than the row's last one is older and is ignored (it is
-//! still acknowledged). The row versions live in memory: a view that restarts applies
-//! the first change of each row it gets, and the sources keep at most one change per
-//! row in flight, so an old change can only overtake a newer one within one network
-//! latency of a view restart.
+//! still acknowledged). Each row's version is written with the row, in the same local
+//! commit, so a restarted view still refuses an old change that arrives late (a
+//! property test found the in-memory version wrong: after a restart, a late copy of an
+//! "applied" change overwrote a newer "compensated" one and the view never converged).
 
 use super::Layout;
 use crate::msg::{Msg, MsgId, MsgKind, NodeIx, StepIx, TxnId};
@@ -31,7 +31,7 @@ const STORE: usize = 0;
 /// The view node.
 #[derive(Debug, Default)]
 pub struct View {
-    /// The id of the last change applied to each row (0: from before a restart).
+    /// The id of the last change applied to each row (durable: see `on_recover`).
     version: BTreeMap<(TxnId, StepIx), MsgId>,
     /// Queries already answered (a duplicated query is answered once).
     done: BTreeSet<u32>,
@@ -54,6 +54,7 @@ impl View {
             txn: msg.txn,
             step: msg.step,
             state: msg.value,
+            version: msg.id,
         };
         cx.commit(STORE, Local::Commit, msg.txn, msg.step, &[write]);
         cx.event(EventKind::ViewApplied {
@@ -92,12 +93,10 @@ impl View {
 impl Node for View {
     fn on_start(&mut self, _cx: &mut Cx) {}
 
-    /// Relearns which rows exist; their versions are unknown (0), so the next change
-    /// of each row applies.
+    /// Relearns every row's version from the store, so a change older than what the
+    /// view already shows is still refused after a restart.
     fn on_recover(&mut self, cx: &mut Cx) {
-        for row in cx.store(STORE).snapshot().view.keys() {
-            self.version.insert(*row, 0);
-        }
+        self.version = cx.store(STORE).snapshot().view_versions;
     }
 
     fn on_message(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {

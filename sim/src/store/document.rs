@@ -127,8 +127,15 @@ impl Engine for DocumentStore {
             Write::Decide { txn, commit } => {
                 self.txn_doc(txn)["decision"] = json!(if commit { "commit" } else { "abort" });
             }
-            Write::View { txn, step, state } => {
-                self.txn_doc(txn)["view"][step.to_string()] = json!(state);
+            Write::View {
+                txn,
+                step,
+                state,
+                version,
+            } => {
+                let doc = self.txn_doc(txn);
+                doc["view"][step.to_string()] = json!(state);
+                doc["view_version"][step.to_string()] = json!(version);
             }
         }
     }
@@ -175,6 +182,14 @@ impl Engine for DocumentStore {
                 for (step, v) in view {
                     if let (Ok(step), Some(state)) = (step.parse(), v.as_i64()) {
                         s.view.insert((txn, step), state);
+                    }
+                }
+            }
+            if let Some(versions) = doc.get("view_version").and_then(Value::as_object) {
+                for (step, v) in versions {
+                    let version = v.as_u64().and_then(|v| u32::try_from(v).ok());
+                    if let (Ok(step), Some(version)) = (step.parse(), version) {
+                        s.view_versions.insert((txn, step), version);
                     }
                 }
             }

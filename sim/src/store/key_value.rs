@@ -122,8 +122,17 @@ impl Engine for KeyValueStore {
                 let d = if commit { "commit" } else { "abort" };
                 self.put(format!("decision/{txn:08}"), d.into());
             }
-            Write::View { txn, step, state } => {
+            Write::View {
+                txn,
+                step,
+                state,
+                version,
+            } => {
                 self.put(format!("view/{txn:08}/{step:03}"), state.to_string());
+                self.put(
+                    format!("view-version/{txn:08}/{step:03}"),
+                    version.to_string(),
+                );
             }
         }
     }
@@ -174,6 +183,13 @@ impl Engine for KeyValueStore {
                     if let (Ok(t), Ok(st), Ok(state)) = (txn.parse(), step.parse(), v.value.parse())
                     {
                         s.view.insert((t, st), state);
+                    }
+                }
+                ["view-version", txn, step] => {
+                    if let (Ok(t), Ok(st), Ok(version)) =
+                        (txn.parse(), step.parse(), v.value.parse())
+                    {
+                        s.view_versions.insert((t, st), version);
                     }
                 }
                 _ => {}

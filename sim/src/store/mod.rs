@@ -130,11 +130,14 @@ pub enum Write {
     Seen { key: u64 },
     /// A durable decision about a transaction (2PC log, shared-database commit).
     Decide { txn: TxnId, commit: bool },
-    /// A read view's row for (`txn`, `step`) now says `state` (see `read`).
+    /// A read view's row for (`txn`, `step`) now says `state` (see `read`), as of the
+    /// source change `version` (kept durably, so a restarted view still refuses an older
+    /// change that arrives late).
     View {
         txn: TxnId,
         step: StepIx,
         state: i64,
+        version: MsgId,
     },
 }
 
@@ -182,6 +185,8 @@ pub struct Snapshot {
     pub decisions: BTreeMap<TxnId, bool>,
     /// Read-view rows: (transaction, step) -> state.
     pub view: BTreeMap<(TxnId, StepIx), i64>,
+    /// Read-view rows: (transaction, step) -> the source change they reflect.
+    pub view_versions: BTreeMap<(TxnId, StepIx), MsgId>,
 }
 
 impl Snapshot {
@@ -266,8 +271,14 @@ impl Snapshot {
             Write::Decide { txn, commit } => {
                 self.decisions.insert(txn, commit);
             }
-            Write::View { txn, step, state } => {
+            Write::View {
+                txn,
+                step,
+                state,
+                version,
+            } => {
                 self.view.insert((txn, step), state);
+                self.view_versions.insert((txn, step), version);
             }
         }
     }
@@ -417,6 +428,7 @@ mod tests {
                 txn: 1,
                 step: 0,
                 state: 2,
+                version: 9,
             },
             Write::Take {
                 txn: 1,
