@@ -98,7 +98,7 @@ impl Validator {
             );
         }
         self.services(s);
-        let nodes = node_names(s);
+        let nodes = s.fault_targets();
         if (nodes.len() as u64 + 1) > u64::from(s.limits.max_nodes) {
             self.problem(
                 vec![Key("service")],
@@ -557,9 +557,4 @@ pub fn valid_name(name: &str) -> bool {
 
 fn reserved(name: &str) -> bool {
     name == CLIENT
-}
-
-/// Every node of the scenario except the client, in a stable order.
-fn node_names(s: &Scenario) -> Vec<String> {
-    s.fault_targets()
 }

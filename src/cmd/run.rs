@@ -2,7 +2,7 @@
 
 use super::{load_with_limits, EXPECT_NOT_MET};
 use crate::cli::LimitArgs;
-use crate::output::write_atomic;
+use crate::output::{same_file, write_atomic};
 use anyhow::{bail, Result};
 use std::path::Path;
 use std::process::ExitCode;
@@ -37,11 +37,4 @@ pub fn run(
     } else {
         ExitCode::from(EXPECT_NOT_MET)
     })
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
 }

@@ -60,8 +60,7 @@ pub fn applies(s: &Scenario, name: &str) -> bool {
     let write = s.write.as_ref().map(|w| w.protocol);
     let read = s.read.as_ref().map(|r| r.method);
     match name {
-        "atomicity" | "conservation" | "termination" => write.is_some(),
-        "isolation" => write.is_some(),
+        "atomicity" | "conservation" | "termination" | "isolation" => write.is_some(),
         "agreement" => write == Some(Protocol::TwoPhaseCommit),
         "convergence" => read == Some(ReadMethod::CqrsView),
         "consistent-reads" => read == Some(ReadMethod::ApiComposition),
