@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod exec;
 pub mod keyed;
 pub mod msg;
 pub mod net;

@@ -1,0 +1,70 @@
+//! The recorder: every event of a run goes through it, into the trace hash, the
+//! counters-only tally and (unless a sweep asked not to) the kept event list.
+
+use crate::msg::NodeIx;
+use crate::patterns::Layout;
+use crate::trace::{Event, EventKind, Fnv64, LineWriter, StopReason};
+
+/// Records events as they happen and enforces `[limits] max_events`.
+pub struct Recorder {
+    events: Vec<Event>,
+    keep_events: bool,
+    count: u64,
+    hash: Fnv64,
+    lines: LineWriter,
+    line: Vec<u8>,
+    max_events: u64,
+    /// Set once the run must stop (the limit here; quiescence or duration by the system).
+    pub(crate) stop: Option<StopReason>,
+}
+
+impl Recorder {
+    /// A recorder for the nodes and stores of `layout`.
+    pub fn new(layout: &Layout, max_events: u64, keep_events: bool) -> Recorder {
+        Recorder {
+            events: Vec::new(),
+            keep_events,
+            count: 0,
+            hash: Fnv64::default(),
+            lines: LineWriter::new(&layout.node_names, &layout.store_names),
+            line: Vec::with_capacity(256),
+            max_events,
+            stop: None,
+        }
+    }
+
+    /// Records that `kind` happened at `node` at `t_us`.
+    pub fn record(&mut self, t_us: u64, node: NodeIx, kind: EventKind) {
+        let e = Event { t_us, node, kind };
+        // Every event feeds the hash, kept or not: a sweep's seed replays to the same
+        // `trace_hash` a full run prints.
+        self.line.clear();
+        self.lines.write(&mut self.line, self.count, &e);
+        self.hash.write(&self.line);
+        self.count += 1;
+        if self.keep_events {
+            self.events.push(e);
+        }
+        let max = self.max_events;
+        if self.count >= max && self.stop.is_none() {
+            self.stop = Some(StopReason::Limit(format!(
+                "the run reached {max} events ([limits] max_events)"
+            )));
+        }
+    }
+
+    /// How many events were recorded.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The trace hash so far.
+    pub fn hash(&self) -> u64 {
+        self.hash.finish()
+    }
+
+    /// The kept events, taken out (empty when counters-only).
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+}

@@ -1,0 +1,530 @@
+//! The system core: every node, store, message and fault of one run, with no
+//! executor in it. An executor decides *when* things happen and calls the core; the
+//! core says what happened (the trace) and what must happen later ([`Todo`]).
+//!
+//! The rules the core keeps, whichever executor drives it, are in
+//! docs/architecture.md ("The core and its executors").
+
+use super::faults::{fault_schedule, Action, Due};
+use super::recorder::Recorder;
+use crate::msg::{Msg, MsgId, NodeIx};
+use crate::net::{Fate, Net};
+use crate::node::{Chance, Cx, Effect, Node};
+use crate::patterns::{self, Layout};
+use crate::scenario::Scenario;
+use crate::store::Store;
+use crate::trace::{Counters, DropReason, EventKind, StopReason, Trace};
+use std::collections::VecDeque;
+
+/// The shortest delay of a message or a timer: one asked for less waits this long
+/// (madsim's `sleep` has the same floor; the core applies it so every executor does).
+pub const MIN_DELAY_US: u64 = 1_000;
+
+/// The supervisor's period: faults fire, and the end of the run is checked, at
+/// multiples of it.
+pub const TICK_US: u64 = 1_000;
+
+/// Something for a node to handle, queued in its inbox.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Input {
+    /// A message arrived.
+    Message {
+        /// Its sender.
+        from: NodeIx,
+        /// The message.
+        msg: Msg,
+    },
+    /// A timer fired.
+    Timer {
+        /// The node's timer number.
+        timer: u64,
+        /// The incarnation that set it: a timer outlives no crash.
+        incarnation: u32,
+    },
+}
+
+/// Something the executor must make happen, in the order the core pushed them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Todo {
+    /// After `after_us`, call [`System::arrive`] with this message.
+    Arrive {
+        /// Delay from now (at least [`MIN_DELAY_US`]).
+        after_us: u64,
+        /// Sender.
+        from: NodeIx,
+        /// Receiver.
+        to: NodeIx,
+        /// The message.
+        msg: Msg,
+    },
+    /// After `after_us`, call [`System::timer_due`]; it may be cancelled if `node`
+    /// crashes first (the core ignores it then anyway).
+    Timer {
+        /// Delay from now (at least [`MIN_DELAY_US`]).
+        after_us: u64,
+        /// The node that set it.
+        node: NodeIx,
+        /// Its number.
+        timer: u64,
+        /// The node's incarnation when it was set.
+        incarnation: u32,
+    },
+    /// `node`'s inbox has input: call [`System::handle_next`] for it, later.
+    Wake(NodeIx),
+    /// `node` crashed: its executor-side machinery (timers, loop) may go.
+    Kill(NodeIx),
+    /// `node` restarts: call [`System::boot`] for it, later.
+    Boot(NodeIx),
+}
+
+/// What [`System::handle_next`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The inbox is empty (or the node is down).
+    Idle,
+    /// A timer of an earlier incarnation was dropped; nothing ran.
+    Stale,
+    /// One input was handled, to completion.
+    Ran,
+}
+
+/// The core's view of one node.
+struct Slot {
+    /// Its state machine: `None` before its first boot and while it is down.
+    machine: Option<Box<dyn Node>>,
+    up: bool,
+    started: bool,
+    incarnation: u32,
+    /// Restarts still scheduled: the node's work is not over.
+    restart_pending: u32,
+    /// Restarted, and not booted yet: not quiescent.
+    booting: bool,
+    busy: bool,
+    inbox: VecDeque<Input>,
+    stores: Vec<u16>,
+}
+
+thread_local! {
+    /// Systems built on this thread and not yet freed (see [`live_worlds`]).
+    static LIVE_WORLDS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many systems built on this thread are still in memory: 0 between runs, unless
+/// a run leaked its world (a test checks it; runs happen on the calling thread).
+pub fn live_worlds() -> usize {
+    LIVE_WORLDS.with(|n| n.get())
+}
+
+/// One run's state and logic.
+pub struct System {
+    scenario: Scenario,
+    layout: Layout,
+    slots: Vec<Slot>,
+    stores: Vec<Store>,
+    net: Net,
+    rec: Recorder,
+    counters: Counters,
+    next_msg_id: MsgId,
+    in_flight: u64,
+    effects: Vec<Effect>,
+    todo: Vec<Todo>,
+    faults: Vec<Due>,
+    next_fault: usize,
+    end_us: u64,
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        LIVE_WORLDS.with(|n| n.set(n.get().saturating_sub(1)));
+    }
+}
+
+impl System {
+    /// The system of `scenario`, every node down and not yet booted.
+    pub fn new(scenario: &Scenario, keep_events: bool) -> System {
+        let layout = patterns::layout(scenario);
+        let faults = fault_schedule(scenario, &layout);
+        let mut slots: Vec<Slot> = (0..layout.nodes.len())
+            .map(|i| Slot {
+                machine: None,
+                up: false,
+                started: false,
+                incarnation: 0,
+                restart_pending: 0,
+                booting: false,
+                busy: true,
+                inbox: VecDeque::new(),
+                stores: layout.node_stores[i].clone(),
+            })
+            .collect();
+        // Counted from the start: a restart to come keeps the run going.
+        for due in &faults {
+            if let Action::Restart(ix) = due.action {
+                slots[usize::from(ix)].restart_pending += 1;
+            }
+        }
+        let stores = layout
+            .stores
+            .iter()
+            .map(|s| Store::new(s.kind, s.capacity))
+            .collect();
+        let net = Net::new(
+            scenario.network.loss,
+            scenario.network.duplicate,
+            scenario.network.latency_ms,
+        );
+        LIVE_WORLDS.with(|n| n.set(n.get() + 1));
+        System {
+            rec: Recorder::new(&layout, scenario.limits.max_events, keep_events),
+            scenario: scenario.clone(),
+            layout,
+            slots,
+            stores,
+            net,
+            counters: Counters::default(),
+            next_msg_id: 0,
+            in_flight: 0,
+            effects: Vec::new(),
+            todo: Vec::new(),
+            faults,
+            next_fault: 0,
+            end_us: 0,
+        }
+    }
+
+    /// The run's nodes and stores.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// How many nodes there are (node indices are `0..node_count()`).
+    pub fn node_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// How many events were recorded so far.
+    pub fn event_count(&self) -> u64 {
+        self.rec.count()
+    }
+
+    /// Messages in flight (sent, not yet arrived or dropped).
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight
+    }
+
+    /// Is `node` up?
+    pub fn is_up(&self, node: NodeIx) -> bool {
+        self.slots[usize::from(node)].up
+    }
+
+    /// Has the run been told to stop (a limit, quiescence, the duration)?
+    pub fn stopped(&self) -> bool {
+        self.rec.stop.is_some()
+    }
+
+    /// What the executor must do next, in order; drain it after every call.
+    pub fn todo(&mut self) -> std::vec::Drain<'_, Todo> {
+        self.todo.drain(..)
+    }
+
+    fn record(&mut self, now_us: u64, node: NodeIx, kind: EventKind) {
+        self.rec.record(now_us, node, kind);
+    }
+
+    /// Starts `node` for the first time, or after a restart: a fresh machine, then
+    /// its `on_start` / `on_recover`.
+    pub fn boot(&mut self, me: NodeIx, now_us: u64, chance: &mut dyn Chance) {
+        let slot = &mut self.slots[usize::from(me)];
+        slot.up = true;
+        slot.booting = false;
+        let first = !slot.started;
+        slot.started = true;
+        slot.machine = Some(patterns::build_node(&self.scenario, &self.layout, me));
+        self.call(me, now_us, chance, |n, cx| {
+            if first {
+                n.on_start(cx)
+            } else {
+                n.on_recover(cx)
+            }
+        });
+    }
+
+    /// Handles the next input in `me`'s inbox, to completion: no crash can come
+    /// between a handler and its effects (handler atomicity).
+    pub fn handle_next(&mut self, me: NodeIx, now_us: u64, chance: &mut dyn Chance) -> Step {
+        let Some(input) = self.slots[usize::from(me)].inbox.pop_front() else {
+            return Step::Idle;
+        };
+        match input {
+            Input::Message { from, msg } => {
+                self.counters.delivered += 1;
+                self.record(now_us, me, EventKind::Deliver { from, msg });
+                self.call(me, now_us, chance, |n, cx| n.on_message(cx, from, msg));
+            }
+            Input::Timer { timer, incarnation } => {
+                if incarnation != self.slots[usize::from(me)].incarnation {
+                    return Step::Stale;
+                }
+                self.record(now_us, me, EventKind::Timer { timer });
+                self.call(me, now_us, chance, |n, cx| n.on_timer(cx, timer));
+            }
+        }
+        Step::Ran
+    }
+
+    /// Calls node `me` with a context, then carries out its effects in order.
+    fn call(
+        &mut self,
+        me: NodeIx,
+        now_us: u64,
+        chance: &mut dyn Chance,
+        f: impl FnOnce(&mut dyn Node, &mut Cx),
+    ) {
+        let Some(mut node) = self.slots[usize::from(me)].machine.take() else {
+            return;
+        };
+        // Disjoint borrows of the fields the context needs: no copy of the ids.
+        let System {
+            slots,
+            stores,
+            effects,
+            next_msg_id,
+            ..
+        } = self;
+        let ids = &slots[usize::from(me)].stores;
+        // A node's stores are contiguous in `stores` (see `Layout`).
+        let range = match (ids.first(), ids.last()) {
+            (Some(a), Some(b)) => usize::from(*a)..usize::from(*b) + 1,
+            _ => 0..0,
+        };
+        {
+            let mut cx = Cx::new(
+                now_us,
+                me,
+                &mut stores[range],
+                ids,
+                effects,
+                next_msg_id,
+                &mut *chance,
+            );
+            f(node.as_mut(), &mut cx);
+        }
+        self.apply_effects(me, now_us, chance);
+        let slot = &mut self.slots[usize::from(me)];
+        slot.busy = node.busy();
+        slot.machine = Some(node);
+    }
+
+    fn apply_effects(&mut self, me: NodeIx, now_us: u64, chance: &mut dyn Chance) {
+        let mut effects = std::mem::take(&mut self.effects);
+        // Drained by value: an event's writes move into the trace, uncopied.
+        for effect in effects.drain(..) {
+            match effect {
+                Effect::Send { to, msg } => self.send(me, to, msg, now_us, chance),
+                Effect::Timer { after_us, timer } => self.todo.push(Todo::Timer {
+                    after_us: after_us.max(MIN_DELAY_US),
+                    node: me,
+                    timer,
+                    incarnation: self.slots[usize::from(me)].incarnation,
+                }),
+                Effect::Event(kind) => self.record(now_us, me, kind),
+            }
+        }
+        // Keep the buffer's capacity for the next call.
+        self.effects = effects;
+    }
+
+    fn send(&mut self, from: NodeIx, to: NodeIx, msg: Msg, now_us: u64, chance: &mut dyn Chance) {
+        self.counters.sent += 1;
+        self.record(now_us, from, EventKind::Send { to, msg });
+        match self.net.fate(from, to, chance) {
+            Fate::Dropped(reason) => {
+                self.counters.dropped += 1;
+                self.record(now_us, from, EventKind::Drop { to, msg, reason });
+            }
+            Fate::Delivered {
+                latency_us,
+                duplicate_us,
+            } => {
+                self.in_transit(from, to, msg, latency_us);
+                if let Some(d) = duplicate_us {
+                    self.counters.duplicated += 1;
+                    self.record(now_us, from, EventKind::Duplicate { to, msg });
+                    self.in_transit(from, to, msg, d);
+                }
+            }
+        }
+    }
+
+    fn in_transit(&mut self, from: NodeIx, to: NodeIx, msg: Msg, latency_us: u64) {
+        self.in_flight += 1;
+        self.todo.push(Todo::Arrive {
+            after_us: latency_us.max(MIN_DELAY_US),
+            from,
+            to,
+            msg,
+        });
+    }
+
+    /// A message reaches `to`: into its inbox, or dropped if `to` is down.
+    pub fn arrive(&mut self, from: NodeIx, to: NodeIx, msg: Msg, now_us: u64) {
+        self.in_flight -= 1;
+        if self.slots[usize::from(to)].up {
+            self.push(to, Input::Message { from, msg });
+        } else {
+            self.counters.dropped += 1;
+            let reason = DropReason::Down;
+            self.record(now_us, from, EventKind::Drop { to, msg, reason });
+        }
+    }
+
+    /// A timer set by `node` in `incarnation` is due: into its inbox if it is up.
+    pub fn timer_due(&mut self, node: NodeIx, timer: u64, incarnation: u32) {
+        self.push(node, Input::Timer { timer, incarnation });
+    }
+
+    fn push(&mut self, to: NodeIx, input: Input) {
+        let slot = &mut self.slots[usize::from(to)];
+        if !slot.up {
+            return;
+        }
+        slot.inbox.push_back(input);
+        self.todo.push(Todo::Wake(to));
+    }
+
+    /// `node` crashes: its machine and inbox are lost (each message in it is a drop),
+    /// its stores survive. Returns false if it was already down.
+    pub fn crash(&mut self, node: NodeIx, now_us: u64) -> bool {
+        let slot = &mut self.slots[usize::from(node)];
+        if !slot.up {
+            return false;
+        }
+        slot.up = false;
+        slot.busy = false;
+        slot.incarnation += 1;
+        slot.machine = None;
+        let lost = std::mem::take(&mut slot.inbox);
+        self.record(now_us, node, EventKind::Crash);
+        // Messages that had arrived but were not yet handled die with the node.
+        for input in lost {
+            if let Input::Message { from, msg } = input {
+                self.counters.dropped += 1;
+                let reason = DropReason::Down;
+                self.record(
+                    now_us,
+                    from,
+                    EventKind::Drop {
+                        to: node,
+                        msg,
+                        reason,
+                    },
+                );
+            }
+        }
+        self.todo.push(Todo::Kill(node));
+        true
+    }
+
+    /// `node` restarts, if it is down: it boots later ([`Todo::Boot`]).
+    pub fn restart(&mut self, node: NodeIx, now_us: u64) -> bool {
+        let slot = &mut self.slots[usize::from(node)];
+        slot.restart_pending = slot.restart_pending.saturating_sub(1);
+        if slot.up {
+            return false;
+        }
+        slot.booting = true;
+        self.record(now_us, node, EventKind::Restart);
+        self.todo.push(Todo::Boot(node));
+        true
+    }
+
+    /// Fires the next action of the fault schedule if it is due at `now_us`;
+    /// returns whether one was. Call it until false at every tick.
+    pub fn fire_next_fault(&mut self, now_us: u64) -> bool {
+        let Some(due) = self.faults.get(self.next_fault) else {
+            return false;
+        };
+        if due.at_us > now_us {
+            return false;
+        }
+        let due = due.clone();
+        self.next_fault += 1;
+        let i = due.fault;
+        match due.action {
+            Action::Crash(ix) => {
+                self.crash(ix, now_us);
+            }
+            Action::Restart(ix) => {
+                self.restart(ix, now_us);
+            }
+            Action::Partition { of, groups } => {
+                self.net.partition(i, of);
+                self.record(now_us, 0, EventKind::Partition { groups });
+            }
+            Action::Heal => {
+                self.net.heal(i);
+                self.record(now_us, 0, EventKind::Heal);
+            }
+            Action::LossStart { p, link } => {
+                self.net.open_window(i, p, link);
+                self.record(now_us, 0, EventKind::LossStart { p, link });
+            }
+            Action::LossEnd { link } => {
+                self.net.close_window(i);
+                self.record(now_us, 0, EventKind::LossEnd { link });
+            }
+        }
+        true
+    }
+
+    /// Nothing left to do: every transaction and query is over, nothing in flight,
+    /// no restart to come.
+    pub fn quiescent(&self) -> bool {
+        self.in_flight == 0
+            && self.slots.iter().all(|s| {
+                s.restart_pending == 0 && !s.booting && (!s.up || (!s.busy && s.inbox.is_empty()))
+            })
+    }
+
+    /// The run-end rule, checked at every tick after the faults: a limit already
+    /// reached stops the run; else quiescence; else `duration_ms`. True: stop now.
+    pub fn check_end(&mut self, now_us: u64) -> bool {
+        if self.rec.stop.is_some() {
+            return true;
+        }
+        if self.quiescent() {
+            self.rec.stop = Some(StopReason::Quiescent);
+            return true;
+        }
+        if now_us >= self.scenario.duration_ms.saturating_mul(1000) {
+            self.rec.stop = Some(StopReason::Duration);
+            return true;
+        }
+        false
+    }
+
+    /// Closes the run at `now_us`: a limit that stopped it is the last event.
+    pub fn finish(&mut self, now_us: u64) {
+        if let Some(StopReason::Limit(what)) = self.rec.stop.clone() {
+            self.record(now_us, 0, EventKind::Limit { what });
+        }
+        self.end_us = now_us;
+    }
+
+    /// The trace of the finished run (its events are taken out of the system).
+    pub fn trace(&mut self, seed: u64) -> Trace {
+        Trace {
+            scenario: self.scenario.clone(),
+            seed,
+            nodes: self.layout.nodes.clone(),
+            stores: self.layout.stores.clone(),
+            events: self.rec.take_events(),
+            event_count: self.rec.count(),
+            hash: self.rec.hash(),
+            counters: self.counters,
+            end_us: self.end_us,
+            stop: self.rec.stop.clone().unwrap_or(StopReason::Duration),
+            final_stores: self.stores.iter().map(Store::snapshot).collect(),
+        }
+    }
+}
