@@ -212,6 +212,11 @@ impl System {
         self.in_flight
     }
 
+    /// Every store, by store index (durable: a crash does not touch them).
+    pub fn stores(&self) -> &[Store] {
+        &self.stores
+    }
+
     /// Is `node` up?
     pub fn is_up(&self, node: NodeIx) -> bool {
         self.slots[usize::from(node)].up
@@ -528,3 +533,7 @@ impl System {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "system_tests.rs"]
+mod tests;
