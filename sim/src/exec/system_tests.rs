@@ -80,17 +80,48 @@ impl Driver {
         }
     }
 
+    /// When the earliest pending todo is due.
+    fn next_at(&self) -> u64 {
+        self.pending
+            .iter()
+            .map(|p| (p.0, p.1))
+            .min()
+            .map_or(u64::MAX, |p| p.0)
+    }
+
+    /// Takes the earliest pending todo (ties: the order pushed) and moves the clock to it.
+    fn pop(&mut self) -> Todo {
+        let (i, _) = (self.pending.iter().enumerate())
+            .min_by_key(|(_, p)| (p.0, p.1))
+            .expect("work pending");
+        let (at, _, todo) = self.pending.remove(i);
+        self.now_us = at;
+        todo
+    }
+
+    /// Carries out `todo` now.
+    fn apply(&mut self, sys: &mut System, todo: Todo, chance: &mut dyn Chance) {
+        let now = self.now_us;
+        match todo {
+            Todo::Arrive { from, to, msg, .. } => sys.arrive(from, to, msg, now),
+            Todo::Timer {
+                node,
+                timer,
+                incarnation,
+                ..
+            } => sys.timer_due(node, timer, incarnation),
+            Todo::Wake(n) => while sys.handle_next(n, now, chance) != Step::Idle {},
+            Todo::Boot(n) => sys.boot(n, now, chance),
+            Todo::Kill(_) => {}
+        }
+        self.take(sys);
+    }
+
     /// Runs until `until_us` or the end rule says stop; returns whether it stopped.
     fn run(&mut self, sys: &mut System, until_us: u64, chance: &mut dyn Chance) -> bool {
         let mut next_tick = TICK_US;
         loop {
-            let next = self
-                .pending
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, p)| (p.0, p.1));
-            let at = next.map_or(u64::MAX, |(_, p)| p.0);
-            if next_tick <= at {
+            if next_tick <= self.next_at() {
                 if next_tick > until_us {
                     return false;
                 }
@@ -104,22 +135,8 @@ impl Driver {
                 next_tick += TICK_US;
                 continue;
             }
-            let i = next.map(|(i, _)| i).expect("an event is due");
-            let (at, _, todo) = self.pending.remove(i);
-            self.now_us = at;
-            match todo {
-                Todo::Arrive { from, to, msg, .. } => sys.arrive(from, to, msg, at),
-                Todo::Timer {
-                    node,
-                    timer,
-                    incarnation,
-                    ..
-                } => sys.timer_due(node, timer, incarnation),
-                Todo::Wake(n) => while sys.handle_next(n, at, chance) != Step::Idle {},
-                Todo::Boot(n) => sys.boot(n, at, chance),
-                Todo::Kill(_) => {}
-            }
-            self.take(sys);
+            let todo = self.pop();
+            self.apply(sys, todo, chance);
         }
     }
 }
@@ -254,29 +271,11 @@ fn a_handler_runs_to_completion_before_a_crash() {
     d.boot_all(&mut sys, &mut r);
     // Run until the client's first request waits in orders' inbox.
     let orders = sys.layout().target("orders").expect("orders node");
-    let mut wake = None;
-    while wake.is_none() {
-        let (i, _) = d
-            .pending
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, p)| (p.0, p.1))
-            .expect("work pending");
-        let (at, _, todo) = d.pending.remove(i);
-        d.now_us = at;
-        match todo {
-            Todo::Arrive { from, to, msg, .. } => sys.arrive(from, to, msg, at),
-            Todo::Timer {
-                node,
-                timer,
-                incarnation,
-                ..
-            } => sys.timer_due(node, timer, incarnation),
-            Todo::Wake(n) if n == orders => wake = Some(at),
-            Todo::Wake(n) => while sys.handle_next(n, at, &mut r) != Step::Idle {},
-            Todo::Boot(_) | Todo::Kill(_) => {}
+    loop {
+        match d.pop() {
+            Todo::Wake(n) if n == orders => break,
+            todo => d.apply(&mut sys, todo, &mut r),
         }
-        d.take(&mut sys);
     }
     let seen = sys.event_count() as usize;
     assert_eq!(sys.handle_next(orders, d.now_us, &mut r), Step::Ran);
