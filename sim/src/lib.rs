@@ -17,9 +17,11 @@ pub mod report;
 pub mod scenario;
 mod scenario_hints;
 mod scenario_validate;
+pub mod shrink;
 pub mod store;
 #[cfg(feature = "proptest")]
 pub mod strategies;
+pub mod sweep;
 pub mod trace;
 pub mod trace_load;
 pub mod world;
