@@ -198,6 +198,8 @@ pub fn first_row_y(area: Rect) -> u16 {
 
 /// Draws the compare screen.
 pub fn render(c: &CompareView, f: &mut Frame, area: Rect) {
+    // Below 100 columns every invariant's column needs the protocol's short name.
+    let narrow = area.width < 100;
     let invs = c.invariants();
     let mut header = vec![
         Cell::from("protocol"),
@@ -206,14 +208,17 @@ pub fn render(c: &CompareView, f: &mut Frame, area: Rect) {
         Cell::from("unfin"),
     ];
     header.extend(invs.iter().map(|n| Cell::from(short(n))));
-    header.push(Cell::from("events"));
+    // Narrow: the events column goes (the selected row's note gives them).
+    if !narrow {
+        header.push(Cell::from("events"));
+    }
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let rows: Vec<Row> = c
         .rows
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let mut cells = vec![Cell::from(r.label.clone())];
+            let mut cells = vec![Cell::from(fit_label(&r.label, narrow))];
             match &r.result {
                 Ok(res) => {
                     let (cm, ab, un) = res
@@ -233,11 +238,12 @@ pub fn render(c: &CompareView, f: &mut Frame, area: Rect) {
                             None => Cell::from("–"),
                         });
                     }
-                    cells.push(Cell::from(res.trace.events.len().to_string()));
+                    if !narrow {
+                        cells.push(Cell::from(res.trace.events.len().to_string()));
+                    }
                 }
-                Err(_) => cells.push(
-                    Cell::from("cannot run: see below").style(Style::new().fg(Color::Red)),
-                ),
+                Err(_) => cells
+                    .push(Cell::from("cannot run: see below").style(Style::new().fg(Color::Red))),
             }
             let row = Row::new(cells);
             if i == c.sel {
@@ -251,21 +257,23 @@ pub fn render(c: &CompareView, f: &mut Frame, area: Rect) {
             }
         })
         .chain(c.waiting.iter().enumerate().map(|(i, (label, _, _))| {
-            let what = if i == 0 { "running …" } else { "waiting" };
+            let what = if i == 0 { "run…" } else { "wait" };
             Row::new(vec![
-                Cell::from(label.clone()),
+                Cell::from(fit_label(label, narrow)),
                 Cell::from(what).style(Style::new().fg(Color::Yellow)),
             ])
         }))
         .collect();
     let mut widths = vec![
-        Constraint::Length(18),
+        Constraint::Length(if narrow { 9 } else { 18 }),
         Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(6),
+        Constraint::Length(if narrow { 5 } else { 6 }),
+        Constraint::Length(if narrow { 5 } else { 6 }),
     ];
     widths.extend(invs.iter().map(|_| Constraint::Length(8)));
-    widths.push(Constraint::Length(8));
+    if !narrow {
+        widths.push(Constraint::Length(8));
+    }
     let table_h = ((c.rows.len() + c.waiting.len()) as u16 + 4).min(area.height);
     let [top, bottom] =
         ratatui::layout::Layout::vertical([Constraint::Length(table_h), Constraint::Min(0)])
@@ -275,10 +283,10 @@ pub fn render(c: &CompareView, f: &mut Frame, area: Rect) {
         format!(" compare · {} · seed {} ", c.name, c.seed)
     } else {
         format!(
-            " compare · {} · seed {} · running {} of {total} … ",
+            " compare · running {} of {total} … · {} · seed {} ",
+            c.rows.len() + 1,
             c.name,
-            c.seed,
-            c.rows.len() + 1
+            c.seed
         )
     };
     let table = Table::new(rows, widths)
@@ -336,6 +344,18 @@ pub fn render(c: &CompareView, f: &mut Frame, area: Rect) {
             .block(Block::bordered().title(" selected ")),
         bottom,
     );
+}
+
+/// A protocol's label in its column: whole, or short on a narrow screen.
+fn fit_label(label: &str, narrow: bool) -> String {
+    let short = match label {
+        "saga orchestrated" => "saga orch",
+        "saga choreographed" => "saga chor",
+        "two-phase commit" => "2PC",
+        "shared database" => "shared db",
+        other => other,
+    };
+    if narrow { short } else { label }.to_string()
 }
 
 /// A column-sized invariant name.

@@ -130,7 +130,8 @@ impl Query {
             } else {
                 ((from + n - k) % n, k > from)
             };
-            self.matches(trace, &trace.events[i]).then_some((i, wrapped))
+            self.matches(trace, &trace.events[i])
+                .then_some((i, wrapped))
         })
     }
 
@@ -150,9 +151,9 @@ impl Query {
 
 fn peer(e: &Event) -> Option<NodeIx> {
     match &e.kind {
-        EventKind::Send { to, .. } | EventKind::Drop { to, .. } | EventKind::Duplicate { to, .. } => {
-            Some(*to)
-        }
+        EventKind::Send { to, .. }
+        | EventKind::Drop { to, .. }
+        | EventKind::Duplicate { to, .. } => Some(*to),
         EventKind::Deliver { from, .. } => Some(*from),
         _ => None,
     }
@@ -236,9 +237,7 @@ mod tests {
             .events
             .iter()
             .enumerate()
-            .filter(|(_, e)| {
-                matches!(&e.kind, EventKind::Deliver { msg, .. } if msg.txn == 3)
-            })
+            .filter(|(_, e)| matches!(&e.kind, EventKind::Deliver { msg, .. } if msg.txn == 3))
             .map(|(i, _)| i)
             .collect();
         assert!(want.len() >= 3, "{want:?}");
@@ -254,7 +253,10 @@ mod tests {
         }
         assert_eq!(got, want);
         assert_eq!(q.find(&t, want[1], false), Some((want[0], false)));
-        assert_eq!(q.find(&t, want[0], false), Some((*want.last().unwrap(), true)));
+        assert_eq!(
+            q.find(&t, want[0], false),
+            Some((*want.last().unwrap(), true))
+        );
         assert_eq!(q.count(&t, want[1]), (want.len(), 2));
         // A node matches messages to and from it; nonsense matches nothing.
         let db = Query::parse("order-history", &t);

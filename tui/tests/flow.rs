@@ -479,8 +479,9 @@ steps = [{ service = "orders" }, { service = "inventory", amount = 2, reject = 0
     for (w, h) in [(80, 24), (60, 15), (200, 50)] {
         for &i in &locals {
             a.run.as_mut().unwrap().jump(i);
-            let ins = sovlab_tui::screens::run::areas(Rect::new(0, 0, w, h), a.run.as_ref().unwrap())
-                .inspector;
+            let ins =
+                sovlab_tui::screens::run::areas(Rect::new(0, 0, w, h), a.run.as_ref().unwrap())
+                    .inspector;
             let b = draw(&mut a, w, h);
             let seen = (ins.y..ins.bottom())
                 .any(|y| (ins.x..ins.right()).any(|x| b[(x, y)].bg == Color::Yellow));

@@ -19,7 +19,8 @@ pub fn areas_for(app: &App, area: Rect) -> (Rect, Rect, Rect) {
         .unwrap_or(0);
     // Room for the title, too.
     let w = need.max(26).clamp(body.width * 28 / 100, body.width / 2);
-    let [list, detail] = Layout::horizontal([Constraint::Length(w), Constraint::Min(0)]).areas(body);
+    let [list, detail] =
+        Layout::horizontal([Constraint::Length(w), Constraint::Min(0)]).areas(body);
     (list, detail, status)
 }
 

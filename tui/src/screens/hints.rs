@@ -63,13 +63,20 @@ mod tests {
             assert!(f.chars().count() <= w.max(ESSENTIAL.len()), "{w}: {f}");
             assert!(f.ends_with("? help · q quit"), "{w}: {f}");
             // Whatever is dropped is dropped from the end of the list.
-            let shown: Vec<&str> = RUN_HINTS.iter().copied().filter(|h| f.contains(h)).collect();
+            let shown: Vec<&str> = RUN_HINTS
+                .iter()
+                .copied()
+                .filter(|h| f.contains(h))
+                .collect();
             assert_eq!(shown, RUN_HINTS[..shown.len()], "{w}: {f}");
         }
         assert!(footer("", &RUN_HINTS, 80).contains("←/→ step"));
         assert!(footer("", &RUN_HINTS, 200).contains("+/- speed"));
         let long = "x".repeat(300);
         let f = footer(&long, &RUN_HINTS, 80);
-        assert!(f.ends_with(ESSENTIAL) && f.contains('…') && f.chars().count() == 80, "{f}");
+        assert!(
+            f.ends_with(ESSENTIAL) && f.contains('…') && f.chars().count() == 80,
+            "{f}"
+        );
     }
 }

@@ -93,27 +93,54 @@ pub const HELP: [(&str, &str); 31] = [
     ("space", "play / pause"),
     ("+ -", "playback faster / slower"),
     ("n p", "next / previous fault or violation (every one)"),
-    ("/", "search the diagram: t12 (a txn), a node, a kind, words"),
+    (
+        "/",
+        "search the diagram: t12 (a txn), a node, a kind, words",
+    ),
     ("n p / N", "after a search: next / previous match"),
     ("Esc", "end the search; close a menu; back one screen"),
     ("Tab", "next panel (Shift-Tab: previous)"),
     ("[ ]", "previous / next node in the inspector (pins it)"),
-    ("P", "pin the inspector to its node, or follow each step's node"),
+    (
+        "P",
+        "pin the inspector to its node, or follow each step's node",
+    ),
     ("t", "hide / show timers in the diagram"),
-    ("d", "the scenario's description, faults and expect / the diagram"),
+    (
+        "d",
+        "the scenario's description, faults and expect / the diagram",
+    ),
     ("Enter", "open (lists); jump to where it broke (verdicts)"),
     ("f", "what-if: add a fault here and fork the run"),
-    ("← → (menu)", "what-if: a shorter / longer restart delay or window"),
+    (
+        "← → (menu)",
+        "what-if: a shorter / longer restart delay or window",
+    ),
     ("u / Backspace", "undo the last fork"),
     ("c", "compare protocols on the same faults"),
-    ("s S", "next / previous seed, keeping the time and the forks"),
+    (
+        "s S",
+        "next / previous seed, keeping the time and the forks",
+    ),
     ("mouse wheel", "step (diagram), move (lists)"),
     ("click", "choose a step, a node, a timeline position"),
     ("", ""),
-    ("verdicts", "holds · holds so far; breaks at step N (a later step"),
-    ("", "breaks it) · BROKEN at step N; expect: what the scenario"),
-    ("", "predicts; a predicted break is the lesson, not a failure."),
-    ("", "Every invariant and outcome is defined in docs/concepts.md"),
+    (
+        "verdicts",
+        "holds · holds so far; breaks at step N (a later step",
+    ),
+    (
+        "",
+        "breaks it) · BROKEN at step N; expect: what the scenario",
+    ),
+    (
+        "",
+        "predicts; a predicted break is the lesson, not a failure.",
+    ),
+    (
+        "",
+        "Every invariant and outcome is defined in docs/concepts.md",
+    ),
     ("", ""),
 ];
 

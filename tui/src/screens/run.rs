@@ -106,7 +106,7 @@ pub fn render(app: &App, run: &RunView, f: &mut Frame, area: Rect) {
     f.render_widget(Paragraph::new(Line::from(title)), a.title);
 
     if run.show_about {
-        let lines = about::lines(&run.scenario, run.seed);
+        let lines = about::story_first(&run.scenario, run.seed);
         f.render_widget(
             Paragraph::new(lines).wrap(Wrap { trim: false }).block(
                 Block::bordered()

@@ -28,8 +28,46 @@ pub fn fault_words(f: &Fault) -> String {
     }
 }
 
-/// The lines about `s` when run with `seed`: facts, expectations, faults, description.
+/// The lines about `s` when run with `seed`: facts, expectations, faults, then the
+/// description (the catalogue's about pane).
 pub fn lines(s: &Scenario, seed: u64) -> Vec<Line<'static>> {
+    let mut out = facts(s, seed);
+    let text = description(s);
+    if !text.is_empty() {
+        out.push(Line::from(""));
+        out.extend(text);
+    }
+    out
+}
+
+/// The description first, then the facts (the run screen's `d` pane: the learner has
+/// seen the facts in the catalogue, and came for the story).
+pub fn story_first(s: &Scenario, seed: u64) -> Vec<Line<'static>> {
+    let mut out = description(s);
+    if !out.is_empty() {
+        out.push(Line::from(""));
+    }
+    out.extend(facts(s, seed));
+    out
+}
+
+/// The description, re-flowed: blank lines separate paragraphs.
+fn description(s: &Scenario) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    if let Some(d) = &s.description {
+        for (i, para) in d.split("\n\n").enumerate() {
+            if i > 0 {
+                out.push(Line::from(""));
+            }
+            let words: Vec<&str> = para.split_whitespace().collect();
+            out.push(Line::from(words.join(" ")));
+        }
+    }
+    out
+}
+
+/// The name, what runs, expect, faults, stores and seed.
+fn facts(s: &Scenario, seed: u64) -> Vec<Line<'static>> {
     let key = Style::new().fg(Color::Cyan);
     let mut out = vec![Line::styled(
         s.name.clone(),
@@ -81,16 +119,5 @@ pub fn lines(s: &Scenario, seed: u64) -> Vec<Line<'static>> {
         .collect();
     out.push(Line::from(format!("stores  {}", services.join(", "))));
     out.push(Line::from(format!("seed    {seed}")));
-    if let Some(d) = &s.description {
-        out.push(Line::from(""));
-        // Re-flow the description: blank lines separate paragraphs.
-        for (i, para) in d.split("\n\n").enumerate() {
-            if i > 0 {
-                out.push(Line::from(""));
-            }
-            let words: Vec<&str> = para.split_whitespace().collect();
-            out.push(Line::from(words.join(" ")));
-        }
-    }
     out
 }

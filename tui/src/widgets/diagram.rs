@@ -69,7 +69,10 @@ fn rows_around(run: &RunView, rows: usize) -> Vec<usize> {
         return Vec::new();
     }
     if !run.hide_timers {
-        let top = run.cursor.saturating_sub(rows / 2).min(len.saturating_sub(rows));
+        let top = run
+            .cursor
+            .saturating_sub(rows / 2)
+            .min(len.saturating_sub(rows));
         return (top..len.min(top + rows)).collect();
     }
     let mut before: Vec<usize> = (0..run.cursor)

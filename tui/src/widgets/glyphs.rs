@@ -17,16 +17,25 @@ pub const LEGEND: [(&str, &str); 22] = [
     ("▪", "log (a durable decision or an outbox relay)"),
     ("⊘", "reject (a step refused)"),
     ("✓", "a yes vote"),
-    ("◉", "outcome: the client is told (green committed, red aborted)"),
+    (
+        "◉",
+        "outcome: the client is told (green committed, red aborted)",
+    ),
     ("?", "read: a query is answered"),
     ("↓", "a view applies a source's change"),
     ("✖", "crash"),
     ("↻", "restart"),
     ("┊", "the node is down"),
-    ("▐", "a partition (magenta) or loss window (yellow) in force"),
+    (
+        "▐",
+        "a partition (magenta) or loss window (yellow) in force",
+    ),
     ("╌", "across the lanes: partition, heal, loss window, limit"),
     ("│", "a lane: the node is up"),
-    ("▶ ", "(left edge) the current step; a yellow step number: a search match"),
+    (
+        "▶ ",
+        "(left edge) the current step; a yellow step number: a search match",
+    ),
 ];
 
 /// The symbol event `kind` is drawn with on its node's lane (`None`: drawn across

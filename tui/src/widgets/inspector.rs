@@ -397,8 +397,18 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
             let kind = trace.stores[s].kind;
             let changed = changed_of(s);
             run.replay.with_at(trace, s, run.cursor, |snap| {
-                store_lines(run, trace, s, kind, snap, &changed, focus, truth.as_ref(), avail)
-                    .len()
+                store_lines(
+                    run,
+                    trace,
+                    s,
+                    kind,
+                    snap,
+                    &changed,
+                    focus,
+                    truth.as_ref(),
+                    avail,
+                )
+                .len()
             })
         })
         .collect();

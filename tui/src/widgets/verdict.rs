@@ -41,7 +41,9 @@ pub fn status_in(v: &Verdict, cursor: usize, room: usize) -> (String, Color) {
         ),
     };
     let fit = words.iter().find(|w| w.chars().count() <= room);
-    let word = fit.unwrap_or_else(|| words.last().expect("one at least")).clone();
+    let word = fit
+        .unwrap_or_else(|| words.last().expect("one at least"))
+        .clone();
     (word, colour)
 }
 

@@ -79,7 +79,11 @@ pub fn lines(
             Style::new().fg(Color::Green),
         )
     } else {
-        let some: Vec<String> = diff.iter().take(4).map(|(t, s)| format!("t{t}.{s}")).collect();
+        let some: Vec<String> = diff
+            .iter()
+            .take(4)
+            .map(|(t, s)| format!("t{t}.{s}"))
+            .collect();
         Line::styled(
             format!(
                 "{} rows · {} differ from the sources: {}{}",
@@ -93,24 +97,15 @@ pub fn lines(
     };
     out.push(summary);
     // The rows around the focus, else the first that differs, else the latest.
-    let around = focus
-        .map(|t| (t, 0))
-        .or_else(|| diff.first().copied());
+    let around = focus.map(|t| (t, 0)).or_else(|| diff.first().copied());
     let keys = super::inspector::window(&rows, around, budget.saturating_sub(1).max(1));
     for k in keys {
         let v = &rows[&k];
-        let mut text = format!(
-            "t{}.{} {}",
-            k.0,
-            k.1,
-            v.0.map_or("(no row)", state_name)
-        );
+        let mut text = format!("t{}.{} {}", k.0, k.1, v.0.map_or("(no row)", state_name));
         let mut st = Style::new();
         if differs(v) {
             match &v.1 {
-                Some((code, svc)) => {
-                    text.push_str(&format!("  ≠ {svc}: {}", state_name(*code)))
-                }
+                Some((code, svc)) => text.push_str(&format!("  ≠ {svc}: {}", state_name(*code))),
                 None => text.push_str("  ≠ no source holds it"),
             }
             st = st.fg(Color::Red);
