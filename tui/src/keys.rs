@@ -369,11 +369,13 @@ impl App {
                     } else if click {
                         r.panel = Panel::Diagram;
                         let g = diagram::geometry(r, a.diagram);
-                        if pos.y == g.header_y {
+                        if pos.y >= g.header_y && pos.y < g.rows_y {
+                            // The nearest lane whose name is on the clicked row.
                             if let Some((i, _)) = g
                                 .lanes
                                 .iter()
                                 .enumerate()
+                                .filter(|(i, _)| g.names[*i].2 == pos.y)
                                 .min_by_key(|(_, &x)| x.abs_diff(pos.x))
                             {
                                 r.node = i;

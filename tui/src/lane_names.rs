@@ -24,9 +24,18 @@ fn abbreviate(name: &str, width: usize) -> String {
 /// `width` allows: a short form that collides with another gives its last letters to
 /// a number (`orde`, `ord2`).
 pub fn short_names(names: &[&str], width: usize) -> Vec<String> {
-    let width = width.max(1);
-    let mut out: Vec<String> = names.iter().map(|n| abbreviate(n, width)).collect();
+    short_names_in(names, &vec![width; names.len()])
+}
+
+/// [`short_names`] with a room of its own for each name.
+pub fn short_names_in(names: &[&str], widths: &[usize]) -> Vec<String> {
+    let mut out: Vec<String> = names
+        .iter()
+        .zip(widths)
+        .map(|(n, &w)| abbreviate(n, w.max(1)))
+        .collect();
     for i in 1..out.len() {
+        let width = widths[i].max(1);
         let mut k = 2;
         while out[..i].contains(&out[i]) && k < 1000 {
             let tag = k.to_string();

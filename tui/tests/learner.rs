@@ -523,3 +523,52 @@ fn a_read_has_one_name_and_no_debug_words() {
     let s = screen(&mut a, 200, 50);
     assert!(s.contains("sends read 1 t"), "{s}");
 }
+
+#[test]
+fn lane_names_are_whole_where_a_second_row_has_room_and_never_touch() {
+    for stem in [
+        "2pc-no-log",
+        "reads-view-outbox-converges",
+        "shared-db-blast-radius",
+    ] {
+        let mut a = open(stem);
+        for (w, h) in [(80, 24), (200, 50), (60, 15)] {
+            let b = draw(&mut a, w, h);
+            let r = a.run.as_ref().unwrap();
+            let area = sovlab_tui::screens::run::areas(b.area, r).diagram;
+            let g = sovlab_tui::widgets::diagram::geometry(r, area);
+            let names: Vec<&str> = r.trace().nodes.iter().map(|n| n.name.as_str()).collect();
+            let drawn: Vec<&str> = g.names.iter().map(|n| n.0.as_str()).collect();
+            let mut unique = drawn.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(unique.len(), drawn.len(), "{stem} {w}x{h}: {drawn:?}");
+            // Names on one row keep a blank column between them, inside the panel.
+            for (i, x) in g.names.iter().enumerate() {
+                let end = x.1 + x.0.chars().count() as u16;
+                assert!(
+                    x.1 >= g.inner.x && end <= g.inner.right(),
+                    "{stem} {w}x{h}: {x:?}"
+                );
+                for y in &g.names[i + 1..] {
+                    if y.2 == x.2 {
+                        assert!(end < y.1, "{stem} {w}x{h}: {x:?} touches {y:?}");
+                    }
+                }
+            }
+            let row = |y: u16| rows(&b, Rect::new(g.inner.x, y, g.inner.width, 1)).join("");
+            for (n, _, y) in &g.names {
+                assert!(
+                    row(*y).contains(n.as_str()),
+                    "{stem} {w}x{h}: {n} not drawn"
+                );
+            }
+            if (w, h) == (80, 24) {
+                // At 80x24 no name is cut to five letters: whole, or at least eight.
+                for (d, n) in drawn.iter().zip(&names) {
+                    assert!(d == n || d.chars().count() >= 8, "{stem}: {drawn:?}");
+                }
+            }
+        }
+    }
+}

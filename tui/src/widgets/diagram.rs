@@ -5,7 +5,7 @@
 
 use crate::app::RunView;
 use crate::describe::{ms, msg_label};
-use crate::lane_names::short_names;
+use crate::lane_names::short_names_in;
 use crate::widgets::glyphs::glyph;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -21,8 +21,11 @@ pub struct Geometry {
     pub inner: Rect,
     /// The x of each node's lane.
     pub lanes: Vec<u16>,
-    /// The y of the lane-name header.
+    /// The y of the lane-name header (its first row).
     pub header_y: u16,
+    /// Each lane's name as drawn, and the y of the row it is on: where the names do
+    /// not fit side by side, every other one goes on a second row, with twice the room.
+    pub names: Vec<(String, u16, u16)>,
     /// The y of the first event row.
     pub rows_y: u16,
     /// How many event rows fit.
@@ -42,22 +45,71 @@ pub fn geometry(run: &RunView, area: Rect) -> Geometry {
     let n = run.trace().nodes.len().max(1) as u32;
     let w = u32::from(inner.width.saturating_sub(prefix));
     let x0 = inner.x + prefix;
-    let lanes = (0..n)
+    let lanes: Vec<u16> = (0..n)
         .map(|i| x0 + ((2 * i + 1) * w / (2 * n)) as u16)
         .collect();
-    let rows = inner.height.saturating_sub(1) as usize;
+    let names = lane_names(run, &lanes, inner);
+    let header_rows = names.iter().map(|n| n.2 - inner.y + 1).max().unwrap_or(1);
+    let rows = inner.height.saturating_sub(header_rows) as usize;
     let events = rows_around(run, rows);
     let top = events.first().copied().unwrap_or(0);
     Geometry {
         inner,
         lanes,
         header_y: inner.y,
-        rows_y: inner.y + 1,
+        names,
+        rows_y: inner.y + header_rows,
         rows,
         top,
         events,
         prefix,
     }
+}
+
+/// The lane names as drawn, each with its first column and row: whole names where
+/// they fit between the lanes; else, on a diagram tall enough, every other one on a
+/// second row with twice the room; else short forms. Each name stays within its room:
+/// from halfway to the previous name on its row to halfway to the next (the panel's
+/// edges at the ends).
+fn lane_names(run: &RunView, lanes: &[u16], inner: Rect) -> Vec<(String, u16, u16)> {
+    let names: Vec<&str> = run.trace().nodes.iter().map(|n| n.name.as_str()).collect();
+    let rooms = |stride: usize| -> Vec<(u16, u16)> {
+        (0..lanes.len())
+            .map(|i| {
+                let lo = i
+                    .checked_sub(stride)
+                    .map_or(inner.x, |p| (lanes[p] + lanes[i]) / 2 + 1);
+                let hi = lanes
+                    .get(i + stride)
+                    .map_or(inner.right(), |&n| (lanes[i] + n) / 2);
+                (lo, hi.max(lo + 1))
+            })
+            .collect()
+    };
+    let fit = |rooms: &[(u16, u16)]| {
+        names
+            .iter()
+            .zip(rooms)
+            .all(|(n, (lo, hi))| n.chars().count() <= usize::from(hi - lo))
+    };
+    let one = rooms(1);
+    let stagger = !fit(&one) && inner.height >= 10 && names.len() > 1;
+    let (rooms, stride) = if stagger { (rooms(2), 2) } else { (one, 1) };
+    let widths: Vec<usize> = rooms.iter().map(|(lo, hi)| usize::from(hi - lo)).collect();
+    short_names_in(&names, &widths)
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let (lo, hi) = rooms[i];
+            let len = n.chars().count() as u16;
+            let x = lanes[i]
+                .saturating_sub(len / 2)
+                .min(hi.saturating_sub(len))
+                .max(lo);
+            let y = inner.y + if stride == 2 { (i % 2) as u16 } else { 0 };
+            (n, x, y)
+        })
+        .collect()
 }
 
 /// The visible events of up to `rows` rows, with the cursor in the middle (or as near
@@ -148,19 +200,10 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
     let clip = g.inner;
     let dim = Style::new().fg(Color::DarkGray);
 
-    // Lane names, each short enough for its lane and unlike the others; the inspected
+    // Lane names, each short enough for its room and unlike the others; the inspected
     // node highlighted, nodes down at the cursor in red.
-    let spacing = g
-        .lanes
-        .windows(2)
-        .map(|w| usize::from(w[1] - w[0]))
-        .min()
-        .unwrap_or(usize::from(g.inner.width));
-    let names: Vec<&str> = trace.nodes.iter().map(|n| n.name.as_str()).collect();
-    let short = short_names(&names, spacing.saturating_sub(1).max(1));
     let inspected = run.inspected();
-    for (i, &x) in g.lanes.iter().enumerate() {
-        let name = &short[i];
+    for (i, (&x, (name, name_x, name_y))) in g.lanes.iter().zip(&g.names).enumerate() {
         let mut st = Style::new().fg(Color::White);
         if run.is_down(i, run.cursor) {
             st = st.fg(Color::Red);
@@ -170,8 +213,11 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
                 .fg(Color::Yellow)
                 .add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
         }
-        let half = (name.chars().count() / 2) as u16;
-        text(buf, clip, x.saturating_sub(half), g.header_y, name, st);
+        if *name_y > g.header_y {
+            // A name on the second row hangs from its lane.
+            put(buf, clip, x, g.header_y, "╷", dim);
+        }
+        text(buf, clip, *name_x, *name_y, name, st);
     }
 
     for (row, &i) in g.events.iter().enumerate() {

@@ -70,12 +70,11 @@ pub fn lines(
         .map(|(k, _)| *k)
         .collect();
     let mut out = Vec::new();
+    let n = snap.view.len();
+    let rows_word = format!("{n} row{}", if n == 1 { "" } else { "s" });
     let summary = if diff.is_empty() {
         Line::styled(
-            format!(
-                "{} rows · the same as the sources hold now",
-                snap.view.len()
-            ),
+            format!("{rows_word} · the same as the sources hold now"),
             Style::new().fg(Color::Green),
         )
     } else {
@@ -86,8 +85,7 @@ pub fn lines(
             .collect();
         Line::styled(
             format!(
-                "{} rows · {} differ from the sources: {}{}",
-                snap.view.len(),
+                "{rows_word} · {} differ from the sources: {}{}",
                 diff.len(),
                 some.join(" "),
                 if diff.len() > 4 { " …" } else { "" }
