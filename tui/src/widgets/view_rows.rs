@@ -10,13 +10,17 @@ use sovlab_sim::store::Snapshot;
 use sovlab_sim::trace::Role;
 use std::collections::BTreeMap;
 
-/// One row: what the view holds and what the source holds (state codes), by row.
-type Rows = BTreeMap<(TxnId, StepIx), (Option<i64>, Option<(i64, String)>)>;
+/// One row: what the view holds and what the source holds (state codes, and the
+/// source as an index into `Truth::services`), by row.
+type Rows = BTreeMap<(TxnId, StepIx), (Option<i64>, Option<(i64, usize)>)>;
 
 /// What the view's sources hold as of the cursor: by row, the state code and the
 /// service that holds it.
 #[derive(Debug, Default)]
-pub struct Truth(BTreeMap<(TxnId, StepIx), (i64, String)>);
+pub struct Truth {
+    rows: BTreeMap<(TxnId, StepIx), (i64, usize)>,
+    services: Vec<String>,
+}
 
 /// The sources' rows as of `run`'s cursor, if `node` is a read view (else `None`).
 pub fn truth(run: &RunView, node: usize) -> Option<Truth> {
@@ -26,18 +30,18 @@ pub fn truth(run: &RunView, node: usize) -> Option<Truth> {
     }
     let s = &trace.scenario;
     let mut rows = BTreeMap::new();
+    let services = s.services.iter().map(|x| x.name.clone()).collect();
     for svc in sources(s) {
         let Some(store) = trace.stores.iter().position(|st| st.service == Some(svc)) else {
             continue;
         };
-        let name = &s.services[svc].name;
         run.replay.with_at(trace, store, run.cursor, |snap| {
             for (row, rec) in &snap.steps {
-                rows.insert(*row, (state_code(rec.state), name.clone()));
+                rows.insert(*row, (state_code(rec.state), svc));
             }
         });
     }
-    Some(Truth(rows))
+    Some(Truth { rows, services })
 }
 
 fn state_name(code: i64) -> &'static str {
@@ -58,10 +62,10 @@ pub fn lines(
     for (k, v) in &snap.view {
         rows.entry(*k).or_default().0 = Some(*v);
     }
-    for (k, (code, svc)) in &truth.0 {
-        rows.entry(*k).or_default().1 = Some((*code, svc.clone()));
+    for (k, &src) in &truth.rows {
+        rows.entry(*k).or_default().1 = Some(src);
     }
-    let differs = |(view, src): &(Option<i64>, Option<(i64, String)>)| {
+    let differs = |(view, src): &(Option<i64>, Option<(i64, usize)>)| {
         view.as_ref() != src.as_ref().map(|s| &s.0)
     };
     let diff: Vec<(TxnId, StepIx)> = rows
@@ -103,7 +107,11 @@ pub fn lines(
         let mut st = Style::new();
         if differs(v) {
             match &v.1 {
-                Some((code, svc)) => text.push_str(&format!("  ≠ {svc}: {}", state_name(*code))),
+                Some((code, svc)) => text.push_str(&format!(
+                    "  ≠ {}: {}",
+                    truth.services[*svc],
+                    state_name(*code)
+                )),
                 None => text.push_str("  ≠ no source holds it"),
             }
             st = st.fg(Color::Red);
