@@ -5,6 +5,7 @@
 
 use crate::compare::CompareView;
 use crate::replay::Replay;
+use crate::search::Query;
 use crate::whatif::{Fork, WhatIfMenu};
 use ratatui::layout::Rect;
 use sovlab_sim::trace::{EventKind, Trace};
@@ -95,8 +96,19 @@ pub struct RunView {
     pub cursor: usize,
     /// The panel arrow keys act on.
     pub panel: Panel,
-    /// The node whose stores the inspector shows.
+    /// The node whose stores the inspector shows while it is pinned (see
+    /// [`RunView::inspected`]).
     pub node: usize,
+    /// The inspector stays on `node` instead of following the current event.
+    pub pinned: bool,
+    /// Per node: does it keep a store?
+    has_store: Vec<bool>,
+    /// Timer events are left out of the diagram and skipped by stepping.
+    pub hide_timers: bool,
+    /// The scenario's description replaces the diagram.
+    pub show_about: bool,
+    /// The last `/` search, while it is active.
+    pub search: Option<Query>,
     /// The verdict row selected in the verdict panel.
     pub verdict_sel: usize,
     /// Timeline markers, by event index.
@@ -172,14 +184,17 @@ impl RunView {
         }
         net_faults.extend(open_partition.into_iter().map(|s| (s, end, true)));
         net_faults.extend(open_loss.into_iter().map(|s| (s, end, false)));
+        // Every violation, not only each invariant's first: `n`/`p` visit them all.
         for v in &result.verdicts {
-            if let Some(at) = v.at_seq {
-                marks.push((at as usize, MarkKind::Violation));
-            }
+            let every = v.every_at.iter().chain(v.at_seq.as_ref());
+            marks.extend(every.map(|&at| (at as usize, MarkKind::Violation)));
         }
         marks.sort();
         marks.dedup();
         let node = default_node(trace);
+        let has_store = (0..trace.nodes.len())
+            .map(|n| trace.stores.iter().any(|s| usize::from(s.node) == n))
+            .collect();
         RunView {
             label,
             scenario: trace.scenario.clone(),
@@ -189,6 +204,11 @@ impl RunView {
             cursor: 0,
             panel: Panel::Diagram,
             node,
+            pinned: false,
+            has_store,
+            hide_timers: false,
+            show_about: false,
+            search: None,
             verdict_sel: 0,
             marks,
             down,
@@ -211,15 +231,85 @@ impl RunView {
         self.trace().events.len().saturating_sub(1)
     }
 
-    /// Moves the cursor by `delta` events, within the trace.
+    /// Is event `i` drawn in the diagram (timers may be hidden)?
+    pub fn visible(&self, i: usize) -> bool {
+        !(self.hide_timers
+            && matches!(
+                self.trace().events.get(i).map(|e| &e.kind),
+                Some(EventKind::Timer { .. })
+            ))
+    }
+
+    /// The nearest visible event to `i`, looking in the direction of `forward` first.
+    fn nearest_visible(&self, i: usize, forward: bool) -> usize {
+        let last = self.last();
+        let ahead = |i: usize| (i..=last).find(|&j| self.visible(j));
+        let behind = |i: usize| (0..=i).rev().find(|&j| self.visible(j));
+        let found = if forward {
+            ahead(i).or_else(|| behind(i))
+        } else {
+            behind(i).or_else(|| ahead(i))
+        };
+        found.unwrap_or(i)
+    }
+
+    /// Moves the cursor by `delta` events, within the trace, onto a visible event.
     pub fn step(&mut self, delta: i64) {
-        let to = (self.cursor as i64 + delta).clamp(0, self.last() as i64);
-        self.cursor = to as usize;
+        let to = (self.cursor as i64 + delta).clamp(0, self.last() as i64) as usize;
+        self.cursor = self.nearest_visible(to, delta >= 0);
     }
 
     /// Puts the cursor on event `seq` (clamped).
     pub fn jump(&mut self, seq: usize) {
         self.cursor = seq.min(self.last());
+    }
+
+    /// Shows or hides timers; the cursor leaves a timer it was on.
+    pub fn toggle_timers(&mut self) {
+        self.hide_timers = !self.hide_timers;
+        self.cursor = self.nearest_visible(self.cursor, true);
+    }
+
+    /// The node the inspector shows: the pinned one, else the node of the latest event
+    /// (at or before the cursor) that happened at, or came from or went to, a node
+    /// with a store: the inspector follows the story.
+    pub fn inspected(&self) -> usize {
+        if self.pinned {
+            return self.node;
+        }
+        let events = &self.trace().events;
+        let has = |n: u16| self.has_store.get(usize::from(n)).copied().unwrap_or(false);
+        let from = self.cursor.min(events.len().saturating_sub(1));
+        // A bounded look back: a long run of client-only events falls back to `node`.
+        for e in events[..events.len().min(from + 1)].iter().rev().take(2000) {
+            if has(e.node) {
+                return usize::from(e.node);
+            }
+            let peer = match &e.kind {
+                EventKind::Send { to, .. } => Some(*to),
+                EventKind::Deliver { from, .. } => Some(*from),
+                _ => None,
+            };
+            if let Some(p) = peer.filter(|&p| has(p)) {
+                return usize::from(p);
+            }
+        }
+        self.node
+    }
+
+    /// Pins the inspector to the node `delta` lanes from the one it shows.
+    pub fn choose_node(&mut self, delta: i64) {
+        let last = self.trace().nodes.len().saturating_sub(1) as i64;
+        self.node = (self.inspected() as i64 + delta).clamp(0, last) as usize;
+        self.pinned = true;
+    }
+
+    /// Pins the inspector to the node it shows, or lets it follow the events again.
+    pub fn toggle_pin(&mut self) {
+        if !self.pinned {
+            self.node = self.inspected();
+        }
+        self.pinned = !self.pinned;
     }
 
     /// The next marker after the cursor (`forward`) or the previous one before it.
@@ -261,6 +351,17 @@ impl RunView {
         let i = self.trace().events.partition_point(|e| e.t_us < t_us);
         self.jump(i);
     }
+
+    /// How many what-ifs this run stands on (0: not a fork).
+    pub fn depth(&self) -> usize {
+        let mut depth = 0;
+        let mut p = self.parent.as_deref();
+        while let Some(x) = p {
+            depth += 1;
+            p = x.parent.as_deref();
+        }
+        depth
+    }
 }
 
 /// The node the inspector starts on: the one holding the most service stores.
@@ -299,6 +400,10 @@ pub struct App {
     pub menu: Option<WhatIfMenu>,
     /// The help overlay is shown.
     pub help: bool,
+    /// How far the help overlay is scrolled, in lines.
+    pub help_scroll: usize,
+    /// The `/` prompt, while the learner types a search.
+    pub prompt: Option<String>,
     /// The user asked to quit.
     pub quit: bool,
     /// A one-line message (errors, what just happened).
@@ -337,6 +442,8 @@ impl App {
             compare: None,
             menu: None,
             help: false,
+            help_scroll: 0,
+            prompt: None,
             quit: false,
             status: String::new(),
             playing: false,
@@ -384,7 +491,8 @@ impl App {
     }
 
     /// Re-runs the current scenario with the next (`+1`) or previous seed, keeping the
-    /// cursor's virtual time.
+    /// cursor's virtual time. A fork stays a fork: every what-if of the stack is re-run
+    /// on the new seed (see [`crate::whatif::reseed`]), so header, undo and run agree.
     pub fn change_seed(&mut self, forward: bool) {
         let Some(run) = self.run.take() else { return };
         let seed = if forward {
@@ -393,13 +501,37 @@ impl App {
             run.seed.wrapping_sub(1)
         };
         let t = run.now_us();
-        let result = sovlab_sim::run(&run.scenario, seed);
-        let mut view = RunView::new(run.label.clone(), Arc::new(result), run.origin);
-        view.node = run.node.min(view.trace().nodes.len().saturating_sub(1));
-        view.panel = run.panel;
-        view.seek_time(t);
-        self.status = format!("seed {seed}: cursor kept at {} ms", crate::describe::ms(t));
-        self.show(view);
+        match crate::whatif::reseed(&run, seed) {
+            Ok(mut view) => {
+                view.seek_time(t);
+                let forks = view.depth();
+                self.status = format!(
+                    "seed {seed}: cursor kept at {} ms{}",
+                    crate::describe::ms(t),
+                    match forks {
+                        0 => String::new(),
+                        1 => ", the what-if re-run on it (u undoes it)".to_string(),
+                        n => format!(", the {n} what-ifs re-run on it (u undoes the last)"),
+                    }
+                );
+                self.show(view);
+            }
+            Err(msg) => {
+                self.status = msg;
+                self.run = Some(run);
+            }
+        }
+    }
+
+    /// Runs one piece of pending work (a compare row); `false` when nothing is left.
+    /// The terminal loop draws between pieces, so long work shows its progress.
+    pub fn work(&mut self) -> bool {
+        self.compare.as_mut().is_some_and(CompareView::work)
+    }
+
+    /// Is work pending?
+    pub fn busy(&self) -> bool {
+        self.compare.as_ref().is_some_and(|c| !c.done())
     }
 
     /// Advances playback by `dt` of wall time.

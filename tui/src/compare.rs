@@ -6,6 +6,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
+use sovlab_sim::check::applies;
 use sovlab_sim::scenario::{Coordination, FaultKind, Protocol, Scenario, CLIENT, INVARIANTS};
 use sovlab_sim::RunResult;
 use std::sync::Arc;
@@ -19,7 +20,8 @@ pub struct CompareRow {
     pub scenario: Scenario,
     /// The run, or why the scenario is invalid under this protocol.
     pub result: Result<Arc<RunResult>, String>,
-    /// Faults left out because they name nodes this protocol does not have.
+    /// Faults and expectations left out because they do not apply to this protocol
+    /// (a node it does not have, an invariant it is not judged on), in words.
     pub dropped: Vec<String>,
 }
 
@@ -30,8 +32,10 @@ pub struct CompareView {
     pub seed: u64,
     /// The scenario's name.
     pub name: String,
-    /// One row per protocol.
+    /// One row per protocol run so far.
     pub rows: Vec<CompareRow>,
+    /// The protocols still to run, in table order: label, scenario, what was left out.
+    waiting: Vec<(String, Scenario, Vec<String>)>,
     /// The selected row.
     pub sel: usize,
     /// The run the table was opened from; Esc returns to it.
@@ -71,7 +75,8 @@ fn fault_names(f: &sovlab_sim::scenario::Fault) -> Vec<String> {
     }
 }
 
-/// `base` under `protocol`, with faults on absent nodes dropped (described).
+/// `base` under `protocol`, with faults on absent nodes and expectations about
+/// invariants it is not judged on dropped (each described).
 pub fn variant(
     base: &Scenario,
     protocol: Protocol,
@@ -97,6 +102,18 @@ pub fn variant(
         }
         ok
     });
+    let probe = s.clone();
+    if let Some(x) = s.expect.as_mut() {
+        for (list, word) in [(&mut x.holds, "hold"), (&mut x.violated, "break")] {
+            list.retain(|n| {
+                let ok = applies(&probe, n);
+                if !ok {
+                    dropped.push(format!("expect: {n} to {word} ({n} is not judged here)"));
+                }
+                ok
+            });
+        }
+    }
     // A coordinator placed on a service may not fit another protocol; fall back to
     // the dedicated node rather than refuse the comparison.
     if !s.validate().is_empty() {
@@ -108,32 +125,54 @@ pub fn variant(
 }
 
 impl CompareView {
-    /// Runs `base` with `seed` under every protocol. `None` without a `[write]` section.
+    /// The table for `base` with `seed` under every protocol, none run yet (see
+    /// [`CompareView::work`]). `None` without a `[write]` section.
     pub fn new(base: &Scenario, seed: u64) -> Option<CompareView> {
         base.write.as_ref()?;
-        let rows = VARIANTS
+        let waiting = VARIANTS
             .iter()
             .map(|&(label, p, c)| {
                 let (s, dropped) = variant(base, p, c);
-                let result = match s.validate().into_iter().next() {
-                    Some(problem) => Err(problem.message),
-                    None => Ok(Arc::new(sovlab_sim::run(&s, seed))),
-                };
-                CompareRow {
-                    label: label.to_string(),
-                    scenario: s,
-                    result,
-                    dropped,
-                }
+                (label.to_string(), s, dropped)
             })
             .collect();
         Some(CompareView {
             seed,
             name: base.name.clone(),
-            rows,
+            rows: Vec::new(),
+            waiting,
             sel: 0,
             base: None,
         })
+    }
+
+    /// Runs the next protocol; `false` when every row is done.
+    pub fn work(&mut self) -> bool {
+        if self.waiting.is_empty() {
+            return false;
+        }
+        let (label, s, dropped) = self.waiting.remove(0);
+        let result = match s.validate().into_iter().next() {
+            Some(problem) => Err(problem.message),
+            None => Ok(Arc::new(sovlab_sim::run(&s, self.seed))),
+        };
+        self.rows.push(CompareRow {
+            label,
+            scenario: s,
+            result,
+            dropped,
+        });
+        true
+    }
+
+    /// Has every protocol run?
+    pub fn done(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    /// Runs every protocol still waiting.
+    pub fn finish(&mut self) {
+        while self.work() {}
     }
 
     /// Invariants that apply to at least one row, in CONTRACT order.
@@ -159,6 +198,8 @@ pub fn first_row_y(area: Rect) -> u16 {
 
 /// Draws the compare screen.
 pub fn render(c: &CompareView, f: &mut Frame, area: Rect) {
+    // Below 100 columns every invariant's column needs the protocol's short name.
+    let narrow = area.width < 100;
     let invs = c.invariants();
     let mut header = vec![
         Cell::from("protocol"),
@@ -167,14 +208,17 @@ pub fn render(c: &CompareView, f: &mut Frame, area: Rect) {
         Cell::from("unfin"),
     ];
     header.extend(invs.iter().map(|n| Cell::from(short(n))));
-    header.push(Cell::from("events"));
+    // Narrow: the events column goes (the selected row's note gives them).
+    if !narrow {
+        header.push(Cell::from("events"));
+    }
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let rows: Vec<Row> = c
         .rows
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let mut cells = vec![Cell::from(r.label.clone())];
+            let mut cells = vec![Cell::from(fit_label(&r.label, narrow))];
             match &r.result {
                 Ok(res) => {
                     let (cm, ab, un) = res
@@ -194,10 +238,12 @@ pub fn render(c: &CompareView, f: &mut Frame, area: Rect) {
                             None => Cell::from("–"),
                         });
                     }
-                    cells.push(Cell::from(res.trace.events.len().to_string()));
+                    if !narrow {
+                        cells.push(Cell::from(res.trace.events.len().to_string()));
+                    }
                 }
-                Err(e) => cells
-                    .push(Cell::from(format!("invalid: {e}")).style(Style::new().fg(Color::Red))),
+                Err(_) => cells
+                    .push(Cell::from("cannot run: see below").style(Style::new().fg(Color::Red))),
             }
             let row = Row::new(cells);
             if i == c.sel {
@@ -210,20 +256,39 @@ pub fn render(c: &CompareView, f: &mut Frame, area: Rect) {
                 row
             }
         })
+        .chain(c.waiting.iter().enumerate().map(|(i, (label, _, _))| {
+            let what = if i == 0 { "run…" } else { "wait" };
+            Row::new(vec![
+                Cell::from(fit_label(label, narrow)),
+                Cell::from(what).style(Style::new().fg(Color::Yellow)),
+            ])
+        }))
         .collect();
     let mut widths = vec![
-        Constraint::Length(18),
+        Constraint::Length(if narrow { 9 } else { 18 }),
         Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Length(6),
+        Constraint::Length(if narrow { 5 } else { 6 }),
+        Constraint::Length(if narrow { 5 } else { 6 }),
     ];
     widths.extend(invs.iter().map(|_| Constraint::Length(8)));
-    widths.push(Constraint::Length(8));
-    let table_h = (c.rows.len() as u16 + 4).min(area.height);
+    if !narrow {
+        widths.push(Constraint::Length(8));
+    }
+    let table_h = ((c.rows.len() + c.waiting.len()) as u16 + 4).min(area.height);
     let [top, bottom] =
         ratatui::layout::Layout::vertical([Constraint::Length(table_h), Constraint::Min(0)])
             .areas(area);
-    let title = format!(" compare · {} · seed {} ", c.name, c.seed);
+    let total = c.rows.len() + c.waiting.len();
+    let title = if c.done() {
+        format!(" compare · {} · seed {} ", c.name, c.seed)
+    } else {
+        format!(
+            " compare · running {} of {total} … · {} · seed {} ",
+            c.rows.len() + 1,
+            c.name,
+            c.seed
+        )
+    };
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(bold).bottom_margin(0))
         .block(Block::bordered().title(title));
@@ -251,9 +316,20 @@ pub fn render(c: &CompareView, f: &mut Frame, area: Rect) {
                 )));
             }
         }
-        for d in &r.dropped {
+        if let Err(e) = &r.result {
             notes.push(Line::from(Span::styled(
-                format!("  left out: {d} (no such node under this protocol)"),
+                format!("{} cannot run: {e}", r.label),
+                Style::new().fg(Color::Red),
+            )));
+        }
+        for d in &r.dropped {
+            let why = if d.starts_with("expect") {
+                ""
+            } else {
+                " (no such node under this protocol)"
+            };
+            notes.push(Line::from(Span::styled(
+                format!("  left out: {d}{why}"),
                 Style::new().fg(Color::Yellow),
             )));
         }
@@ -268,6 +344,18 @@ pub fn render(c: &CompareView, f: &mut Frame, area: Rect) {
             .block(Block::bordered().title(" selected ")),
         bottom,
     );
+}
+
+/// A protocol's label in its column: whole, or short on a narrow screen.
+fn fit_label(label: &str, narrow: bool) -> String {
+    let short = match label {
+        "saga orchestrated" => "saga orch",
+        "saga choreographed" => "saga chor",
+        "two-phase commit" => "2PC",
+        "shared database" => "shared db",
+        other => other,
+    };
+    if narrow { short } else { label }.to_string()
 }
 
 /// A column-sized invariant name.

@@ -1,11 +1,16 @@
 //! Events and messages in words, for the diagram, the detail line and the inspector.
 
 use sovlab_sim::msg::{Msg, MsgKind, TxnId};
+use sovlab_sim::read::ReadResult;
 use sovlab_sim::trace::{Event, EventKind, Trace};
 
 /// A message in a few characters: its kind, transaction and step.
 pub fn msg_label(m: &Msg) -> String {
-    let mut s = m.kind.name().to_string();
+    // A query is a read: it carries the read's number, and every screen calls it by it.
+    let mut s = match m.kind {
+        MsgKind::Query => read_label(m.value as u32),
+        _ => m.kind.name().to_string(),
+    };
     if m.txn != 0 {
         s.push_str(&format!(" t{}", m.txn));
         if matches!(
@@ -133,11 +138,35 @@ pub fn describe(trace: &Trace, e: &Event) -> String {
             None => format!("loss window {:.0}% on every link", p * 100.0),
         },
         EventKind::LossEnd { .. } => "a loss window closes".to_string(),
-        EventKind::Read { query, result, .. } => format!("{me} finishes query {query}: {result:?}"),
+        EventKind::Read {
+            query, txn, result, ..
+        } => format!(
+            "{me} finishes {} about txn {txn}: {}",
+            read_label(*query),
+            read_result(result)
+        ),
         EventKind::ViewApplied { txn, step, .. } => {
             format!("{me} reflects txn {txn} step {step}")
         }
         EventKind::Limit { what } => format!("the run stops: {what}"),
+    }
+}
+
+/// What every screen calls read number `query`: "read 7" (a query message in the
+/// diagram is labelled by the transaction it asks about, `query t3`).
+pub fn read_label(query: u32) -> String {
+    format!("read {query}")
+}
+
+/// A read's result in words.
+pub fn read_result(r: &ReadResult) -> String {
+    match r {
+        ReadResult::Complete => "complete".to_string(),
+        ReadResult::Partial { missing } => format!(
+            "partial ({missing} source{} missing)",
+            if *missing == 1 { "" } else { "s" }
+        ),
+        ReadResult::Failed => "failed (no source answered)".to_string(),
     }
 }
 

@@ -18,17 +18,35 @@ impl App {
         }
         // Raw mode turns Ctrl-C into a key: it quits, like `q`.
         let ctrl_c = k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c');
-        if ctrl_c || k.code == KeyCode::Char('q') {
+        if ctrl_c {
+            self.quit = true;
+            return;
+        }
+        // While typing a search, every printable key is part of it (`q` too).
+        if self.prompt.is_some() {
+            self.prompt_key(k.code);
+            return;
+        }
+        if k.code == KeyCode::Char('q') {
             self.quit = true;
             return;
         }
         if self.help {
-            // Any key closes the help overlay.
-            self.help = false;
+            // Arrows scroll the help; any other key closes it.
+            match k.code {
+                KeyCode::Up | KeyCode::Char('k') => {
+                    self.help_scroll = self.help_scroll.saturating_sub(1)
+                }
+                KeyCode::Down | KeyCode::Char('j') => self.help_scroll += 1,
+                KeyCode::PageUp => self.help_scroll = self.help_scroll.saturating_sub(10),
+                KeyCode::PageDown => self.help_scroll += 10,
+                _ => self.help = false,
+            }
             return;
         }
         if k.code == KeyCode::Char('?') {
             self.help = true;
+            self.help_scroll = 0;
             return;
         }
         self.status.clear();
@@ -37,6 +55,12 @@ impl App {
             return;
         }
         if k.code == KeyCode::Esc {
+            if let Some(run) = self.run.as_mut().filter(|_| self.screen == Screen::Run) {
+                if run.search.take().is_some() {
+                    self.status = "search ended: n/p visit faults and violations again".into();
+                    return;
+                }
+            }
             self.back();
             return;
         }
@@ -58,6 +82,56 @@ impl App {
             KeyCode::End => self.cat_sel = n.saturating_sub(1),
             KeyCode::Enter => self.open_selected(),
             _ => {}
+        }
+    }
+
+    /// A key while the `/` prompt is open: typing, Enter to search, Esc to cancel.
+    fn prompt_key(&mut self, code: KeyCode) {
+        let Some(text) = self.prompt.as_mut() else {
+            return;
+        };
+        match code {
+            KeyCode::Char(c) => text.push(c),
+            KeyCode::Backspace => {
+                text.pop();
+            }
+            KeyCode::Esc => self.prompt = None,
+            KeyCode::Enter => {
+                let text = self.prompt.take().unwrap_or_default();
+                let Some(run) = self.run.as_mut() else { return };
+                let q = crate::search::Query::parse(&text, run.trace());
+                if q.terms.is_empty() {
+                    run.search = None;
+                    self.status = "search ended".into();
+                    return;
+                }
+                run.search = Some(q);
+                self.search_step(true);
+            }
+            _ => {}
+        }
+    }
+
+    /// Moves to the next (or previous) match of the active search and says where it is.
+    fn search_step(&mut self, forward: bool) {
+        let Some(run) = self.run.as_mut() else { return };
+        let Some(q) = run.search.clone() else { return };
+        let trace = run.trace();
+        match q.find(trace, run.cursor, forward) {
+            Some((i, wrapped)) => {
+                let hidden = !run.visible(i);
+                run.jump(i);
+                if hidden {
+                    run.hide_timers = false;
+                }
+                let (all, upto) = q.count(run.trace(), i);
+                self.status = format!(
+                    "/{}: match {upto} of {all}{} · n/p next/previous · Esc ends the search",
+                    q.text,
+                    if wrapped { " (wrapped around)" } else { "" }
+                );
+            }
+            None => self.status = format!("/{}: no event matches", q.text),
         }
     }
 
@@ -102,6 +176,8 @@ impl App {
             KeyCode::Down | KeyCode::Char('j') => {
                 menu.sel = (menu.sel + 1).min(menu.choices.len().saturating_sub(1))
             }
+            KeyCode::Left | KeyCode::Char('h') | KeyCode::Char('-') => menu.longer(false),
+            KeyCode::Right | KeyCode::Char('l') | KeyCode::Char('+') => menu.longer(true),
             KeyCode::Esc => self.menu = None,
             KeyCode::Enter => {
                 let menu = self.menu.take().expect("checked");
@@ -137,22 +213,45 @@ impl App {
             KeyCode::End => run.jump(usize::MAX),
             KeyCode::Up | KeyCode::Char('k') => match run.panel {
                 Panel::Diagram => run.step(-1),
-                Panel::Inspector => run.node = run.node.saturating_sub(1),
+                Panel::Inspector => run.choose_node(-1),
                 Panel::Verdicts => run.verdict_sel = run.verdict_sel.saturating_sub(1),
             },
             KeyCode::Down | KeyCode::Char('j') => match run.panel {
                 Panel::Diagram => run.step(1),
-                Panel::Inspector => {
-                    run.node = (run.node + 1).min(run.trace().nodes.len().saturating_sub(1))
-                }
+                Panel::Inspector => run.choose_node(1),
                 Panel::Verdicts => {
                     run.verdict_sel =
                         (run.verdict_sel + 1).min(run.result.verdicts.len().saturating_sub(1))
                 }
             },
-            KeyCode::Char('[') => run.node = run.node.saturating_sub(1),
-            KeyCode::Char(']') => {
-                run.node = (run.node + 1).min(run.trace().nodes.len().saturating_sub(1))
+            KeyCode::Char('[') => run.choose_node(-1),
+            KeyCode::Char(']') => run.choose_node(1),
+            KeyCode::Char('P') => {
+                run.toggle_pin();
+                let name = run.trace().node_name(run.node as u16).to_string();
+                self.status = if run.pinned {
+                    format!("inspector pinned to {name} (P again: follow the events)")
+                } else {
+                    "inspector follows the current event's node".into()
+                };
+            }
+            KeyCode::Char('t') => {
+                run.toggle_timers();
+                self.status = if run.hide_timers {
+                    "timers hidden from the diagram (t shows them)".into()
+                } else {
+                    "timers shown".into()
+                };
+            }
+            KeyCode::Char('d') => run.show_about = !run.show_about,
+            KeyCode::Char('/') => {
+                self.playing = false;
+                self.prompt = Some(String::new());
+            }
+            KeyCode::Char('n') | KeyCode::Char('p') | KeyCode::Char('N')
+                if run.search.is_some() =>
+            {
+                self.search_step(k.code == KeyCode::Char('n'));
             }
             KeyCode::Char('n') | KeyCode::Char('p') => {
                 let forward = k.code == KeyCode::Char('n');
@@ -227,7 +326,7 @@ impl App {
         let click = matches!(m.kind, MouseEventKind::Down(MouseButton::Left));
         match self.screen {
             Screen::Catalogue => {
-                let (list, _, _) = catalogue::areas(area);
+                let (list, _, _) = catalogue::areas_for(self, area);
                 if up {
                     self.cat_sel = self.cat_sel.saturating_sub(1);
                 } else if down {
@@ -262,42 +361,44 @@ impl App {
                 }
             }
             Screen::Run => {
-                let a = run::areas(area);
                 let Some(r) = self.run.as_mut() else { return };
+                let a = run::areas(area, r);
                 if inside(a.diagram, pos) {
                     if up || down {
                         r.step(if up { -3 } else { 3 });
                     } else if click {
                         r.panel = Panel::Diagram;
                         let g = diagram::geometry(r, a.diagram);
-                        if pos.y == g.header_y {
+                        if pos.y >= g.header_y && pos.y < g.rows_y {
+                            // The nearest lane whose name is on the clicked row.
                             if let Some((i, _)) = g
                                 .lanes
                                 .iter()
                                 .enumerate()
+                                .filter(|(i, _)| g.names[*i].2 == pos.y)
                                 .min_by_key(|(_, &x)| x.abs_diff(pos.x))
                             {
                                 r.node = i;
+                                r.pinned = true;
                             }
                         } else if pos.y >= g.rows_y {
-                            let i = g.top + usize::from(pos.y - g.rows_y);
-                            if i <= r.last() {
+                            if let Some(&i) = g.events.get(usize::from(pos.y - g.rows_y)) {
                                 r.jump(i);
                             }
                         }
                     }
                 } else if inside(a.inspector, pos) {
                     if up {
-                        r.node = r.node.saturating_sub(1);
+                        r.choose_node(-1);
                     } else if down {
-                        r.node = (r.node + 1).min(r.trace().nodes.len().saturating_sub(1));
+                        r.choose_node(1);
                     } else if click {
                         r.panel = Panel::Inspector;
                     }
                 } else if inside(a.verdicts, pos) {
                     r.panel = Panel::Verdicts;
-                    if click && pos.y >= a.verdicts.y + 2 {
-                        let i = usize::from(pos.y - a.verdicts.y - 2);
+                    if click && pos.y > a.verdicts.y {
+                        let i = usize::from(pos.y - a.verdicts.y - 1);
                         if let Some(v) = r.result.verdicts.get(i) {
                             r.verdict_sel = i;
                             if let (false, Some(at)) = (v.holds, v.at_seq) {

@@ -108,7 +108,14 @@ fn event_loop(
         let size = terminal.size()?;
         app.area = ratatui::layout::Rect::new(0, 0, size.width, size.height);
         terminal.draw(|f| crate::render(app, f))?;
-        let wait = if app.playing {
+        // Pending work (a compare row) runs one piece per frame, so the screen shows
+        // how far it got; keys still answer between pieces.
+        if app.busy() {
+            app.work();
+        }
+        let wait = if app.busy() {
+            Duration::ZERO
+        } else if app.playing {
             Duration::from_millis(30)
         } else {
             Duration::from_millis(200)

@@ -24,6 +24,9 @@ pub struct Choice {
     pub change: Change,
 }
 
+/// The times the learner can choose from for a restart delay or a window's length, ms.
+pub const DURATIONS: [u64; 10] = [10, 20, 50, 100, 200, 300, 500, 1000, 2000, 5000];
+
 /// The what-if menu: the faults that can be added at the cursor.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WhatIfMenu {
@@ -33,6 +36,13 @@ pub struct WhatIfMenu {
     pub choices: Vec<Choice>,
     /// The selected choice.
     pub sel: usize,
+    /// Index into [`DURATIONS`]: how long until a crashed node restarts, and how long
+    /// a partition or loss window lasts.
+    pub dur: usize,
+    /// The nodes a fault can name.
+    targets: Vec<String>,
+    /// A partition is active at `at_ms`.
+    can_heal: bool,
 }
 
 /// How a fork differs from its parent.
@@ -48,6 +58,8 @@ pub struct Fork {
     pub before_outcomes: Option<(u32, u32, u32)>,
     /// When the change takes effect, in virtual ms.
     pub at_ms: u64,
+    /// The change itself, so a new seed can re-run the same what-if.
+    pub change: Change,
 }
 
 /// Partitions of `s` active at `at_ms` (started, not yet healed).
@@ -64,14 +76,43 @@ fn active_partitions(s: &Scenario, at_ms: u64) -> Vec<usize> {
 }
 
 impl WhatIfMenu {
-    /// The choices at the cursor of `run`.
+    /// The choices at the cursor of `run`, with a duration of 100 ms.
     pub fn new(run: &RunView) -> WhatIfMenu {
         // Rounded up, so the fork starts after the step the user is looking at.
         let at_ms = run.now_us().div_ceil(1000);
         let s = &run.scenario;
-        let targets = s.fault_targets();
+        let mut menu = WhatIfMenu {
+            at_ms,
+            choices: Vec::new(),
+            sel: 0,
+            dur: DURATIONS.iter().position(|&d| d == 100).unwrap_or(0),
+            targets: s.fault_targets(),
+            can_heal: !active_partitions(s, at_ms).is_empty(),
+        };
+        menu.build();
+        menu
+    }
+
+    /// The chosen duration in ms.
+    pub fn duration_ms(&self) -> u64 {
+        DURATIONS[self.dur]
+    }
+
+    /// Makes the duration one notch longer or shorter; the choices say the new one.
+    pub fn longer(&mut self, longer: bool) {
+        self.dur = if longer {
+            (self.dur + 1).min(DURATIONS.len() - 1)
+        } else {
+            self.dur.saturating_sub(1)
+        };
+        self.build();
+    }
+
+    fn build(&mut self) {
+        let (at_ms, d) = (self.at_ms, self.duration_ms());
+        let targets = &self.targets;
         let mut choices = Vec::new();
-        for t in &targets {
+        for t in targets {
             choices.push(Choice {
                 label: format!("crash {t} (stays down)"),
                 change: Change::Add(Fault {
@@ -81,48 +122,45 @@ impl WhatIfMenu {
                 }),
             });
             choices.push(Choice {
-                label: format!("crash {t}, restart after 100 ms"),
+                label: format!("crash {t}, restart after {d} ms"),
                 change: Change::Add(Fault {
                     at_ms,
                     crash: Some(t.clone()),
-                    restart_ms: Some(100),
+                    restart_ms: Some(d),
                     ..Fault::default()
                 }),
             });
         }
-        for t in &targets {
+        for t in targets {
             let mut rest: Vec<String> = targets.iter().filter(|x| *x != t).cloned().collect();
             rest.push(CLIENT.to_string());
             choices.push(Choice {
-                label: format!("partition {t} from the rest for 200 ms"),
+                label: format!("partition {t} from the rest for {d} ms"),
                 change: Change::Add(Fault {
                     at_ms,
                     partition: Some(vec![vec![t.clone()], rest]),
-                    heal_ms: Some(at_ms + 200),
+                    heal_ms: Some(at_ms + d),
                     ..Fault::default()
                 }),
             });
         }
         choices.push(Choice {
-            label: "lose 50% of messages on every link for 200 ms".into(),
+            label: format!("lose 50% of messages on every link for {d} ms"),
             change: Change::Add(Fault {
                 at_ms,
                 loss: Some(0.5),
-                until_ms: Some(at_ms + 200),
+                until_ms: Some(at_ms + d),
                 ..Fault::default()
             }),
         });
-        if !active_partitions(s, at_ms).is_empty() {
+        if self.can_heal {
             choices.push(Choice {
                 label: "heal every partition now".into(),
                 change: Change::HealAt(at_ms),
             });
         }
-        WhatIfMenu {
-            at_ms,
-            choices,
-            sel: 0,
-        }
+        self.sel = self.sel.min(choices.len().saturating_sub(1));
+        self.choices = choices;
     }
 }
 
@@ -168,14 +206,14 @@ pub fn fork(run: &RunView, choice: &Choice) -> Result<RunView, String> {
     };
     let fork = Fork {
         at_ms,
+        change: choice.change.clone(),
         label: choice.label.clone(),
         diverged_at,
         before: run.result.verdicts.clone(),
         before_outcomes,
     };
     let mut view = RunView::new(run.label.clone(), Arc::new(result), run.origin);
-    view.node = run.node;
-    view.panel = run.panel;
+    keep_view_settings(run, &mut view);
     if let Some(d) = diverged_at {
         view.marks.push((d, MarkKind::Fork));
         view.marks.sort();
@@ -194,6 +232,43 @@ pub fn fork(run: &RunView, choice: &Choice) -> Result<RunView, String> {
         None => view.jump(run.cursor),
     }
     view.fork = Some(fork);
+    Ok(view)
+}
+
+/// What the learner chose about how to look (inspector pin, timers, panel, search)
+/// carries over from `from` to a re-run of it.
+fn keep_view_settings(from: &RunView, to: &mut RunView) {
+    to.node = from.node.min(to.trace().nodes.len().saturating_sub(1));
+    to.pinned = from.pinned;
+    to.panel = from.panel;
+    to.hide_timers = from.hide_timers;
+    to.show_about = from.show_about;
+    to.search = from.search.clone();
+}
+
+/// `run` re-run with `seed`: the root scenario on the new seed, then every what-if of
+/// the stack again, at the same times, each the parent of the next. So after `s` the
+/// header still says `fork N`, the run has the added faults, and `u` undoes them.
+pub fn reseed(run: &RunView, seed: u64) -> Result<RunView, String> {
+    let mut view = match (&run.fork, &run.parent) {
+        (Some(f), Some(parent)) => {
+            let parent = reseed(parent, seed)?;
+            let choice = Choice {
+                label: f.label.clone(),
+                change: f.change.clone(),
+            };
+            let mut view = fork(&parent, &choice)?;
+            view.parent = Some(Box::new(parent));
+            view
+        }
+        _ => RunView::new(
+            run.label.clone(),
+            Arc::new(sovlab_sim::run(&run.scenario, seed)),
+            run.origin,
+        ),
+    };
+    keep_view_settings(run, &mut view);
+    view.seek_time(run.now_us());
     Ok(view)
 }
 

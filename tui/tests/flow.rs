@@ -233,6 +233,7 @@ fn catalogue_to_run_to_store_to_violation_to_fork_to_compare() {
     // Compare protocols.
     press(&mut a, KeyCode::Char('c'));
     assert_eq!(a.screen, Screen::Compare);
+    while a.work() {}
     let s = screen(&mut a, 100, 30);
     for p in [
         "saga orchestrated",
@@ -373,8 +374,8 @@ fn small_terminals_never_panic() {
     // A short help says there is more.
     let mut h = app();
     press(&mut h, KeyCode::Char('?'));
-    assert!(screen(&mut h, 60, 15).contains("more: a taller window shows all"));
-    assert!(!screen(&mut h, 80, 30).contains("more: a taller window"));
+    assert!(screen(&mut h, 60, 15).contains("help · keys · ↓ more"));
+    assert!(!screen(&mut h, 200, 80).contains("↓ more"));
     // 60x15 really shows the run screen.
     press(&mut a, KeyCode::Enter);
     let s = screen(&mut a, 60, 15);
@@ -398,13 +399,15 @@ fn mouse_clicks_choose_steps_nodes_and_timeline_positions() {
     click(&mut a, 20, 6);
     assert_eq!(a.run.as_ref().unwrap().cursor, 3);
     // The timeline's right end is the last step.
-    let tl = sovlab_tui::screens::run::areas(a.area).timeline;
+    let tl = sovlab_tui::screens::run::areas(a.area, a.run.as_ref().unwrap()).timeline;
     click(&mut a, tl.right() - 1, tl.y);
     let r = a.run.as_ref().unwrap();
     assert_eq!(r.cursor, r.last());
     // The first lane name is the client.
-    let g =
-        sovlab_tui::widgets::diagram::geometry(r, sovlab_tui::screens::run::areas(a.area).diagram);
+    let g = sovlab_tui::widgets::diagram::geometry(
+        r,
+        sovlab_tui::screens::run::areas(a.area, r).diagram,
+    );
     let x = g.lanes[0];
     click(&mut a, x, g.header_y);
     assert_eq!(a.run.as_ref().unwrap().node, 0);
@@ -474,9 +477,11 @@ steps = [{ service = "orders" }, { service = "inventory", amount = 2, reject = 0
     };
     assert!(locals.len() > 100);
     for (w, h) in [(80, 24), (60, 15), (200, 50)] {
-        let ins = sovlab_tui::screens::run::areas(Rect::new(0, 0, w, h)).inspector;
         for &i in &locals {
             a.run.as_mut().unwrap().jump(i);
+            let ins =
+                sovlab_tui::screens::run::areas(Rect::new(0, 0, w, h), a.run.as_ref().unwrap())
+                    .inspector;
             let b = draw(&mut a, w, h);
             let seen = (ins.y..ins.bottom())
                 .any(|y| (ins.x..ins.right()).any(|x| b[(x, y)].bg == Color::Yellow));

@@ -31,6 +31,10 @@ pub struct Verdict {
     pub example: Option<String>,
     /// The trace event (`seq`) where the example broke, when it is known.
     pub at_seq: Option<u64>,
+    /// Where every violation broke, in the order the checker found them (the TUI
+    /// visits each); not part of the report.
+    #[serde(skip)]
+    pub every_at: Vec<u64>,
 }
 
 impl Verdict {
@@ -41,6 +45,7 @@ impl Verdict {
             violations: 0,
             example: None,
             at_seq: None,
+            every_at: Vec::new(),
         }
     }
 
@@ -48,6 +53,7 @@ impl Verdict {
     pub fn violation(&mut self, example: impl FnOnce() -> String, at_seq: Option<u64>) {
         self.holds = false;
         self.violations += 1;
+        self.every_at.extend(at_seq);
         if self.example.is_none() {
             self.example = Some(example());
             self.at_seq = at_seq;

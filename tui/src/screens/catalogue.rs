@@ -1,18 +1,50 @@
 //! The catalogue screen: the scenarios, with what each one shows.
 
 use crate::app::App;
+use crate::widgets::about;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
-/// Where the list and the detail go.
-pub fn areas(area: Rect) -> (Rect, Rect, Rect) {
+/// Where the list and the detail go: the list as wide as its names need (within
+/// 28..=50 % of the screen), so no two entries read the same.
+pub fn areas_for(app: &App, area: Rect) -> (Rect, Rect, Rect) {
     let [body, status] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
+    let need = list_names(app)
+        .iter()
+        .map(|n| n.chars().count() as u16 + 4)
+        .max()
+        .unwrap_or(0);
+    // Room for the title, too.
+    let w = need.max(26).clamp(body.width * 28 / 100, body.width / 2);
     let [list, detail] =
-        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(body);
+        Layout::horizontal([Constraint::Length(w), Constraint::Min(0)]).areas(body);
     (list, detail, status)
+}
+
+/// What the list calls each entry: its file stem (what `sovlab tui NAME` takes), which
+/// is unique where the scenarios' titles begin alike; the whole label where two stems
+/// are the same.
+pub fn list_names(app: &App) -> Vec<String> {
+    let stem = |label: &str| {
+        std::path::Path::new(label)
+            .file_stem()
+            .map_or(label.to_string(), |s| s.to_string_lossy().into_owned())
+    };
+    let stems: Vec<String> = app.catalogue.iter().map(|e| stem(&e.name)).collect();
+    stems
+        .iter()
+        .zip(&app.catalogue)
+        .map(|(s, e)| {
+            if stems.iter().filter(|x| *x == s).count() > 1 {
+                e.name.clone()
+            } else {
+                s.clone()
+            }
+        })
+        .collect()
 }
 
 /// The first visible list row, so the selection stays in view.
@@ -23,23 +55,21 @@ pub fn list_top(app: &App, list: Rect) -> usize {
 
 /// Draws the catalogue.
 pub fn render(app: &App, f: &mut Frame, area: Rect) {
-    let (list, detail, status) = areas(area);
+    let (list, detail, status) = areas_for(app, area);
     let top = list_top(app, list);
     let rows = list.height.saturating_sub(2) as usize;
+    let names = list_names(app);
     let lines: Vec<Line> = app
         .catalogue
         .iter()
+        .zip(&names)
         .enumerate()
         .skip(top)
         .take(rows)
-        .map(|(i, e)| {
+        .map(|(i, (e, name))| {
             let (mark, colour) = match &e.scenario {
                 Ok(_) => ("  ", Color::Reset),
                 Err(_) => ("! ", Color::Red),
-            };
-            let name = match &e.scenario {
-                Ok(s) => s.name.clone(),
-                Err(_) => e.name.clone(),
             };
             let mut st = Style::new().fg(colour);
             if i == app.cat_sel {
@@ -64,71 +94,12 @@ pub fn render(app: &App, f: &mut Frame, area: Rect) {
 
     let mut text: Vec<Line> = Vec::new();
     if let Some(e) = app.catalogue.get(app.cat_sel) {
-        text.push(Line::from(Span::styled(
-            e.name.clone(),
-            Style::new().fg(Color::DarkGray),
-        )));
+        text.push(Line::from(vec![
+            Span::styled(e.name.clone(), Style::new().fg(Color::DarkGray)),
+            Span::styled("  Enter: run it", Style::new().fg(Color::Yellow)),
+        ]));
         match &e.scenario {
-            Ok(s) => {
-                text.push(Line::from(Span::styled(
-                    s.name.clone(),
-                    Style::new().add_modifier(Modifier::BOLD),
-                )));
-                text.push(Line::from(""));
-                if let Some(d) = &s.description {
-                    // Re-flow the description: blank lines separate paragraphs.
-                    for para in d.split("\n\n") {
-                        let words: Vec<&str> = para.split_whitespace().collect();
-                        text.push(Line::from(words.join(" ")));
-                        text.push(Line::from(""));
-                    }
-                }
-                let services: Vec<String> = s
-                    .services
-                    .iter()
-                    .map(|x| format!("{} ({})", x.name, x.store.name()))
-                    .collect();
-                text.push(Line::from(format!("services  {}", services.join(", "))));
-                if let Some(w) = &s.write {
-                    text.push(Line::from(format!(
-                        "write     {} · {} transactions · {} steps",
-                        w.protocol.name(),
-                        w.transactions,
-                        w.steps.len()
-                    )));
-                }
-                if let Some(r) = &s.read {
-                    text.push(Line::from(format!(
-                        "read      {} · {} queries",
-                        r.method.name(),
-                        r.queries
-                    )));
-                }
-                text.push(Line::from(format!(
-                    "faults    {}   seed {}",
-                    s.faults.len(),
-                    s.seed_or(app.seed)
-                )));
-                if let Some(x) = &s.expect {
-                    if !x.holds.is_empty() {
-                        text.push(Line::from(format!(
-                            "expect    holds: {}",
-                            x.holds.join(", ")
-                        )));
-                    }
-                    if !x.violated.is_empty() {
-                        text.push(Line::from(format!(
-                            "          violated: {}",
-                            x.violated.join(", ")
-                        )));
-                    }
-                }
-                text.push(Line::from(""));
-                text.push(Line::from(Span::styled(
-                    "Enter: run it",
-                    Style::new().fg(Color::Yellow),
-                )));
-            }
+            Ok(s) => text.extend(about::lines(s, s.seed_or(app.seed))),
             Err(err) => {
                 text.push(Line::from(Span::styled(
                     "this scenario cannot be run:",

@@ -1,6 +1,7 @@
 //! Drawing: one module per screen, plus the overlays every screen shares.
 
 pub mod catalogue;
+pub mod hints;
 pub mod run;
 
 use crate::app::{App, Screen};
@@ -47,7 +48,7 @@ pub fn render(app: &App, f: &mut Frame) {
         menu_overlay(menu, f, area);
     }
     if app.help {
-        help_overlay(f, area);
+        help_overlay(app, f, area);
     }
 }
 
@@ -75,10 +76,13 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     c
 }
 
-/// The key list shown by `?`.
-pub const HELP: [(&str, &str); 22] = [
+/// Where the meaning of every verdict is written down, in the repository.
+pub const CONCEPTS: &str = "docs/concepts.md";
+
+/// The key list shown by `?`: every key the app answers to.
+pub const HELP: [(&str, &str); 31] = [
     ("q / Ctrl-C", "quit"),
-    ("?", "this help (any key closes it)"),
+    ("?", "this help (↑/↓ scroll it; any other key closes it)"),
     ("← → / h l", "previous / next step"),
     (
         "↑ ↓ / k j",
@@ -88,59 +92,100 @@ pub const HELP: [(&str, &str); 22] = [
     ("Home End", "first / last step"),
     ("space", "play / pause"),
     ("+ -", "playback faster / slower"),
-    ("n p", "next / previous fault or violation"),
+    ("n p", "next / previous fault or violation (every one)"),
+    (
+        "/",
+        "search the diagram: t12 (a txn), a node, a kind, words",
+    ),
+    ("n p / N", "after a search: next / previous match"),
+    ("Esc", "end the search; close a menu; back one screen"),
     ("Tab", "next panel (Shift-Tab: previous)"),
-    ("[ ]", "previous / next node in the inspector"),
+    ("[ ]", "previous / next node in the inspector (pins it)"),
+    (
+        "P",
+        "pin the inspector to its node, or follow each step's node",
+    ),
+    ("t", "hide / show timers in the diagram"),
+    (
+        "d",
+        "the scenario's description, faults and expect / the diagram",
+    ),
     ("Enter", "open (lists); jump to where it broke (verdicts)"),
     ("f", "what-if: add a fault here and fork the run"),
+    (
+        "← → (menu)",
+        "what-if: a shorter / longer restart delay or window",
+    ),
     ("u / Backspace", "undo the last fork"),
     ("c", "compare protocols on the same faults"),
-    ("s S", "next / previous seed, keeping the virtual time"),
-    ("Esc", "back"),
+    (
+        "s S",
+        "next / previous seed, keeping the time and the forks",
+    ),
     ("mouse wheel", "step (diagram), move (lists)"),
     ("click", "choose a step, a node, a timeline position"),
     ("", ""),
-    ("diagram", "● send  ▶ deliver  ✗ lost  ⇉ duplicate  ◷ timer"),
+    (
+        "verdicts",
+        "holds · holds so far; breaks at step N (a later step",
+    ),
     (
         "",
-        "■ commit  ↶ compensate  ◆ prepare/decide  ✖ crash  ↻ restart",
+        "breaks it) · BROKEN at step N; expect: what the scenario",
     ),
+    (
+        "",
+        "predicts; a predicted break is the lesson, not a failure.",
+    ),
+    (
+        "",
+        "Every invariant and outcome is defined in docs/concepts.md",
+    ),
+    ("", ""),
 ];
 
-fn help_overlay(f: &mut Frame, area: Rect) {
-    let r = centered(area, 78, HELP.len() as u16 + 2);
-    let rows = r.height.saturating_sub(2) as usize;
-    // On a short terminal, the keys that fit and a word about the rest.
-    let shown = if rows < HELP.len() {
-        rows.saturating_sub(1)
-    } else {
-        HELP.len()
+/// Every line of the help: the keys, then the diagram's legend.
+pub fn help_lines() -> Vec<Line<'static>> {
+    let key = |k: &str, v: &str| {
+        Line::from(vec![
+            Span::styled(format!("{k:>14}  "), Style::new().fg(Color::Yellow)),
+            Span::raw(v.to_string()),
+        ])
     };
-    let mut lines: Vec<Line> = HELP[..shown]
-        .iter()
-        .map(|(k, v)| {
-            Line::from(vec![
-                Span::styled(format!("{k:>14}  "), Style::new().fg(Color::Yellow)),
-                Span::raw(*v),
-            ])
-        })
-        .collect();
-    if shown < HELP.len() {
-        lines.push(Line::styled(
-            format!("… {} more: a taller window shows all", HELP.len() - shown),
-            Style::new().fg(Color::DarkGray),
-        ));
+    let mut lines: Vec<Line> = HELP.iter().map(|(k, v)| key(k, v)).collect();
+    for (i, (sym, what)) in crate::widgets::glyphs::LEGEND.iter().enumerate() {
+        let head = if i == 0 { "diagram  " } else { "" };
+        lines.push(key(&format!("{head}{sym}"), what));
     }
+    lines
+}
+
+fn help_overlay(app: &App, f: &mut Frame, area: Rect) {
+    let all = help_lines();
+    let r = centered(area, 78, all.len() as u16 + 2);
+    let rows = r.height.saturating_sub(2) as usize;
+    // On a short terminal, a window of the lines, scrolled with ↑/↓.
+    let top = app.help_scroll.min(all.len().saturating_sub(rows));
+    let lines: Vec<Line> = all.into_iter().skip(top).take(rows).collect();
+    let more = if top + rows < HELP.len() + crate::widgets::glyphs::LEGEND.len() {
+        " · ↓ more "
+    } else {
+        " "
+    };
     f.render_widget(Clear, r);
     f.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" help · keys ")),
+        Paragraph::new(lines).block(
+            Block::bordered()
+                .title(format!(" help · keys{more}"))
+                .title_bottom(format!(" what the verdicts mean: {CONCEPTS} ")),
+        ),
         r,
     );
 }
 
 fn menu_overlay(menu: &crate::whatif::WhatIfMenu, f: &mut Frame, area: Rect) {
     let h = (menu.choices.len() as u16 + 3).min(area.height);
-    let r = centered(area, 58, h);
+    let r = centered(area, 64, h);
     let inner_h = h.saturating_sub(3) as usize;
     let top = menu.sel.saturating_sub(inner_h.saturating_sub(1));
     let mut lines: Vec<Line> = menu
@@ -159,7 +204,10 @@ fn menu_overlay(menu: &crate::whatif::WhatIfMenu, f: &mut Frame, area: Rect) {
         })
         .collect();
     lines.push(Line::from(Span::styled(
-        " Enter fork · Esc cancel",
+        format!(
+            " ←/→ time: {} ms (restart delay, window) · Enter fork · Esc",
+            menu.duration_ms()
+        ),
         Style::new().fg(Color::DarkGray),
     )));
     f.render_widget(Clear, r);

@@ -2,11 +2,12 @@
 
 use crate::app::{App, Panel, RunView, SPEEDS};
 use crate::describe::{describe, ms};
-use crate::widgets::{diagram, inspector, timeline, verdict};
+use crate::screens::hints::{footer, RUN_HINTS};
+use crate::widgets::{about, diagram, inspector, timeline, verdict};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
 /// Where each part of the run screen goes; shared by drawing and mouse hit-tests.
@@ -14,7 +15,7 @@ use ratatui::Frame;
 pub struct Areas {
     /// The title bar.
     pub title: Rect,
-    /// The space-time diagram.
+    /// The space-time diagram (or, toggled with `d`, the scenario's description).
     pub diagram: Rect,
     /// The store inspector.
     pub inspector: Rect,
@@ -28,8 +29,9 @@ pub struct Areas {
     pub footer: Rect,
 }
 
-/// Lays the run screen out in `area`.
-pub fn areas(area: Rect) -> Areas {
+/// Lays the run screen out in `area` for `run`: the verdict panel as tall as its lines
+/// (every invariant at least), the inspector the rest of the right column.
+pub fn areas(area: Rect, run: &RunView) -> Areas {
     let [title, body, detail, timeline, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(6),
@@ -45,8 +47,13 @@ pub fn areas(area: Rect) -> Areas {
         Constraint::Percentage(100 - left),
     ])
     .areas(body);
+    // The verdicts' own lines, up to half the column; but every invariant, whatever
+    // that leaves the inspector.
+    let want = verdict::height(run, right.width) + 2;
+    let floor = run.result.verdicts.len().max(1) as u16 + 2;
+    let most = (body.height / 2).max(floor);
     let [inspector, verdicts] =
-        Layout::vertical([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(right);
+        Layout::vertical([Constraint::Min(0), Constraint::Length(want.min(most))]).areas(right);
     Areas {
         title,
         diagram,
@@ -60,13 +67,16 @@ pub fn areas(area: Rect) -> Areas {
 
 /// Draws the run screen.
 pub fn render(app: &App, run: &RunView, f: &mut Frame, area: Rect) {
-    let a = areas(area);
+    let a = areas(area, run);
     let trace = run.trace();
     let play = if app.playing { "▶" } else { "❚❚" };
     let mut title = vec![
         Span::styled(
             " sovlab ",
-            Style::new().bg(Color::Blue).fg(Color::White).bold(),
+            Style::new()
+                .bg(Color::Blue)
+                .fg(Color::White)
+                .add_modifier(Modifier::BOLD),
         ),
         Span::raw(format!(
             " step {}/{} │ {} ms │ {play} {}/s ",
@@ -81,14 +91,8 @@ pub fn render(app: &App, run: &RunView, f: &mut Frame, area: Rect) {
         ),
     ];
     if run.fork.is_some() {
-        let mut depth = 0;
-        let mut p = run.parent.as_deref();
-        while let Some(x) = p {
-            depth += 1;
-            p = x.parent.as_deref();
-        }
         title.push(Span::styled(
-            format!("│ fork {depth} "),
+            format!("│ fork {} ", run.depth()),
             Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
         ));
     }
@@ -101,7 +105,19 @@ pub fn render(app: &App, run: &RunView, f: &mut Frame, area: Rect) {
     title.push(Span::raw(format!("│ {}", run.label)));
     f.render_widget(Paragraph::new(Line::from(title)), a.title);
 
-    diagram::render(run, f, a.diagram, run.panel == Panel::Diagram);
+    if run.show_about {
+        let lines = about::story_first(&run.scenario, run.seed);
+        f.render_widget(
+            Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+                Block::bordered()
+                    .border_style(Style::new().fg(Color::Cyan))
+                    .title(" about this scenario · d: back to the diagram "),
+            ),
+            a.diagram,
+        );
+    } else {
+        diagram::render(run, f, a.diagram, run.panel == Panel::Diagram);
+    }
     inspector::render(run, f, a.inspector, run.panel == Panel::Inspector);
     verdict::render(run, f, a.verdicts, run.panel == Panel::Verdicts);
 
@@ -117,23 +133,19 @@ pub fn render(app: &App, run: &RunView, f: &mut Frame, area: Rect) {
         a.detail,
     );
     timeline::render(run, f, a.timeline);
-    let hints = if app.status.is_empty() {
-        "←/→ step · space play · n/p fault · Tab panel · f what-if · u undo · c compare · s/S seed · ? help · q quit".to_string()
-    } else {
-        app.status.clone()
+    let width = usize::from(a.footer.width);
+    let line = match &app.prompt {
+        Some(text) => Line::from(vec![
+            Span::styled(format!("/{text}▏"), Style::new().fg(Color::Yellow)),
+            Span::styled(
+                "  txn (t12), node, kind or words · Enter find · Esc cancel",
+                Style::new().fg(Color::DarkGray),
+            ),
+        ]),
+        None => Line::styled(
+            footer(&app.status, &RUN_HINTS, width),
+            Style::new().fg(Color::Gray),
+        ),
     };
-    f.render_widget(
-        Paragraph::new(Span::styled(hints, Style::new().fg(Color::Gray))),
-        a.footer,
-    );
-}
-
-trait BoldExt {
-    fn bold(self) -> Self;
-}
-
-impl BoldExt for Style {
-    fn bold(self) -> Self {
-        self.add_modifier(Modifier::BOLD)
-    }
+    f.render_widget(Paragraph::new(line), a.footer);
 }

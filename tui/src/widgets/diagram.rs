@@ -5,6 +5,8 @@
 
 use crate::app::RunView;
 use crate::describe::{ms, msg_label};
+use crate::lane_names::short_names_in;
+use crate::widgets::glyphs::glyph;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -19,14 +21,19 @@ pub struct Geometry {
     pub inner: Rect,
     /// The x of each node's lane.
     pub lanes: Vec<u16>,
-    /// The y of the lane-name header.
+    /// The y of the lane-name header (its first row).
     pub header_y: u16,
+    /// Each lane's name as drawn, and the y of the row it is on: where the names do
+    /// not fit side by side, every other one goes on a second row, with twice the room.
+    pub names: Vec<(String, u16, u16)>,
     /// The y of the first event row.
     pub rows_y: u16,
     /// How many event rows fit.
     pub rows: usize,
     /// The event index of the first row.
     pub top: usize,
+    /// The event index of each row, top to bottom (hidden timers are skipped).
+    pub events: Vec<usize>,
     /// Width of the step / time column.
     pub prefix: u16,
 }
@@ -38,24 +45,106 @@ pub fn geometry(run: &RunView, area: Rect) -> Geometry {
     let n = run.trace().nodes.len().max(1) as u32;
     let w = u32::from(inner.width.saturating_sub(prefix));
     let x0 = inner.x + prefix;
-    let lanes = (0..n)
+    let lanes: Vec<u16> = (0..n)
         .map(|i| x0 + ((2 * i + 1) * w / (2 * n)) as u16)
         .collect();
-    let rows = inner.height.saturating_sub(1) as usize;
-    let len = run.trace().events.len();
-    let top = run
-        .cursor
-        .saturating_sub(rows / 2)
-        .min(len.saturating_sub(rows));
+    let names = lane_names(run, &lanes, inner);
+    let header_rows = names.iter().map(|n| n.2 - inner.y + 1).max().unwrap_or(1);
+    let rows = inner.height.saturating_sub(header_rows) as usize;
+    let events = rows_around(run, rows);
+    let top = events.first().copied().unwrap_or(0);
     Geometry {
         inner,
         lanes,
         header_y: inner.y,
-        rows_y: inner.y + 1,
+        names,
+        rows_y: inner.y + header_rows,
         rows,
         top,
+        events,
         prefix,
     }
+}
+
+/// The lane names as drawn, each with its first column and row: whole names where
+/// they fit between the lanes; else, on a diagram tall enough, every other one on a
+/// second row with twice the room; else short forms. Each name stays within its room:
+/// from halfway to the previous name on its row to halfway to the next (the panel's
+/// edges at the ends).
+fn lane_names(run: &RunView, lanes: &[u16], inner: Rect) -> Vec<(String, u16, u16)> {
+    let names: Vec<&str> = run.trace().nodes.iter().map(|n| n.name.as_str()).collect();
+    let rooms = |stride: usize| -> Vec<(u16, u16)> {
+        (0..lanes.len())
+            .map(|i| {
+                let lo = i
+                    .checked_sub(stride)
+                    .map_or(inner.x, |p| (lanes[p] + lanes[i]) / 2 + 1);
+                let hi = lanes
+                    .get(i + stride)
+                    .map_or(inner.right(), |&n| (lanes[i] + n) / 2);
+                (lo, hi.max(lo + 1))
+            })
+            .collect()
+    };
+    let fit = |rooms: &[(u16, u16)]| {
+        names
+            .iter()
+            .zip(rooms)
+            .all(|(n, (lo, hi))| n.chars().count() <= usize::from(hi - lo))
+    };
+    let one = rooms(1);
+    let stagger = !fit(&one) && inner.height >= 10 && names.len() > 1;
+    let (rooms, stride) = if stagger { (rooms(2), 2) } else { (one, 1) };
+    let widths: Vec<usize> = rooms.iter().map(|(lo, hi)| usize::from(hi - lo)).collect();
+    short_names_in(&names, &widths)
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let (lo, hi) = rooms[i];
+            let len = n.chars().count() as u16;
+            let x = lanes[i]
+                .saturating_sub(len / 2)
+                .min(hi.saturating_sub(len))
+                .max(lo);
+            let y = inner.y + if stride == 2 { (i % 2) as u16 } else { 0 };
+            (n, x, y)
+        })
+        .collect()
+}
+
+/// The visible events of up to `rows` rows, with the cursor in the middle (or as near
+/// as the trace's ends allow). Looks at no more events than it draws, plus the hidden
+/// ones in between, so a frame's cost does not grow with the trace.
+fn rows_around(run: &RunView, rows: usize) -> Vec<usize> {
+    let len = run.trace().events.len();
+    if rows == 0 || len == 0 {
+        return Vec::new();
+    }
+    if !run.hide_timers {
+        let top = run
+            .cursor
+            .saturating_sub(rows / 2)
+            .min(len.saturating_sub(rows));
+        return (top..len.min(top + rows)).collect();
+    }
+    let mut before: Vec<usize> = (0..run.cursor)
+        .rev()
+        .filter(|&i| run.visible(i))
+        .take(rows / 2)
+        .collect();
+    let after: Vec<usize> = (run.cursor..len)
+        .filter(|&i| run.visible(i))
+        .take(rows - before.len())
+        .collect();
+    if before.len() + after.len() < rows {
+        // Near the end: more rows above.
+        let first = before.last().copied().unwrap_or(run.cursor);
+        let more = rows - before.len() - after.len();
+        before.extend((0..first).rev().filter(|&i| run.visible(i)).take(more));
+    }
+    before.reverse();
+    before.extend(after);
+    before
 }
 
 fn put(buf: &mut Buffer, clip: Rect, x: u16, y: u16, c: &str, st: Style) {
@@ -111,37 +200,27 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
     let clip = g.inner;
     let dim = Style::new().fg(Color::DarkGray);
 
-    // Lane names; the inspected node highlighted, nodes down at the cursor in red.
-    let spacing = if g.lanes.len() > 1 {
-        (g.lanes[1] - g.lanes[0]) as usize
-    } else {
-        g.inner.width as usize
-    };
-    for (i, &x) in g.lanes.iter().enumerate() {
-        let name: String = trace.nodes[i]
-            .name
-            .chars()
-            .take(spacing.saturating_sub(1).max(1))
-            .collect();
+    // Lane names, each short enough for its room and unlike the others; the inspected
+    // node highlighted, nodes down at the cursor in red.
+    let inspected = run.inspected();
+    for (i, (&x, (name, name_x, name_y))) in g.lanes.iter().zip(&g.names).enumerate() {
         let mut st = Style::new().fg(Color::White);
         if run.is_down(i, run.cursor) {
             st = st.fg(Color::Red);
         }
-        if i == run.node {
+        if i == inspected {
             st = st
                 .fg(Color::Yellow)
                 .add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
         }
-        let half = (name.chars().count() / 2) as u16;
-        text(buf, clip, x.saturating_sub(half), g.header_y, &name, st);
+        if *name_y > g.header_y {
+            // A name on the second row hangs from its lane.
+            put(buf, clip, x, g.header_y, "╷", dim);
+        }
+        text(buf, clip, *name_x, *name_y, name, st);
     }
 
-    let len = trace.events.len();
-    for row in 0..g.rows {
-        let i = g.top + row;
-        if i >= len {
-            break;
-        }
+    for (row, &i) in g.events.iter().enumerate() {
         let y = g.rows_y + row as u16;
         let e = &trace.events[i];
         // Lanes: solid while the node is up.
@@ -175,7 +254,14 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
         } else {
             format!("{i:>7}")
         };
-        text(buf, clip, g.inner.x, y, &prefix, dim);
+        let found = run.search.as_ref().is_some_and(|q| q.matches(trace, e));
+        let prefix_style = if found {
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
+        } else {
+            dim
+        };
+        text(buf, clip, g.inner.x, y, &prefix, prefix_style);
+        let sym = glyph(&e.kind).unwrap_or(" ");
 
         let lane = |n: u16| g.lanes.get(usize::from(n)).copied().unwrap_or(g.inner.x);
         let me = lane(e.node);
@@ -239,43 +325,36 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
                     st(Color::Yellow),
                 );
             }
-            EventKind::Timer { .. } => put(buf, clip, me, y, "◷", st(Color::Cyan)),
+            EventKind::Timer { .. } => put(buf, clip, me, y, sym, st(Color::Cyan)),
             EventKind::Local { what, .. } => {
-                let (c, colour) = match what {
-                    Local::Commit => ("■", Color::Green),
-                    Local::Abort => ("■", Color::Red),
-                    Local::Compensate => ("↶", Color::Yellow),
-                    Local::Prepare => ("◆", Color::Cyan),
-                    Local::Log => ("▪", Color::Blue),
+                let colour = match what {
+                    Local::Commit => Color::Green,
+                    Local::Abort => Color::Red,
+                    Local::Compensate => Color::Yellow,
+                    Local::Prepare => Color::Cyan,
+                    Local::Log => Color::Blue,
                 };
-                put(buf, clip, me, y, c, st(colour));
+                put(buf, clip, me, y, sym, st(colour));
                 text(buf, clip, me + 2, y, what.name(), st(colour));
             }
-            EventKind::Reject { .. } => put(buf, clip, me, y, "⊘", st(Color::Red)),
-            EventKind::Vote { yes, .. } => put(
-                buf,
-                clip,
-                me,
-                y,
-                if *yes { "✓" } else { "✗" },
-                st(Color::Cyan),
-            ),
+            EventKind::Reject { .. } => put(buf, clip, me, y, sym, st(Color::Red)),
+            EventKind::Vote { .. } => put(buf, clip, me, y, sym, st(Color::Cyan)),
             EventKind::Decide { commit, .. } => {
                 let c = if *commit { Color::Green } else { Color::Red };
-                put(buf, clip, me, y, "◆", st(c));
+                put(buf, clip, me, y, sym, st(c));
             }
             EventKind::Outcome { committed, .. } => {
                 let c = if *committed { Color::Green } else { Color::Red };
-                put(buf, clip, me, y, "◉", st(c));
+                put(buf, clip, me, y, sym, st(c));
             }
-            EventKind::Submit { .. } => put(buf, clip, me, y, "○", st(Color::White)),
+            EventKind::Submit { .. } => put(buf, clip, me, y, sym, st(Color::White)),
             EventKind::Crash => {
                 put(
                     buf,
                     clip,
                     me,
                     y,
-                    "✖",
+                    sym,
                     st(Color::Red).add_modifier(Modifier::BOLD),
                 );
                 text(
@@ -293,7 +372,7 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
                     clip,
                     me,
                     y,
-                    "↻",
+                    sym,
                     st(Color::Green).add_modifier(Modifier::BOLD),
                 );
                 text(buf, clip, me + 2, y, "restart", st(Color::Green));
@@ -331,8 +410,8 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
                     st(colour).add_modifier(Modifier::BOLD),
                 );
             }
-            EventKind::Read { .. } => put(buf, clip, me, y, "?", st(Color::Cyan)),
-            EventKind::ViewApplied { .. } => put(buf, clip, me, y, "↓", st(Color::Cyan)),
+            EventKind::Read { .. } => put(buf, clip, me, y, sym, st(Color::Cyan)),
+            EventKind::ViewApplied { .. } => put(buf, clip, me, y, sym, st(Color::Cyan)),
         }
         if i == run.cursor {
             let r = Rect::new(g.inner.x, y, g.inner.width, 1);

@@ -4,6 +4,7 @@
 
 use crate::app::RunView;
 use crate::describe::event_txn;
+use crate::widgets::view_rows::{self, Truth};
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -70,7 +71,7 @@ fn style(changed: bool, focus: bool) -> Style {
 }
 
 /// Keys of `map` around `focus` (or the last ones), at most `n`, in order.
-fn window<K: Ord + Copy, V>(
+pub(crate) fn window<K: Ord + Copy, V>(
     map: &std::collections::BTreeMap<K, V>,
     focus: Option<K>,
     n: usize,
@@ -107,8 +108,12 @@ fn store_lines(
     snap: &Snapshot,
     changed: &Changed,
     focus: Option<TxnId>,
+    truth: Option<&Truth>,
     budget: usize,
 ) -> Vec<Line<'static>> {
+    if let Some(truth) = truth {
+        return view_rows::lines(snap, truth, &changed.views, focus, budget);
+    }
     let name = |ix: u16| trace.node_name(ix).to_string();
     let mut out: Vec<Line> = Vec::new();
     let step_keys = window(&snap.steps, focus.map(|t| (t, 0)), budget);
@@ -313,15 +318,21 @@ fn store_lines(
 /// Draws the inspector for `run`'s selected node in `area`.
 pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
     let trace = run.trace();
-    let node = run.node.min(trace.nodes.len().saturating_sub(1));
+    let node = run.inspected().min(trace.nodes.len().saturating_sub(1));
     let node_name = trace.nodes.get(node).map_or("?", |n| n.name.as_str());
+    let truth = view_rows::truth(run, node);
     let border = if focused {
         Style::new().fg(Color::Cyan)
     } else {
         Style::new().fg(Color::DarkGray)
     };
+    let how = if run.pinned {
+        "pinned (P)"
+    } else {
+        "follows (P pins)"
+    };
     let block = Block::bordered().border_style(border).title(format!(
-        " store · {node_name} · as of step {} · [ ] node ",
+        " store · {node_name} · as of step {} · {how} ",
         run.cursor
     ));
     let inner_h = area.height.saturating_sub(2) as usize;
@@ -368,7 +379,9 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
     }
     // Every store gets a one-line header; the body lines go to the store written at
     // this step first (so the change is always visible), the rest shared equally.
-    let avail = inner_h.saturating_sub(lines.len() + stores.len() + usize::from(hidden > 0));
+    // The note about hidden stores only where it leaves the change a line.
+    let note = hidden > 0 && inner_h > lines.len() + stores.len() + 1;
+    let avail = inner_h.saturating_sub(lines.len() + stores.len() + usize::from(note));
     let changed_of = |s: usize| match event.map(|e| &e.kind) {
         Some(EventKind::Local { store, writes, .. }) if usize::from(*store) == s => {
             Changed::of(writes)
@@ -384,7 +397,18 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
             let kind = trace.stores[s].kind;
             let changed = changed_of(s);
             run.replay.with_at(trace, s, run.cursor, |snap| {
-                store_lines(run, trace, s, kind, snap, &changed, focus, avail).len()
+                store_lines(
+                    run,
+                    trace,
+                    s,
+                    kind,
+                    snap,
+                    &changed,
+                    focus,
+                    truth.as_ref(),
+                    avail,
+                )
+                .len()
             })
         })
         .collect();
@@ -409,7 +433,7 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
         let info = &trace.stores[s];
         let changed = changed_of(s);
         let (available, records) = run.replay.with_at(trace, s, run.cursor, |snap| {
-            (snap.available, snap.steps.len())
+            (snap.available, snap.steps.len() + snap.view.len())
         });
         let now = Some(s) == written;
         let head = vec![
@@ -431,11 +455,21 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
             continue;
         }
         let body = run.replay.with_at(trace, s, run.cursor, |snap| {
-            store_lines(run, trace, s, info.kind, snap, &changed, focus, share)
+            store_lines(
+                run,
+                trace,
+                s,
+                info.kind,
+                snap,
+                &changed,
+                focus,
+                truth.as_ref(),
+                share,
+            )
         });
         lines.extend(body);
     }
-    if hidden > 0 {
+    if note {
         lines.push(Line::styled(
             format!("… {hidden} more stores here: a taller window shows them"),
             Style::new().fg(Color::DarkGray),

@@ -1,6 +1,9 @@
-//! The run screen's panels, one module each.
+//! The run screen's panels and the pieces they share, one module each.
 
+pub mod about;
 pub mod diagram;
+pub mod glyphs;
 pub mod inspector;
 pub mod timeline;
 pub mod verdict;
+pub mod view_rows;

@@ -59,19 +59,27 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect) {
     if area.height < 2 {
         return;
     }
+    // The bar is drawn in steps (one column per `last / width` events), not in time:
+    // its ends say so, with the run's length in virtual time beside the last step.
     let end = run.trace().events.last().map_or(0, |e| e.t_us);
-    let left = "0 ms";
-    let right = format!("{} ms", ms(end));
-    let legend = "▲ fault  ✗ violation  ◆ fork  █ cursor · click to jump";
+    let left = "step 0";
+    let right = format!("step {last} · {} ms", ms(end));
+    let long = "▲ fault  ✗ violation  ◆ fork  █ cursor · click to jump";
+    let short = "▲ fault ✗ violation ◆ fork █ cursor";
     let y2 = y + 1;
     let dim = Style::new().fg(Color::DarkGray);
     buf.set_stringn(area.x, y2, left, w as usize, dim);
     let rx = area.right().saturating_sub(right.chars().count() as u16);
     if rx > area.x + left.len() as u16 {
-        buf.set_stringn(rx, y2, &right, right.len(), dim);
+        buf.set_stringn(rx, y2, &right, right.chars().count(), dim);
     }
-    let lw = legend.chars().count() as u16;
-    if w > lw + 24 {
+    // Centred, where it clears both ends.
+    let ends = 2 * (right.chars().count() as u16 + 2);
+    if let Some(legend) = [long, short]
+        .into_iter()
+        .find(|l| w > l.chars().count() as u16 + ends)
+    {
+        let lw = legend.chars().count() as u16;
         buf.set_stringn(area.x + (w - lw) / 2, y2, legend, lw as usize, dim);
     }
 }

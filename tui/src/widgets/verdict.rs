@@ -12,31 +12,89 @@ use sovlab_sim::check::Verdict;
 
 /// The verdict state of `v` as of event `cursor`, in words and colour.
 pub fn status(v: &Verdict, cursor: usize) -> (String, Color) {
-    match (v.holds, v.at_seq) {
-        (true, _) => ("holds".into(), Color::Green),
-        (false, Some(at)) if at as usize <= cursor => (format!("BROKEN at step {at}"), Color::Red),
-        (false, Some(at)) => (format!("holds so far; breaks at step {at}"), Color::Yellow),
-        (false, None) => ("BROKEN (judged at the end)".into(), Color::Red),
-    }
+    status_in(v, cursor, usize::MAX)
 }
 
-/// Draws the verdict panel of `run` in `area`. Verdict `i` is on inner row `i + 1`.
+/// [`status`] in at most `room` characters where a shorter wording exists, so every
+/// invariant keeps one line on a narrow screen.
+pub fn status_in(v: &Verdict, cursor: usize, room: usize) -> (String, Color) {
+    let (words, colour): (Vec<String>, Color) = match (v.holds, v.at_seq) {
+        (true, _) => (vec!["holds".into()], Color::Green),
+        (false, Some(at)) if at as usize <= cursor => (
+            vec![format!("BROKEN at step {at}"), format!("BROKEN at {at}")],
+            Color::Red,
+        ),
+        (false, Some(at)) => (
+            vec![
+                format!("holds so far; breaks at step {at}"),
+                format!("so far; breaks at step {at}"),
+                format!("breaks at step {at}"),
+            ],
+            Color::Yellow,
+        ),
+        (false, None) => (
+            vec![
+                "BROKEN (judged at the end)".into(),
+                "BROKEN (at the end)".into(),
+            ],
+            Color::Red,
+        ),
+    };
+    let fit = words.iter().find(|w| w.chars().count() <= room);
+    let word = fit
+        .unwrap_or_else(|| words.last().expect("one at least"))
+        .clone();
+    (word, colour)
+}
+
+/// How many rows the panel's lines take for `run` in `width` columns (its inner
+/// height when nothing is cut), wrapping counted.
+pub fn height(run: &RunView, width: u16) -> u16 {
+    let w = usize::from(width.saturating_sub(2)).max(1);
+    lines(run, w, false)
+        .iter()
+        .map(|l| l.width().div_ceil(w).max(1) as u16)
+        .sum()
+}
+
+/// Draws the verdict panel of `run` in `area`. Verdict `i` is on inner row `i`.
 pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
     let border = if focused {
         Style::new().fg(Color::Cyan)
     } else {
         Style::new().fg(Color::DarkGray)
     };
+    let width = usize::from(area.width.saturating_sub(2));
+    f.render_widget(
+        Paragraph::new(lines(run, width, focused))
+            .wrap(Wrap { trim: false })
+            .block(
+                Block::bordered()
+                    .border_style(border)
+                    .title(format!(" verdicts · as of step {} ", run.cursor)),
+            ),
+        area,
+    );
+}
+
+/// The panel's lines in `width` columns: one per invariant first (none is ever
+/// pushed out by the others), then expect, the selected violation, the outcomes and,
+/// for a fork, how the verdict changed.
+fn lines(run: &RunView, width: usize, focused: bool) -> Vec<Line<'static>> {
     let r = &run.result;
-    let mut lines: Vec<Line> = vec![Line::styled(
-        format!("as of step {}", run.cursor),
-        Style::new().fg(Color::DarkGray),
-    )];
+    let mut lines: Vec<Line> = Vec::new();
     if r.verdicts.is_empty() {
-        lines.push(Line::from("no invariant applies (no [write] section)"));
+        lines.push(Line::from("no invariant applies (no [write] or [read])"));
     }
+    let name_w = r
+        .verdicts
+        .iter()
+        .map(|v| v.name.chars().count())
+        .max()
+        .unwrap_or(0);
     for (i, v) in r.verdicts.iter().enumerate() {
-        let (word, colour) = status(v, run.cursor);
+        let room = width.saturating_sub(name_w + 3);
+        let (word, colour) = status_in(v, run.cursor, room);
         let mark = if colour == Color::Green {
             "✓"
         } else if colour == Color::Red {
@@ -50,10 +108,19 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
         }
         lines.push(Line::from(vec![
             Span::styled(format!("{mark} "), Style::new().fg(colour)),
-            Span::styled(format!("{:<13}", v.name), name_style),
+            Span::styled(format!("{:<name_w$}", v.name), name_style),
             Span::styled(format!(" {word}"), Style::new().fg(colour)),
         ]));
     }
+    let e = &r.report.expect;
+    lines.push(if e.met {
+        Line::styled("expect    met", Style::new().fg(Color::Green))
+    } else {
+        Line::styled(
+            format!("expect    NOT met: {}", e.failures.join("; ")),
+            Style::new().fg(Color::Red),
+        )
+    });
     if let Some(v) = r.verdicts.get(run.verdict_sel).filter(|v| !v.holds) {
         if let Some(ex) = &v.example {
             lines.push(Line::styled(
@@ -87,20 +154,16 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
     }
     if r.report.write.is_some() {
         let (c, a) = run.told_by_cursor();
+        let why = if width >= 64 {
+            " (what the client heard)"
+        } else {
+            ""
+        };
         lines.push(Line::styled(
-            format!("told so far: {c} committed · {a} aborted (what the client heard)"),
+            format!("told so far: {c} committed · {a} aborted{why}"),
             Style::new().fg(Color::Gray),
         ));
     }
-    let e = &r.report.expect;
-    lines.push(if e.met {
-        Line::styled("expect    met", Style::new().fg(Color::Green))
-    } else {
-        Line::styled(
-            format!("expect    NOT met: {}", e.failures.join("; ")),
-            Style::new().fg(Color::Red),
-        )
-    });
     if let Some(fork) = &run.fork {
         let at = fork
             .diverged_at
@@ -148,10 +211,5 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
             ));
         }
     }
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::bordered().border_style(border).title(" verdicts ")),
-        area,
-    );
+    lines
 }
