@@ -66,3 +66,94 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::check::check;
+    use crate::check::fixtures::{local, take, trace_of};
+    use crate::read::state_code;
+    use crate::store::{StepState, Write};
+    use crate::trace::{EventKind, Role, Trace};
+
+    const VIEWED: &str = r#"
+name = "t"
+[[service]]
+name = "orders"
+[[service]]
+name = "payments"
+[write]
+protocol = "saga"
+transactions = 2
+steps = [{ service = "orders" }, { service = "payments" }]
+[read]
+method = "cqrs-view"
+"#;
+
+    /// The view's store in `t`.
+    fn view_store(t: &Trace) -> u16 {
+        let node = t.nodes.iter().position(|n| n.role == Role::View).unwrap();
+        t.stores
+            .iter()
+            .position(|s| usize::from(s.node) == node)
+            .unwrap() as u16
+    }
+
+    fn shows(store: u16, txn: u32, step: u16, state: StepState) -> EventKind {
+        let state = state_code(state);
+        let version = txn * 10 + u32::from(step);
+        local(
+            store,
+            Write::View {
+                txn,
+                step,
+                state,
+                version,
+            },
+        )
+    }
+
+    /// Txn 1 applied at both services, txn 2 applied at orders then compensated.
+    fn sources() -> Vec<EventKind> {
+        vec![
+            local(0, take(1, 0, 1)),
+            local(1, take(1, 1, 1)),
+            local(0, take(2, 0, 1)),
+            local(0, Write::Compensate { txn: 2, step: 0 }),
+        ]
+    }
+
+    #[test]
+    fn a_view_that_shows_every_source_row_as_it_is_converges() {
+        let view = view_store(&trace_of(VIEWED, vec![]));
+        let mut events = sources();
+        events.extend([
+            shows(view, 1, 0, StepState::Applied),
+            shows(view, 1, 1, StepState::Applied),
+            shows(view, 2, 0, StepState::Applied),
+            shows(view, 2, 0, StepState::Compensated),
+        ]);
+        assert!(check(&trace_of(VIEWED, events), "convergence").holds);
+    }
+
+    #[test]
+    fn a_stale_missing_or_invented_row_breaks_convergence() {
+        let view = view_store(&trace_of(VIEWED, vec![]));
+        let mut events = sources();
+        events.extend([
+            shows(view, 1, 0, StepState::Applied),
+            shows(view, 2, 0, StepState::Applied),
+            shows(view, 3, 0, StepState::Applied),
+        ]);
+        let v = check(&trace_of(VIEWED, events), "convergence");
+        assert!(!v.holds);
+        assert_eq!(
+            v.violations, 3,
+            "stale txn 2, missing txn 1 step 1, invented txn 3"
+        );
+        assert_eq!(
+            v.example.as_deref(),
+            Some("txn 1 step 1: payments holds applied, the view holds nothing")
+        );
+        assert_eq!(v.at_seq, Some(4), "the last local transaction about txn 1");
+    }
+}

@@ -9,6 +9,8 @@ mod atomicity;
 mod conservation;
 mod consistent_reads;
 mod convergence;
+#[cfg(test)]
+mod fixtures;
 mod isolation;
 mod termination;
 
