@@ -242,10 +242,23 @@ fn the_read_report_matches_the_contract() {
         0,
         "no events, nothing counted"
     );
-    // Isolation replays rejections from the log: write scenarios need events too.
-    assert!(sovlab_sim::check::needs_events(&load(
-        "shared-db-crash.toml"
-    )));
+    // Isolation replays rejections from the log: a counters-only run of a write
+    // scenario would call its dirty reads clean.
+    let dirty = load("saga-isolation.toml");
+    assert!(sovlab_sim::check::needs_events(&dirty));
+    let isolated = |opts| {
+        let r = sovlab_sim::run_with(&dirty, 1, opts);
+        r.verdicts
+            .iter()
+            .find(|v| v.name == "isolation")
+            .unwrap()
+            .holds
+    };
+    assert!(!isolated(sovlab_sim::RunOptions::default()));
+    assert!(isolated(counters_only), "misjudged without the log");
+    // Without [write] or [read] nothing is judged from the log.
+    let bare = scenario("name = \"bare\"\n[[service]]\nname = \"orders\"\n");
+    assert!(!sovlab_sim::check::needs_events(&bare));
     // A scenario without [read] has no read section.
     let out = sovlab(&["run", "scenarios/shared-db-crash.toml", "--json"]);
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
