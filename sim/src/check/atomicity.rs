@@ -2,16 +2,16 @@
 //! steps and absent at another. A step still held undecided is a termination
 //! matter, not an atomicity one.
 
-use super::{last_local_seq, outcomes, step_ends, StepEnd, Verdict};
+use super::{Index, StepEnd, Verdict};
 use crate::trace::Trace;
 
 /// Checks atomicity over the final stores.
-pub fn check(trace: &Trace, v: &mut Verdict) {
+pub fn check(trace: &Trace, ix: &Index, v: &mut Verdict) {
     let Some(w) = &trace.scenario.write else {
         return;
     };
-    for (txn, _) in outcomes(trace) {
-        let ends = step_ends(trace, txn);
+    for &(txn, _) in ix.outcomes() {
+        let ends = ix.step_ends(txn);
         let applied = ends.contains(&StepEnd::Applied);
         let absent = ends.contains(&StepEnd::Absent);
         if applied && absent {
@@ -31,7 +31,7 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
                         names(StepEnd::Absent)
                     )
                 },
-                last_local_seq(trace, txn),
+                ix.last_local_seq(txn),
             );
         }
     }

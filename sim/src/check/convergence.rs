@@ -4,13 +4,13 @@
 //! row for that (transaction, step) must hold the same state; and the view holds no
 //! row its sources do not. Judged from the final stores, like every outcome.
 
-use super::{last_local_seq, Verdict};
+use super::{Index, Verdict};
 use crate::read::{self, state_code, state_from_code};
 use crate::trace::{Role, Trace};
 use std::collections::BTreeMap;
 
 /// Checks convergence over the final stores.
-pub fn check(trace: &Trace, v: &mut Verdict) {
+pub fn check(trace: &Trace, ix: &Index, v: &mut Verdict) {
     let s = &trace.scenario;
     let Some(view_node) = trace.nodes.iter().position(|n| n.role == Role::View) else {
         return;
@@ -48,7 +48,7 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
                         name(has)
                     )
                 },
-                last_local_seq(trace, txn),
+                ix.last_local_seq(txn),
             );
         }
     }
@@ -61,7 +61,7 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
                         name(Some(code))
                     )
                 },
-                last_local_seq(trace, txn),
+                ix.last_local_seq(txn),
             );
         }
     }

@@ -7,7 +7,7 @@
 //! they had taken or held there. If those units would have been enough, the refusal
 //! was caused by work that never counted: a violation.
 
-use super::{outcomes, service_store, Outcome, Verdict};
+use super::{service_store, Index, Outcome, Verdict};
 use crate::msg::{StepIx, TxnId};
 use crate::store::{RejectReason, Snapshot, StepState, Write};
 use crate::trace::{EventKind, Trace};
@@ -36,14 +36,15 @@ fn step_of(w: &Write) -> Option<(TxnId, StepIx)> {
 }
 
 /// Checks isolation by replaying the trace.
-pub fn check(trace: &Trace, v: &mut Verdict) {
+pub fn check(trace: &Trace, ix: &Index, v: &mut Verdict) {
     let Some(w) = &trace.scenario.write else {
         return;
     };
-    let aborted: BTreeSet<TxnId> = outcomes(trace)
-        .into_iter()
+    let aborted: BTreeSet<TxnId> = ix
+        .outcomes()
+        .iter()
         .filter(|(_, o)| *o == Outcome::Aborted)
-        .map(|(t, _)| t)
+        .map(|(t, _)| *t)
         .collect();
     let step_store: Vec<usize> = w
         .steps

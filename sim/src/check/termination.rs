@@ -3,23 +3,22 @@
 //! and no saga still waiting at its orchestrator (begun in its log, never decided, even
 //! if nothing is applied anywhere).
 
-use super::{last_local_seq, outcomes, step_ends, Outcome, StepEnd, Verdict};
+use super::{Index, Outcome, StepEnd, Verdict};
 use crate::msg::TxnId;
 use crate::patterns::saga::{key_parts, KeyKind};
 use crate::scenario::{Coordination, Protocol};
 use crate::trace::Trace;
-use std::collections::BTreeSet;
 
 /// Checks termination over the final stores.
-pub fn check(trace: &Trace, v: &mut Verdict) {
+pub fn check(trace: &Trace, ix: &Index, v: &mut Verdict) {
     let Some(w) = &trace.scenario.write else {
         return;
     };
-    for (txn, outcome) in outcomes(trace) {
+    for &(txn, outcome) in ix.outcomes() {
         if outcome != Outcome::Unfinished {
             continue;
         }
-        let ends = step_ends(trace, txn);
+        let ends = ix.step_ends(txn);
         let describe = || {
             let parts: Vec<String> = ends
                 .iter()
@@ -35,19 +34,19 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
                 .collect();
             format!("txn {txn} never finished: {}", parts.join(", "))
         };
-        v.violation(describe, last_local_seq(trace, txn));
+        v.violation(describe, ix.last_local_seq(txn));
     }
-    let unfinished: BTreeSet<TxnId> = outcomes(trace)
-        .into_iter()
-        .filter(|(_, o)| *o == Outcome::Unfinished)
-        .map(|(t, _)| t)
-        .collect();
+    let unfinished = |txn: TxnId| {
+        ix.outcomes()
+            .get((txn as usize).wrapping_sub(1))
+            .is_some_and(|(_, o)| *o == Outcome::Unfinished)
+    };
     for txn in waiting_sagas(trace) {
-        if !unfinished.contains(&txn) {
+        if !unfinished(txn) {
             let at = w.coordinator_name();
             v.violation(
                 || format!("txn {txn}: the saga is still waiting at {at}, never decided"),
-                last_local_seq(trace, txn),
+                ix.last_local_seq(txn),
             );
         }
     }
