@@ -16,6 +16,14 @@ fn verdict<'a>(r: &'a RunResult, name: &str) -> &'a sovlab_sim::Verdict {
         .unwrap_or_else(|| panic!("{name} applies"))
 }
 
+/// Asserts that `r` ends settled: atomicity, conservation and termination hold.
+fn settles(r: &RunResult) {
+    for name in ["atomicity", "conservation", "termination"] {
+        let v = verdict(r, name);
+        assert!(v.holds, "seed {}: {name}: {:?}", r.trace.seed, v.example);
+    }
+}
+
 /// Runs `s` on seeds `1..=n`.
 fn runs(s: &Scenario, n: u64) -> Vec<RunResult> {
     (1..=n).map(|seed| run(s, seed)).collect()
@@ -127,10 +135,7 @@ fn an_undo_travels_on_to_every_later_step_that_applied() {
     let s = scenario(CHOREOGRAPHY_MID_CHAIN_GIVE_UP);
     let mut undone_at_last = 0;
     for r in runs(&s, 8) {
-        for name in ["atomicity", "conservation", "termination"] {
-            let v = verdict(&r, name);
-            assert!(v.holds, "seed {}: {name}: {:?}", r.trace.seed, v.example);
-        }
+        settles(&r);
         // The last step refuses nothing: only an undo passed on twice compensates it.
         undone_at_last += outcomes(&r.trace)
             .into_iter()
@@ -222,10 +227,7 @@ fn a_recovering_orchestrator_compensates_a_given_up_step() {
     for r in runs(&s, 6) {
         let given_up = given_up_before_the_crash(&r);
         pending += given_up.len();
-        for name in ["atomicity", "conservation", "termination"] {
-            let v = verdict(&r, name);
-            assert!(v.holds, "seed {}: {name}: {:?}", r.trace.seed, v.example);
-        }
+        settles(&r);
         let ends = outcomes(&r.trace);
         for txn in given_up {
             assert_eq!(ends[txn as usize - 1], (txn, Outcome::Aborted));

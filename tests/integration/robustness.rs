@@ -332,7 +332,7 @@ fn run_guarded(args: &[&str], input: &Path) -> Option<i32> {
 /// tried on one input in `PROCESS_EVERY` (`SOVLAB_FUZZ_PROCESS_EVERY`, 1: all).
 fn cli_survives(input: &Path, i: u32) {
     parse_and_run(&std::fs::read(input).unwrap());
-    if i % env_count("SOVLAB_FUZZ_PROCESS_EVERY", PROCESS_EVERY).max(1) != 0 {
+    if !i.is_multiple_of(env_count("SOVLAB_FUZZ_PROCESS_EVERY", PROCESS_EVERY).max(1)) {
         return;
     }
     for args in [&["run", "--max-events", "20000"][..], &["check"][..]] {
