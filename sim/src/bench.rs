@@ -230,6 +230,49 @@ pub fn sweep(scenario: &Scenario, seeds: u64, threads: usize) -> SweepRate {
     }
 }
 
+/// What one checking measurement gives.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CheckRate {
+    /// Events in the checked trace.
+    pub events: u64,
+    /// Violations the checkers found, over every invariant.
+    pub violations: u64,
+    /// The best try: checking time (CPU, or wall where there is no CPU clock).
+    pub secs: f64,
+}
+
+impl CheckRate {
+    /// Checking time per event, in nanoseconds.
+    pub fn ns_per_event(&self) -> f64 {
+        self.secs * 1e9 / self.events.max(1) as f64
+    }
+}
+
+/// Checking cost: runs `scenario` once keeping its events, then checks its trace
+/// (`check::check_all`, every invariant) `repeats` times and keeps the fastest try.
+/// Only the checkers are timed, not the run.
+pub fn checking(scenario: &Scenario, seed: u64, repeats: usize) -> CheckRate {
+    let trace = crate::run_with(scenario, seed, RunOptions { keep_events: true }).trace;
+    let mut best = CheckRate {
+        events: trace.event_count,
+        secs: f64::INFINITY,
+        ..CheckRate::default()
+    };
+    for _ in 0..repeats.max(1) {
+        let clocks = Clocks::start(thread_cpu_secs);
+        let verdicts = crate::check::check_all(&trace);
+        let r = clocks.rate(0);
+        let secs = if thread_cpu_secs().is_some() {
+            r.cpu_secs
+        } else {
+            r.secs
+        };
+        best.violations = verdicts.iter().map(|v| v.violations).sum();
+        best.secs = best.secs.min(secs);
+    }
+    best
+}
+
 /// Heap bytes an event owns beyond its fixed size.
 pub fn event_heap_bytes(e: &Event) -> usize {
     match &e.kind {

@@ -44,6 +44,35 @@ const QUICK: Sizes = Sizes {
 /// Events in the peak-memory run.
 const RSS_EVENTS: u64 = 1_000_000;
 
+/// A run cut short with most of its transactions in flight: as many violations as
+/// the checkers will ever meet per event (`check_ns_per_event`). Two steps, like the
+/// large run of docs/performance.md, scaled down.
+fn many_violations(quick: bool) -> Scenario {
+    let (transactions, events) = if quick {
+        (20_000, 100_000)
+    } else {
+        (100_000, 500_000)
+    };
+    let text = format!(
+        r#"
+name = "bench checking, many violations"
+[[service]]
+name = "orders"
+[[service]]
+name = "payments"
+[write]
+protocol = "saga"
+transactions = {transactions}
+concurrency = {concurrency}
+steps = [{{ service = "orders" }}, {{ service = "payments" }}]
+[limits]
+max_events = {events}
+"#,
+        concurrency = transactions / 10
+    );
+    Scenario::parse(&text, "<bench>").expect("the bench scenario is valid")
+}
+
 /// A 3-service business transaction under `protocol`, with network `loss`.
 fn three_services(protocol: &str, loss: f64, transactions: u32) -> Scenario {
     let text = format!(
@@ -271,6 +300,14 @@ pub fn bench(json_out: bool, quick: bool, seed: u64) -> Result<ExitCode> {
         "event_size_of".into(),
         json!(std::mem::size_of::<sovlab_sim::trace::Event>()),
     );
+
+    let c = bench::checking(&many_violations(quick), seed, sizes.repeats);
+    m.insert(
+        "check_ns_per_event".into(),
+        json!(round(c.ns_per_event(), 1)),
+    );
+    m.insert("check_run_events".into(), json!(c.events));
+    m.insert("check_run_violations".into(), json!(c.violations));
 
     let (peak, start, events) = measure_rss()?;
     m.insert("peak_rss_mb_1m_events".into(), json!(round(peak, 1)));

@@ -3,7 +3,6 @@
 //! and ticks the same whatever the faults; nothing is spawned per fault, so the seeded
 //! random draws madsim makes before T cannot depend on faults at or after T.
 
-use crate::util::root;
 use sovlab_sim::scenario::Fault;
 use sovlab_sim::{run, Scenario};
 
@@ -38,7 +37,7 @@ fn a_fork_matches_its_parent_until_the_added_fault() {
         "saga-isolation",
         "choreography-outbox-crash",
     ] {
-        let parent = Scenario::load(&root().join(format!("scenarios/{name}.toml"))).unwrap();
+        let parent = crate::util::load(&format!("{name}.toml"));
         // Nodes the catalogue does not crash already (a crash of a down node is a
         // no-op); with a shared database, a service's name means the database.
         let shared_db = name.starts_with("shared-db");
@@ -102,7 +101,7 @@ fn a_fork_matches_its_parent_until_the_added_fault() {
 /// schedule was walked by the supervisor.
 #[test]
 fn removing_a_later_fault_keeps_the_prefix() {
-    let parent = Scenario::load(&root().join("scenarios/2pc-no-log.toml")).unwrap();
+    let parent = crate::util::load("2pc-no-log.toml");
     assert!(parent.faults.len() >= 2);
     let last = parent.faults.iter().map(|f| f.at_ms).max().unwrap();
     let mut fewer = parent.clone();

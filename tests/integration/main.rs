@@ -5,6 +5,7 @@ mod cli;
 mod core;
 mod forks;
 mod perf_determinism;
+mod pinned;
 mod props;
 mod protocols;
 mod reads;

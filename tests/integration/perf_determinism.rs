@@ -1,8 +1,8 @@
 //! Optimizations must not change a trace: hashes pinned before the engine was tuned,
 //! and the fast trace-line writer compared byte for byte with the serde_json one.
 
-use crate::util::{root, scenario};
-use sovlab_sim::{run, run_with, RunOptions, Scenario};
+use crate::util::scenario;
+use sovlab_sim::{run, run_with, RunOptions};
 
 /// Loss, duplication, a crash with restart, a partition that heals, and a loss window
 /// on one link: most event kinds of the shared-database pattern.
@@ -81,7 +81,7 @@ fn hashes_pinned_before_the_optimizations_still_hold() {
             assert_eq!(r.trace.event_count, events, "seed {seed}");
         }
     }
-    let cat = Scenario::load(&root().join("scenarios/shared-db-crash.toml")).unwrap();
+    let cat = crate::util::load("shared-db-crash.toml");
     let r = run(&cat, 1);
     // Re-pinned with the fault schedule walked by the supervisor (see `PINNED`).
     assert_eq!(r.trace.hash_hex(), "3f672507070de01b");

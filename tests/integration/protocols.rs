@@ -2,16 +2,11 @@
 //! outcomes are shown in the final stores and the trace, and 2PC keeps agreement and
 //! atomicity under random crash schedules.
 
-use crate::util::{root, scenario};
+use crate::util::{load, scenario};
 use sovlab_sim::check::{outcomes, Outcome};
 use sovlab_sim::store::StepState;
 use sovlab_sim::trace::EventKind;
 use sovlab_sim::{run, RunResult, Scenario};
-
-fn load(name: &str) -> Scenario {
-    let path = root().join("scenarios").join(name);
-    Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
-}
 
 /// Runs a catalogue scenario on its own seed.
 fn run_file(name: &str) -> (Scenario, RunResult) {

@@ -1,6 +1,6 @@
 //! The read patterns: API composition and CQRS views, their checkers and statistics.
 
-use crate::util::{root, scenario, sovlab};
+use crate::util::{load, scenario, sovlab};
 use sovlab_sim::msg::MsgKind;
 use sovlab_sim::read::ReadResult;
 use sovlab_sim::trace::EventKind;
@@ -14,10 +14,6 @@ const CATALOGUE: [&str; 5] = [
     "reads-view-outbox-converges.toml",
     "reads-view-direct-diverges.toml",
 ];
-
-fn load(file: &str) -> Scenario {
-    Scenario::load(&root().join("scenarios").join(file)).unwrap_or_else(|e| panic!("{e}"))
-}
 
 fn run_file(file: &str) -> (Scenario, RunResult) {
     let s = load(file);
@@ -242,10 +238,23 @@ fn the_read_report_matches_the_contract() {
         0,
         "no events, nothing counted"
     );
-    // Isolation replays rejections from the log: write scenarios need events too.
-    assert!(sovlab_sim::check::needs_events(&load(
-        "shared-db-crash.toml"
-    )));
+    // Isolation replays rejections from the log: a counters-only run of a write
+    // scenario would call its dirty reads clean.
+    let dirty = load("saga-isolation.toml");
+    assert!(sovlab_sim::check::needs_events(&dirty));
+    let isolated = |opts| {
+        let r = sovlab_sim::run_with(&dirty, 1, opts);
+        r.verdicts
+            .iter()
+            .find(|v| v.name == "isolation")
+            .unwrap()
+            .holds
+    };
+    assert!(!isolated(sovlab_sim::RunOptions::default()));
+    assert!(isolated(counters_only), "misjudged without the log");
+    // Without [write] or [read] nothing is judged from the log.
+    let bare = scenario("name = \"bare\"\n[[service]]\nname = \"orders\"\n");
+    assert!(!sovlab_sim::check::needs_events(&bare));
     // A scenario without [read] has no read section.
     let out = sovlab(&["run", "scenarios/shared-db-crash.toml", "--json"]);
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -259,8 +268,9 @@ fn runs_with_reads_are_deterministic() {
         "reads-view-direct-diverges.toml",
     ] {
         let s = load(file);
-        assert_eq!(run(&s, 5).trace.hash, run(&s, 5).trace.hash, "{file}");
-        assert_ne!(run(&s, 5).trace.hash, run(&s, 6).trace.hash, "{file}");
+        let (a, b, c) = (run(&s, 5), run(&s, 5), run(&s, 6));
+        assert_eq!(a.trace.hash, b.trace.hash, "{file}");
+        assert_ne!(a.trace.hash, c.trace.hash, "{file}");
     }
 }
 

@@ -11,6 +11,11 @@ pub fn scenario(text: &str) -> Scenario {
     Scenario::parse(text, "test.toml").unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Loads catalogue scenario `file` (`scenarios/<file>`), panicking with the error.
+pub fn load(file: &str) -> Scenario {
+    Scenario::load(&root().join("scenarios").join(file)).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

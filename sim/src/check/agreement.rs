@@ -66,8 +66,8 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::isolation::tests::{local, trace_of};
     use crate::check::check;
+    use crate::check::fixtures::{local, trace_of};
     use crate::store::Write;
 
     const TWO: &str = r#"

@@ -2,16 +2,16 @@
 //! steps and absent at another. A step still held undecided is a termination
 //! matter, not an atomicity one.
 
-use super::{last_local_seq, outcomes, step_ends, StepEnd, Verdict};
+use super::{Index, StepEnd, Verdict};
 use crate::trace::Trace;
 
 /// Checks atomicity over the final stores.
-pub fn check(trace: &Trace, v: &mut Verdict) {
+pub fn check(trace: &Trace, ix: &Index, v: &mut Verdict) {
     let Some(w) = &trace.scenario.write else {
         return;
     };
-    for (txn, _) in outcomes(trace) {
-        let ends = step_ends(trace, txn);
+    for &(txn, _) in ix.outcomes() {
+        let ends = ix.step_ends(txn);
         let applied = ends.contains(&StepEnd::Applied);
         let absent = ends.contains(&StepEnd::Absent);
         if applied && absent {
@@ -31,8 +31,55 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
                         names(StepEnd::Absent)
                     )
                 },
-                last_local_seq(trace, txn),
+                ix.last_local_seq(txn),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::check::check;
+    use crate::check::fixtures::{local, take, trace_of};
+    use crate::store::Write;
+
+    const TWO_STEPS: &str = r#"
+name = "t"
+[[service]]
+name = "orders"
+[[service]]
+name = "payments"
+[write]
+protocol = "saga"
+transactions = 2
+steps = [{ service = "orders" }, { service = "payments", amount = 3 }]
+"#;
+
+    #[test]
+    fn a_transaction_applied_at_one_step_only_breaks_atomicity() {
+        let events = vec![
+            local(0, take(1, 0, 1)),
+            local(1, take(1, 1, 3)),
+            local(0, take(2, 0, 1)),
+        ];
+        let v = check(&trace_of(TWO_STEPS, events), "atomicity");
+        assert!(!v.holds);
+        assert_eq!(v.violations, 1);
+        assert_eq!(v.at_seq, Some(2), "its last local transaction");
+        assert_eq!(
+            v.example.as_deref(),
+            Some("txn 2: applied at orders; not at payments")
+        );
+    }
+
+    #[test]
+    fn applied_everywhere_or_compensated_everywhere_is_atomic() {
+        let events = vec![
+            local(0, take(1, 0, 1)),
+            local(1, take(1, 1, 3)),
+            local(0, take(2, 0, 1)),
+            local(0, Write::Compensate { txn: 2, step: 0 }),
+        ];
+        assert!(check(&trace_of(TWO_STEPS, events), "atomicity").holds);
     }
 }

@@ -78,3 +78,56 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::check::check;
+    use crate::check::fixtures::{local, take, trace_of};
+    use crate::store::Write;
+
+    const ONE_STEP: &str = r#"
+name = "t"
+[[service]]
+name = "inventory"
+capacity = 10
+[write]
+protocol = "saga"
+transactions = 1
+idempotent = false
+steps = [{ service = "inventory", amount = 4 }]
+"#;
+
+    fn compensate() -> crate::trace::EventKind {
+        local(0, Write::Compensate { txn: 1, step: 0 })
+    }
+
+    #[test]
+    fn units_given_back_twice_break_conservation() {
+        let events = vec![local(0, take(1, 0, 4)), compensate(), compensate()];
+        let v = check(&trace_of(ONE_STEP, events), "conservation");
+        assert!(!v.holds);
+        assert_eq!(v.at_seq, Some(2), "the second compensation");
+        let ex = v.example.unwrap();
+        assert!(
+            ex.starts_with("inventory: capacity 10 != 14 left + 0 applied + 0 held")
+                && ex.contains("4 units too many (given back twice)")
+                && ex.ends_with("first broken by txn 1 step 0"),
+            "{ex}"
+        );
+    }
+
+    #[test]
+    fn units_taken_twice_break_conservation() {
+        let events = vec![local(0, take(1, 0, 4)), local(0, take(1, 0, 4))];
+        let v = check(&trace_of(ONE_STEP, events), "conservation");
+        assert!(!v.holds);
+        assert_eq!(v.at_seq, Some(1));
+        assert!(v.example.unwrap().contains("4 units missing"));
+    }
+
+    #[test]
+    fn a_take_and_its_one_compensation_conserve() {
+        let events = vec![local(0, take(1, 0, 4)), compensate()];
+        assert!(check(&trace_of(ONE_STEP, events), "conservation").holds);
+    }
+}

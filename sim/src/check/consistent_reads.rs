@@ -78,3 +78,86 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::check::check;
+    use crate::check::fixtures::trace_at;
+    use crate::msg::{Msg, MsgKind, NodeIx};
+    use crate::read::{ReadResult, Seen};
+    use crate::trace::{EventKind, Role};
+
+    const COMPOSED: &str = r#"
+name = "t"
+[[service]]
+name = "orders"
+[[service]]
+name = "payments"
+[[service]]
+name = "audit"
+[write]
+protocol = "saga"
+transactions = 1
+steps = [{ service = "orders" }, { service = "payments" }]
+[read]
+method = "api-composition"
+"#;
+
+    /// The events of query 1 about txn 1: the gateway calls every service, hears
+    /// `answers` (service index, what it saw) in that order, and joins them.
+    fn read(answers: &[(u16, Seen)]) -> Vec<(NodeIx, EventKind)> {
+        let t = trace_at(COMPOSED, vec![]);
+        let gw = t
+            .nodes
+            .iter()
+            .position(|n| n.role == Role::Gateway)
+            .unwrap() as NodeIx;
+        let mut events = Vec::new();
+        for svc in 0..3u16 {
+            let mut msg = Msg::new(MsgKind::Query, 1, svc).value(1);
+            msg.id = 100 + u32::from(svc);
+            events.push((gw, EventKind::Send { to: svc + 1, msg }));
+        }
+        for &(svc, seen) in answers {
+            let mut msg = Msg::new(MsgKind::Answer, 1, svc)
+                .value(seen.code())
+                .re(100 + u32::from(svc));
+            msg.id = 200 + events.len() as u32;
+            events.push((gw, EventKind::Deliver { from: svc + 1, msg }));
+        }
+        let result = ReadResult::Complete;
+        let done = EventKind::Read {
+            query: 1,
+            txn: 1,
+            result,
+            latency_us: 0,
+        };
+        events.push((gw, done));
+        events
+    }
+
+    #[test]
+    fn a_read_that_sees_a_transaction_applied_at_one_source_only_is_torn() {
+        let events = read(&[(0, Seen::Applied), (1, Seen::Absent)]);
+        let v = check(&trace_at(COMPOSED, events), "consistent-reads");
+        assert!(!v.holds);
+        assert_eq!(v.at_seq, Some(5), "the read");
+        assert_eq!(
+            v.example.as_deref(),
+            Some("query 1, txn 1: saw orders applied, payments absent")
+        );
+    }
+
+    #[test]
+    fn the_same_outcome_everywhere_is_consistent() {
+        // The service with no step of the transaction, and a later second answer, are
+        // left out of the join.
+        let events = read(&[
+            (0, Seen::Applied),
+            (2, Seen::Absent),
+            (1, Seen::Applied),
+            (1, Seen::Absent),
+        ]);
+        assert!(check(&trace_at(COMPOSED, events), "consistent-reads").holds);
+    }
+}

@@ -4,13 +4,13 @@
 //! row for that (transaction, step) must hold the same state; and the view holds no
 //! row its sources do not. Judged from the final stores, like every outcome.
 
-use super::{last_local_seq, Verdict};
+use super::{Index, Verdict};
 use crate::read::{self, state_code, state_from_code};
 use crate::trace::{Role, Trace};
 use std::collections::BTreeMap;
 
 /// Checks convergence over the final stores.
-pub fn check(trace: &Trace, v: &mut Verdict) {
+pub fn check(trace: &Trace, ix: &Index, v: &mut Verdict) {
     let s = &trace.scenario;
     let Some(view_node) = trace.nodes.iter().position(|n| n.role == Role::View) else {
         return;
@@ -48,7 +48,7 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
                         name(has)
                     )
                 },
-                last_local_seq(trace, txn),
+                ix.last_local_seq(txn),
             );
         }
     }
@@ -61,8 +61,99 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
                         name(Some(code))
                     )
                 },
-                last_local_seq(trace, txn),
+                ix.last_local_seq(txn),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::check::check;
+    use crate::check::fixtures::{local, take, trace_of};
+    use crate::read::state_code;
+    use crate::store::{StepState, Write};
+    use crate::trace::{EventKind, Role, Trace};
+
+    const VIEWED: &str = r#"
+name = "t"
+[[service]]
+name = "orders"
+[[service]]
+name = "payments"
+[write]
+protocol = "saga"
+transactions = 2
+steps = [{ service = "orders" }, { service = "payments" }]
+[read]
+method = "cqrs-view"
+"#;
+
+    /// The view's store in `t`.
+    fn view_store(t: &Trace) -> u16 {
+        let node = t.nodes.iter().position(|n| n.role == Role::View).unwrap();
+        t.stores
+            .iter()
+            .position(|s| usize::from(s.node) == node)
+            .unwrap() as u16
+    }
+
+    fn shows(store: u16, txn: u32, step: u16, state: StepState) -> EventKind {
+        let state = state_code(state);
+        let version = txn * 10 + u32::from(step);
+        local(
+            store,
+            Write::View {
+                txn,
+                step,
+                state,
+                version,
+            },
+        )
+    }
+
+    /// Txn 1 applied at both services, txn 2 applied at orders then compensated.
+    fn sources() -> Vec<EventKind> {
+        vec![
+            local(0, take(1, 0, 1)),
+            local(1, take(1, 1, 1)),
+            local(0, take(2, 0, 1)),
+            local(0, Write::Compensate { txn: 2, step: 0 }),
+        ]
+    }
+
+    #[test]
+    fn a_view_that_shows_every_source_row_as_it_is_converges() {
+        let view = view_store(&trace_of(VIEWED, vec![]));
+        let mut events = sources();
+        events.extend([
+            shows(view, 1, 0, StepState::Applied),
+            shows(view, 1, 1, StepState::Applied),
+            shows(view, 2, 0, StepState::Applied),
+            shows(view, 2, 0, StepState::Compensated),
+        ]);
+        assert!(check(&trace_of(VIEWED, events), "convergence").holds);
+    }
+
+    #[test]
+    fn a_stale_missing_or_invented_row_breaks_convergence() {
+        let view = view_store(&trace_of(VIEWED, vec![]));
+        let mut events = sources();
+        events.extend([
+            shows(view, 1, 0, StepState::Applied),
+            shows(view, 2, 0, StepState::Applied),
+            shows(view, 3, 0, StepState::Applied),
+        ]);
+        let v = check(&trace_of(VIEWED, events), "convergence");
+        assert!(!v.holds);
+        assert_eq!(
+            v.violations, 3,
+            "stale txn 2, missing txn 1 step 1, invented txn 3"
+        );
+        assert_eq!(
+            v.example.as_deref(),
+            Some("txn 1 step 1: payments holds applied, the view holds nothing")
+        );
+        assert_eq!(v.at_seq, Some(4), "the last local transaction about txn 1");
     }
 }

@@ -7,7 +7,7 @@
 //! they had taken or held there. If those units would have been enough, the refusal
 //! was caused by work that never counted: a violation.
 
-use super::{outcomes, service_store, Outcome, Verdict};
+use super::{service_store, Index, Outcome, Verdict};
 use crate::msg::{StepIx, TxnId};
 use crate::store::{RejectReason, Snapshot, StepState, Write};
 use crate::trace::{EventKind, Trace};
@@ -36,14 +36,15 @@ fn step_of(w: &Write) -> Option<(TxnId, StepIx)> {
 }
 
 /// Checks isolation by replaying the trace.
-pub fn check(trace: &Trace, v: &mut Verdict) {
+pub fn check(trace: &Trace, ix: &Index, v: &mut Verdict) {
     let Some(w) = &trace.scenario.write else {
         return;
     };
-    let aborted: BTreeSet<TxnId> = outcomes(trace)
-        .into_iter()
+    let aborted: BTreeSet<TxnId> = ix
+        .outcomes()
+        .iter()
         .filter(|(_, o)| *o == Outcome::Aborted)
-        .map(|(t, _)| t)
+        .map(|(t, _)| *t)
         .collect();
     let step_store: Vec<usize> = w
         .steps
@@ -106,68 +107,12 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use super::*;
     use crate::check::check;
+    use crate::check::fixtures::{local, trace_of};
     use crate::msg::StepIx;
-    use crate::scenario::Scenario;
     use crate::store::Write;
-    use crate::trace::{Counters, Event, Local, StopReason};
-
-    /// A trace of scenario `text` with `events` in order; its final stores are the
-    /// replay of its local transactions.
-    pub(in crate::check) fn trace_of(text: &str, events: Vec<EventKind>) -> Trace {
-        let s = Scenario::parse(text, "t.toml").unwrap();
-        let l = crate::patterns::layout(&s);
-        let mut finals: Vec<Snapshot> =
-            l.stores.iter().map(|s| Snapshot::new(s.capacity)).collect();
-        for e in &events {
-            if let EventKind::Local { store, writes, .. } = e {
-                for w in writes.iter() {
-                    finals[usize::from(*store)].apply(w);
-                }
-            }
-        }
-        Trace {
-            scenario: s,
-            seed: 0,
-            nodes: l.nodes,
-            stores: l.stores,
-            event_count: events.len() as u64,
-            events: events
-                .into_iter()
-                .map(|kind| Event {
-                    t_us: 0,
-                    node: 1,
-                    kind,
-                })
-                .collect(),
-            hash: 0,
-            counters: Counters::default(),
-            end_us: 0,
-            stop: StopReason::Quiescent,
-            final_stores: finals,
-        }
-    }
-
-    /// A local transaction of one write on store `store`.
-    pub(in crate::check) fn local(store: u16, w: Write) -> EventKind {
-        let (txn, step) = match w {
-            Write::Take { txn, step, .. }
-            | Write::Hold { txn, step, .. }
-            | Write::Apply { txn, step }
-            | Write::Release { txn, step }
-            | Write::Compensate { txn, step } => (txn, step),
-            _ => (0, 0),
-        };
-        EventKind::Local {
-            what: Local::Commit,
-            store,
-            txn,
-            step,
-            writes: vec![w].into(),
-        }
-    }
 
     const SCARCE: &str = r#"
 name = "t"

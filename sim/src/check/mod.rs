@@ -9,13 +9,16 @@ mod atomicity;
 mod conservation;
 mod consistent_reads;
 mod convergence;
+#[cfg(test)]
+mod fixtures;
+mod index;
 mod isolation;
 mod termination;
 
-use crate::msg::{StepIx, TxnId};
+use crate::msg::TxnId;
 use crate::scenario::{Protocol, ReadMethod, Scenario, INVARIANTS};
-use crate::store::StepState;
-use crate::trace::{EventKind, Trace};
+use crate::trace::Trace;
+pub use index::{outcomes, Index};
 use serde::{Deserialize, Serialize};
 
 /// The verdict on one invariant.
@@ -95,25 +98,31 @@ pub fn applies_hint(name: &str) -> &'static str {
     }
 }
 
-/// Runs every checker that applies, in CONTRACT order.
+/// Runs every checker that applies, in CONTRACT order, over one [`Index`] of the run.
 pub fn check_all(trace: &Trace) -> Vec<Verdict> {
+    let ix = Index::new(trace);
     INVARIANTS
         .iter()
         .filter(|n| applies(&trace.scenario, n))
-        .map(|n| check(trace, n))
+        .map(|n| check_with(trace, &ix, n))
         .collect()
 }
 
 /// Runs the checker of invariant `name`.
 pub fn check(trace: &Trace, name: &str) -> Verdict {
+    check_with(trace, &Index::new(trace), name)
+}
+
+/// Runs the checker of invariant `name` over `ix`, the index of `trace`.
+fn check_with(trace: &Trace, ix: &Index, name: &str) -> Verdict {
     let mut v = Verdict::new(name);
     match name {
-        "atomicity" => atomicity::check(trace, &mut v),
+        "atomicity" => atomicity::check(trace, ix, &mut v),
         "conservation" => conservation::check(trace, &mut v),
-        "termination" => termination::check(trace, &mut v),
-        "convergence" => convergence::check(trace, &mut v),
+        "termination" => termination::check(trace, ix, &mut v),
+        "convergence" => convergence::check(trace, ix, &mut v),
         "consistent-reads" => consistent_reads::check(trace, &mut v),
-        "isolation" => isolation::check(trace, &mut v),
+        "isolation" => isolation::check(trace, ix, &mut v),
         "agreement" => agreement::check(trace, &mut v),
         _ => {}
     }
@@ -151,18 +160,7 @@ pub fn step_ends(trace: &Trace, txn: TxnId) -> Vec<StepEnd> {
     w.steps
         .iter()
         .enumerate()
-        .map(|(i, step)| {
-            let store = service_store(trace, &step.service);
-            let rec = trace.final_stores[store]
-                .steps
-                .get(&(txn, i as StepIx))
-                .map(|r| r.state);
-            match rec {
-                Some(StepState::Applied) => StepEnd::Applied,
-                Some(StepState::Held) => StepEnd::Held,
-                _ => StepEnd::Absent,
-            }
-        })
+        .map(|(i, step)| index::end_of(trace, service_store(trace, &step.service), txn, i))
         .collect()
 }
 
@@ -179,33 +177,6 @@ pub fn service_store(trace: &Trace, name: &str) -> usize {
         .iter()
         .position(|s| s.service == Some(svc))
         .expect("every service has a store")
-}
-
-/// The outcome of every transaction 1..=N, judged from the final stores.
-pub fn outcomes(trace: &Trace) -> Vec<(TxnId, Outcome)> {
-    let n = trace.scenario.write.as_ref().map_or(0, |w| w.transactions);
-    (1..=n)
-        .map(|txn| {
-            let ends = step_ends(trace, txn);
-            let outcome = if ends.iter().all(|e| *e == StepEnd::Applied) {
-                Outcome::Committed
-            } else if ends.iter().all(|e| *e == StepEnd::Absent) {
-                Outcome::Aborted
-            } else {
-                Outcome::Unfinished
-            };
-            (txn, outcome)
-        })
-        .collect()
-}
-
-/// The `seq` of the last local transaction that touched `txn`, if events were kept.
-pub fn last_local_seq(trace: &Trace, txn: TxnId) -> Option<u64> {
-    trace
-        .events
-        .iter()
-        .rposition(|e| matches!(e.kind, EventKind::Local { txn: t, .. } if t == txn))
-        .map(|i| i as u64)
 }
 
 /// Are expectations met? Returns the failures, in words.

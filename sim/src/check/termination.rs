@@ -3,23 +3,22 @@
 //! and no saga still waiting at its orchestrator (begun in its log, never decided, even
 //! if nothing is applied anywhere).
 
-use super::{last_local_seq, outcomes, step_ends, Outcome, StepEnd, Verdict};
+use super::{Index, Outcome, StepEnd, Verdict};
 use crate::msg::TxnId;
 use crate::patterns::saga::{key_parts, KeyKind};
 use crate::scenario::{Coordination, Protocol};
 use crate::trace::Trace;
-use std::collections::BTreeSet;
 
 /// Checks termination over the final stores.
-pub fn check(trace: &Trace, v: &mut Verdict) {
+pub fn check(trace: &Trace, ix: &Index, v: &mut Verdict) {
     let Some(w) = &trace.scenario.write else {
         return;
     };
-    for (txn, outcome) in outcomes(trace) {
+    for &(txn, outcome) in ix.outcomes() {
         if outcome != Outcome::Unfinished {
             continue;
         }
-        let ends = step_ends(trace, txn);
+        let ends = ix.step_ends(txn);
         let describe = || {
             let parts: Vec<String> = ends
                 .iter()
@@ -35,19 +34,19 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
                 .collect();
             format!("txn {txn} never finished: {}", parts.join(", "))
         };
-        v.violation(describe, last_local_seq(trace, txn));
+        v.violation(describe, ix.last_local_seq(txn));
     }
-    let unfinished: BTreeSet<TxnId> = outcomes(trace)
-        .into_iter()
-        .filter(|(_, o)| *o == Outcome::Unfinished)
-        .map(|(t, _)| t)
-        .collect();
+    let unfinished = |txn: TxnId| {
+        ix.outcomes()
+            .get((txn as usize).wrapping_sub(1))
+            .is_some_and(|(_, o)| *o == Outcome::Unfinished)
+    };
     for txn in waiting_sagas(trace) {
-        if !unfinished.contains(&txn) {
+        if !unfinished(txn) {
             let at = w.coordinator_name();
             v.violation(
                 || format!("txn {txn}: the saga is still waiting at {at}, never decided"),
-                last_local_seq(trace, txn),
+                ix.last_local_seq(txn),
             );
         }
     }
@@ -78,4 +77,120 @@ fn waiting_sagas(trace: &Trace) -> Vec<TxnId> {
         .filter(|(kind, txn, _)| *kind == KeyKind::Start as u8 && !log.decisions.contains_key(txn))
         .map(|(_, txn, _)| txn)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::check::check;
+    use crate::check::fixtures::{local, local_of, take, trace_of};
+    use crate::patterns::saga::{key, KeyKind};
+    use crate::store::Write;
+    use crate::trace::Trace;
+
+    const TWO_PC: &str = r#"
+name = "t"
+[[service]]
+name = "orders"
+[[service]]
+name = "payments"
+[write]
+protocol = "two-phase-commit"
+transactions = 1
+steps = [{ service = "orders" }, { service = "payments" }]
+"#;
+
+    const SAGA: &str = r#"
+name = "t"
+[[service]]
+name = "orders"
+[write]
+protocol = "saga"
+transactions = 2
+steps = [{ service = "orders" }]
+"#;
+
+    fn hold(txn: u32, step: u16) -> Write {
+        Write::Hold {
+            txn,
+            step,
+            amount: 1,
+        }
+    }
+
+    /// The orchestrator's log store in `t`.
+    fn log(t: &Trace) -> u16 {
+        t.stores.iter().position(|s| s.service.is_none()).unwrap() as u16
+    }
+
+    #[test]
+    fn units_held_undecided_at_the_end_break_termination() {
+        let events = vec![
+            local(0, hold(1, 0)),
+            local(1, hold(1, 1)),
+            local(0, Write::Apply { txn: 1, step: 0 }),
+        ];
+        let v = check(&trace_of(TWO_PC, events), "termination");
+        assert!(!v.holds);
+        assert_eq!(v.at_seq, Some(2));
+        assert_eq!(
+            v.example.as_deref(),
+            Some("txn 1 never finished: orders applied, payments held, undecided")
+        );
+    }
+
+    #[test]
+    fn a_decided_transaction_terminates() {
+        let events = vec![
+            local(0, hold(1, 0)),
+            local(1, hold(1, 1)),
+            local(0, Write::Apply { txn: 1, step: 0 }),
+            local(1, Write::Apply { txn: 1, step: 1 }),
+        ];
+        assert!(check(&trace_of(TWO_PC, events), "termination").holds);
+    }
+
+    #[test]
+    fn a_saga_begun_and_never_decided_at_its_orchestrator_breaks_termination() {
+        let begun = |txn| Write::Seen {
+            key: key(KeyKind::Start, txn, 0),
+        };
+        let mut t = trace_of(SAGA, vec![]);
+        let at = log(&t);
+        t = trace_of(
+            SAGA,
+            vec![
+                local_of(at, vec![begun(1)]),
+                local(0, take(1, 0, 1)),
+                local_of(
+                    at,
+                    vec![Write::Decide {
+                        txn: 1,
+                        commit: true,
+                    }],
+                ),
+                local_of(at, vec![begun(2)]),
+            ],
+        );
+        let v = check(&t, "termination");
+        assert!(!v.holds);
+        assert_eq!(v.violations, 1, "txn 1 was decided");
+        assert_eq!(
+            v.example.as_deref(),
+            Some("txn 2: the saga is still waiting at coordinator, never decided")
+        );
+        t = trace_of(
+            SAGA,
+            vec![
+                local_of(at, vec![begun(2)]),
+                local_of(
+                    at,
+                    vec![Write::Decide {
+                        txn: 2,
+                        commit: false,
+                    }],
+                ),
+            ],
+        );
+        assert!(check(&t, "termination").holds);
+    }
 }

@@ -128,7 +128,16 @@ impl Node for Client {
     fn on_message(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
         match msg.kind {
             MsgKind::Ack => {
-                if let Some(open) = self.open.values_mut().find(|o| o.submit.id == msg.re) {
+                // An acknowledgement names its transaction: look it up there first, so
+                // acknowledgements cost no scan of every open transaction (quadratic
+                // at high concurrency); the scan stays for any that does not.
+                let by_txn = self
+                    .open
+                    .get_mut(&msg.txn)
+                    .filter(|o| o.submit.id == msg.re);
+                if let Some(open) = by_txn {
+                    open.acked = true;
+                } else if let Some(open) = self.open.values_mut().find(|o| o.submit.id == msg.re) {
                     open.acked = true;
                 } else if let Some(r) = &mut self.reader {
                     r.acked(msg.re);
