@@ -76,6 +76,25 @@ pub fn load(path: &Path) -> Result<Scenario> {
     crate::cmd::load_file(path)
 }
 
+/// What a scenario's `[expect]` says, as `sovlab list` and scenarios/README.md show it:
+/// "breaks X; sometimes breaks Y; keeps Z".
+pub fn expect_summary(s: &Scenario) -> String {
+    let Some(e) = &s.expect else {
+        return String::new();
+    };
+    let mut shows = Vec::new();
+    for (verb, list) in [
+        ("breaks", &e.violated),
+        ("sometimes breaks", &e.sometimes),
+        ("keeps", &e.holds),
+    ] {
+        if !list.is_empty() {
+            shows.push(format!("{verb} {}", list.join(", ")));
+        }
+    }
+    shows.join("; ")
+}
+
 /// For a path that does not exist: the closest file beside it or catalogue name.
 pub fn missing_hint(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
@@ -133,6 +152,39 @@ mod tests {
                 .count();
             assert_eq!(rows, 1, "scenarios/README.md lists {stem} {rows} times");
         }
+    }
+
+    /// The README's last column is exactly what `sovlab list` says a scenario shows,
+    /// so the two cannot tell different stories.
+    #[test]
+    fn the_catalogue_readme_and_list_agree_on_every_expect() {
+        let readme = include_str!("../scenarios/README.md");
+        for (stem, text) in entries() {
+            let s = parse(stem, text).unwrap();
+            let row = readme
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{stem}` |")))
+                .unwrap_or_else(|| panic!("no row for {stem}"));
+            let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+            assert_eq!(
+                cells.last().copied(),
+                Some(expect_summary(&s).as_str()),
+                "scenarios/README.md row of {stem}: the expect column must read as `sovlab list`"
+            );
+        }
+    }
+
+    #[test]
+    fn the_expect_summary_names_every_list() {
+        let (stem, text) = entries()
+            .iter()
+            .find(|(s, _)| *s == "saga-duplicates-not-idempotent")
+            .unwrap();
+        let s = parse(stem, text).unwrap();
+        assert_eq!(
+            expect_summary(&s),
+            "breaks conservation; sometimes breaks atomicity, termination"
+        );
     }
 
     /// Every `scenarios/X.toml` and `sovlab <command> X` in the docs names a file or a

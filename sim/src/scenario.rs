@@ -444,6 +444,10 @@ pub struct Expect {
     /// Invariants that must be broken.
     #[serde(default)]
     pub violated: Vec<String>,
+    /// Invariants broken on at least one seed of a sweep (a single run does not judge
+    /// them): the story of a scenario whose break depends on the seed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sometimes: Vec<String>,
 }
 
 /// Bounds on a run. A run that reaches one ends early and its report says which.

@@ -515,7 +515,11 @@ impl Validator {
 
     fn expect(&mut self, s: &Scenario) {
         let Some(e) = &s.expect else { return };
-        for (key, list) in [("holds", &e.holds), ("violated", &e.violated)] {
+        for (key, list) in [
+            ("holds", &e.holds),
+            ("violated", &e.violated),
+            ("sometimes", &e.sometimes),
+        ] {
             for (i, name) in list.iter().enumerate() {
                 if !INVARIANTS.contains(&name.as_str()) {
                     let hint = did_you_mean(name, &INVARIANTS)
@@ -543,6 +547,29 @@ impl Validator {
                     None,
                 );
             }
+        }
+        self.sometimes_is_alone(e);
+    }
+
+    /// A `sometimes` invariant is in no other list: "holds" contradicts it and
+    /// "violated" (broken on every seed) already says more.
+    fn sometimes_is_alone(&mut self, e: &crate::scenario::Expect) {
+        for (i, name) in e.sometimes.iter().enumerate() {
+            let other = if e.holds.contains(name) {
+                "holds"
+            } else if e.violated.contains(name) {
+                "violated"
+            } else {
+                continue;
+            };
+            self.problem(
+                vec![Key("expect"), Key("sometimes"), Index(i)],
+                format!("{name:?} is in both `sometimes` and `{other}`"),
+                Some(
+                    "holds: never broken; violated: broken on every seed; sometimes: broken on at least one seed of a sweep"
+                        .into(),
+                ),
+            );
         }
     }
 }
