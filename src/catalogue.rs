@@ -14,9 +14,21 @@ pub fn entries() -> &'static [(&'static str, &'static str)] {
 }
 
 /// The text of catalogue scenario `name` (a file stem, with or without `.toml`).
+#[cfg(test)]
 pub fn find(name: &str) -> Option<&'static str> {
     let stem = name.strip_suffix(".toml").unwrap_or(name);
     EMBEDDED.iter().find(|(s, _)| *s == stem).map(|(_, t)| *t)
+}
+
+/// The catalogue entry `path` names, as (stem, text): a bare name with no file of
+/// that name in the current directory (a file always wins over the catalogue).
+pub fn named(path: &Path) -> Option<(&'static str, &'static str)> {
+    if path.exists() || path.components().count() != 1 {
+        return None;
+    }
+    let name = path.to_str()?;
+    let stem = name.strip_suffix(".toml").unwrap_or(name);
+    EMBEDDED.iter().find(|(s, _)| *s == stem).copied()
 }
 
 /// The label errors and reports use for catalogue scenario `stem`.
@@ -31,14 +43,9 @@ pub fn parse(stem: &str, text: &str) -> Result<Scenario, sovlab_sim::ScenarioErr
 
 /// Loads `path` (or the catalogue scenario of that name) with `[limits]` overridden.
 pub fn load_with(path: &Path, overrides: &LimitOverrides) -> Result<Scenario> {
-    let bare = path.components().count() == 1;
-    if !path.exists() && bare {
-        if let Some(stem) = path.to_str().and_then(|s| find(s).map(|t| (s, t))) {
-            let (name, text) = stem;
-            let name = name.strip_suffix(".toml").unwrap_or(name);
-            return Scenario::parse_with(text, &label(name), overrides)
-                .map_err(|e| crate::cmd::BadScenario(e).into());
-        }
+    if let Some((stem, text)) = named(path) {
+        return Scenario::parse_with(text, &label(stem), overrides)
+            .map_err(|e| crate::cmd::BadScenario(e).into());
     }
     if !path.exists() {
         return load(path);
@@ -50,13 +57,8 @@ pub fn load_with(path: &Path, overrides: &LimitOverrides) -> Result<Scenario> {
 /// Neither: an error that suggests the closest catalogue name or nearby file.
 pub fn load(path: &Path) -> Result<Scenario> {
     let bare = path.components().count() == 1;
-    if !path.exists() && bare {
-        if let Some(stem) = path.to_str() {
-            if let Some(text) = find(stem) {
-                let stem = stem.strip_suffix(".toml").unwrap_or(stem);
-                return parse(stem, text).map_err(|e| crate::cmd::BadScenario(e).into());
-            }
-        }
+    if let Some((stem, text)) = named(path) {
+        return parse(stem, text).map_err(|e| crate::cmd::BadScenario(e).into());
     }
     if !path.exists() {
         let mut msg = format!(

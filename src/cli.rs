@@ -1,4 +1,4 @@
-//! The command line (CONTRACT §2), as clap derive types.
+//! The command line (docs/reference/cli.md), as clap derive types.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Overrides of a scenario's `[limits]` (CONTRACT §1), for any command that runs one.
+/// Overrides of a scenario's `[limits]` (docs/concepts.md), for any command that runs one.
 #[derive(Debug, Clone, Copy, Default, clap::Args)]
 pub struct LimitArgs {
     /// Stop a run after this many events (overrides [limits] max_events).

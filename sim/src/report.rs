@@ -1,4 +1,4 @@
-//! The outcome summary of one run: CONTRACT §3 as JSON, and the same for people.
+//! The outcome summary of one run: docs/reference/cli.md, `run` as JSON, and the same for people.
 
 use crate::check::{self, Outcome, Verdict};
 use crate::msg::TxnId;
@@ -111,7 +111,7 @@ pub struct ExpectReport {
     pub failures: Vec<String>,
 }
 
-/// The report of one run (CONTRACT §3).
+/// The report of one run (docs/reference/cli.md, `run`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// Scenario name.
@@ -137,13 +137,13 @@ pub struct Report {
     /// Read-side outcomes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read: Option<ReadReport>,
-    /// Every invariant that applies, in CONTRACT order.
+    /// Every invariant that applies, in the documented order.
     pub invariants: indexmap_like::OrderedMap<InvariantReport>,
     /// Whether the scenario's `expect` was met.
     pub expect: ExpectReport,
 }
 
-/// A string-keyed map that keeps insertion order in JSON (CONTRACT order).
+/// A string-keyed map that keeps insertion order in JSON (the documented order).
 pub mod indexmap_like {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 

@@ -1,4 +1,4 @@
-//! The scenario file (CONTRACT §1): its serde model, defaults and validation.
+//! The scenario file ([concepts](concepts.md)): its serde model, defaults and validation.
 //!
 //! Loading is two passes. serde + toml reject syntax errors, unknown keys and values of
 //! the wrong type, with the position toml reports. [`Scenario::validate`] then checks
@@ -423,7 +423,7 @@ impl Fault {
     }
 }
 
-/// The names of the invariants (CONTRACT §1).
+/// The names of the invariants (docs/concepts.md).
 pub const INVARIANTS: [&str; 7] = [
     "atomicity",
     "conservation",

@@ -1,7 +1,7 @@
 //! The trace: the event log of one run, the single source of truth downstream.
 //!
 //! Checkers, reports, the TUI and exports read only this. In memory an event is a
-//! small fixed-size struct (node indices, not names); `to_jsonl` writes CONTRACT §4.
+//! small fixed-size struct (node indices, not names); `to_jsonl` writes docs/reference/trace-format.md.
 
 use crate::msg::{Msg, NodeIx, StepIx, TxnId};
 use crate::scenario::{Scenario, StoreKind};
@@ -254,7 +254,7 @@ pub enum StopReason {
     Limit(String),
 }
 
-/// Message counters (CONTRACT §3 `messages`).
+/// Message counters (docs/reference/cli.md, `run` `messages`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
     /// Messages sent (each resend counts).
@@ -282,7 +282,7 @@ pub struct Trace {
     pub events: Vec<Event>,
     /// How many events happened (equal to `events.len()` unless counters-only).
     pub event_count: u64,
-    /// FNV-1a 64 of the JSONL event lines, as CONTRACT §4 defines.
+    /// FNV-1a 64 of the JSONL event lines, as docs/reference/trace-format.md defines.
     pub hash: u64,
     /// Message counters.
     pub counters: Counters,
@@ -318,7 +318,7 @@ impl Fnv64 {
     }
 }
 
-/// The hash as CONTRACT §3 prints it.
+/// The hash as docs/reference/cli.md, `run` prints it.
 pub fn hash_hex(hash: u64) -> String {
     format!("{hash:016x}")
 }
@@ -407,7 +407,7 @@ fn msg_fields(m: &mut Map<String, Value>, msg: &Msg) {
 
 /// The reference writer: builds a `serde_json` object per event. Slow (a map and
 /// many small allocations per line); kept so tests can prove [`event_line`] writes
-/// the very same bytes, since `trace_hash` is defined over them (CONTRACT §4).
+/// the very same bytes, since `trace_hash` is defined over them (docs/reference/trace-format.md).
 #[doc(hidden)]
 pub fn event_line_serde<S: AsRef<str>>(
     out: &mut String,
@@ -530,7 +530,7 @@ pub fn event_line_serde<S: AsRef<str>>(
     out.push('\n');
 }
 
-/// Writes trace lines (CONTRACT §4) fast: node and store names are escaped once.
+/// Writes trace lines ([trace format](reference/trace-format.md)) fast: node and store names are escaped once.
 ///
 /// Hand-written for speed (every event of every run goes through it to feed the
 /// trace hash, even in counters-only mode); byte for byte what [`event_line_serde`]

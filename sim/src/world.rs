@@ -146,7 +146,7 @@ impl Core {
             node,
             kind,
         };
-        // Every event feeds the hash, kept or not (CONTRACT §4).
+        // Every event feeds the hash, kept or not (docs/reference/trace-format.md).
         self.line.clear();
         self.lines.write(&mut self.line, self.event_count, &e);
         self.hash.write(&self.line);

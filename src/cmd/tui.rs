@@ -31,9 +31,17 @@ pub fn tui(file: Option<&Path>, seed: Option<u64>, trace: Option<&Path>) -> Resu
     } else if let Some(f) = file {
         // Validate first: a bad file is an error with file:line:column, not a screen.
         let scenario = load(f)?;
-        let text =
-            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
-        entries.insert(0, (f.display().to_string(), text));
+        let (label, text) = match crate::catalogue::named(f) {
+            Some((stem, text)) => (crate::catalogue::label(stem), text.to_string()),
+            None => (
+                f.display().to_string(),
+                std::fs::read_to_string(f)
+                    .with_context(|| format!("cannot read {}", f.display()))?,
+            ),
+        };
+        // A catalogue scenario is already in the list: open that entry, not a copy.
+        entries.retain(|(l, _)| *l != label);
+        entries.insert(0, (label, text));
         app = App::new(entries, seed);
         app.open_scenario(&scenario, scenario.seed_or(seed));
     } else {

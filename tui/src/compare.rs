@@ -136,7 +136,7 @@ impl CompareView {
         })
     }
 
-    /// Invariants that apply to at least one row, in CONTRACT order.
+    /// Invariants that apply to at least one row, in the documented order.
     pub fn invariants(&self) -> Vec<&'static str> {
         INVARIANTS
             .iter()
