@@ -11,7 +11,11 @@ pub fn check(paths: &[PathBuf]) -> Result<ExitCode> {
     let files = expand(paths);
     let mut bad = 0;
     for f in &files {
-        if let Err(e) = Scenario::load(f) {
+        let loaded = match crate::catalogue::named(f) {
+            Some((stem, text)) => crate::catalogue::parse(stem, text).map(drop),
+            None => Scenario::load(f).map(drop),
+        };
+        if let Err(e) = loaded {
             eprintln!("{e}");
             // A missing file is most often a typo in its name: suggest the closest.
             if !f.exists() && e.hint.is_none() {

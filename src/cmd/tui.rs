@@ -1,9 +1,10 @@
 //! `sovlab` / `sovlab tui [FILE] [--seed N] [--trace FILE]`: the terminal UI.
 
 use super::load;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use sovlab_tui::app::Origin;
 use sovlab_tui::App;
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -46,6 +47,12 @@ pub fn tui(file: Option<&Path>, seed: Option<u64>, trace: Option<&Path>) -> Resu
         app.open_scenario(&scenario, scenario.seed_or(seed));
     } else {
         app = App::new(entries, seed);
+    }
+    // Checked after the input (a bad file is still reported as one): without a
+    // terminal the UI cannot start, and the system's "No such device or address"
+    // says nothing useful.
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        bail!("not a terminal; try `sovlab list` or `sovlab run NAME`");
     }
     sovlab_tui::run_app(app).context("the terminal UI failed")?;
     Ok(ExitCode::SUCCESS)

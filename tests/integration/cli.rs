@@ -561,3 +561,24 @@ fn shrink_keeps_only_the_decisive_fault_and_the_result_still_breaks() {
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     assert!(stdout(&o).contains("termination was expected to hold"));
 }
+
+/// Every command takes a catalogue name where it takes a file (tui and check too), and
+/// without a terminal the TUI says what to do instead (exit 2).
+#[test]
+fn catalogue_names_everywhere_and_no_terminal_is_explained() {
+    let o = sovlab(&["check", "shared-db-crash", "2pc-no-log.toml"]);
+    assert_eq!(o.status.code(), Some(0), "check NAME: {}", stderr(&o));
+    // `output()` gives the child pipes, not a terminal.
+    for args in [&[][..], &["tui", "shared-db-crash"][..]] {
+        let o = sovlab(args);
+        assert_usage(&o, "no terminal");
+        assert!(
+            stderr(&o).contains("not a terminal; try `sovlab list` or `sovlab run NAME`"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    let o = sovlab(&["tui", "shared-db-crsh"]);
+    assert_usage(&o, "tui with a typo");
+    assert!(stderr(&o).contains("did you mean the catalogue scenario shared-db-crash?"));
+}
