@@ -185,17 +185,18 @@ fn check_reports_every_bad_file_where_it_is_wrong() {
     let err = stderr(&o);
     let b1 = bad1.display().to_string();
     let b2 = bad2.display().to_string();
-    assert!(err.contains(&format!("{b1}:5:12:")), "{err}");
+    assert!(err.contains(&format!("--> {b1}:5:12")), "{err}");
     assert!(err.contains("did you mean \"two-phase-commit\"?"), "{err}");
-    assert!(
-        err.contains(&format!("{b2}:6:9: unknown node \"order\"")),
-        "{err}"
-    );
+    assert!(err.contains("error: unknown node \"order\""), "{err}");
+    assert!(err.contains(&format!("--> {b2}:6:9")), "{err}");
     assert!(err.contains("did you mean \"orders\"?"), "{err}");
-    assert!(err.contains("did you mean"), "{err}");
     assert!(
         err.contains("shared-db-crash.toml?"),
         "a missing file: the closest: {err}"
+    );
+    assert!(
+        err.contains(&format!("{}: no such file", missing.display())) && !err.contains(":0:0"),
+        "a missing file is not at 0:0: {err}"
     );
     assert!(err.contains("3 of 4 scenario file(s) are invalid"), "{err}");
 }
@@ -581,4 +582,35 @@ fn catalogue_names_everywhere_and_no_terminal_is_explained() {
     let o = sovlab(&["tui", "shared-db-crsh"]);
     assert_usage(&o, "tui with a typo");
     assert!(stderr(&o).contains("did you mean the catalogue scenario shared-db-crash?"));
+}
+
+/// Each fixture under tests/fixtures/check lists, in `# expect-error:` lines, text its
+/// report must contain: every error of the file, rustc style, with plain words.
+#[test]
+fn check_reports_every_error_of_each_fixture_with_its_line_and_caret() {
+    let dir = root().join("tests/fixtures/check");
+    let missing = dir.join("missing.toml");
+    let o = sovlab(&["check", dir.to_str().unwrap(), missing.to_str().unwrap()]);
+    assert_usage(&o, "invalid fixtures");
+    let err = stderr(&o);
+    let mut fixtures = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let expected: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# expect-error: "))
+            .collect();
+        assert!(!expected.is_empty(), "{} asserts its errors", p.display());
+        for want in expected {
+            assert!(err.contains(want), "{}: {want:?} in\n{err}", p.display());
+        }
+        fixtures += 1;
+    }
+    assert!(fixtures >= 4);
+    let every = err.matches("error: ").count();
+    // 1 + 4 + 1 + 1 errors, the missing file, and the summary line.
+    assert_eq!(every, 9, "every error of every file: {err}");
+    assert!(err.contains("missing.toml: no such file"), "{err}");
+    assert!(err.contains("5 of 5 scenario file(s) are invalid"), "{err}");
 }
