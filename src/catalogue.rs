@@ -14,9 +14,21 @@ pub fn entries() -> &'static [(&'static str, &'static str)] {
 }
 
 /// The text of catalogue scenario `name` (a file stem, with or without `.toml`).
+#[cfg(test)]
 pub fn find(name: &str) -> Option<&'static str> {
     let stem = name.strip_suffix(".toml").unwrap_or(name);
     EMBEDDED.iter().find(|(s, _)| *s == stem).map(|(_, t)| *t)
+}
+
+/// The catalogue entry `path` names, as (stem, text): a bare name with no file of
+/// that name in the current directory (a file always wins over the catalogue).
+pub fn named(path: &Path) -> Option<(&'static str, &'static str)> {
+    if path.exists() || path.components().count() != 1 {
+        return None;
+    }
+    let name = path.to_str()?;
+    let stem = name.strip_suffix(".toml").unwrap_or(name);
+    EMBEDDED.iter().find(|(s, _)| *s == stem).copied()
 }
 
 /// The label errors and reports use for catalogue scenario `stem`.
@@ -31,14 +43,9 @@ pub fn parse(stem: &str, text: &str) -> Result<Scenario, sovlab_sim::ScenarioErr
 
 /// Loads `path` (or the catalogue scenario of that name) with `[limits]` overridden.
 pub fn load_with(path: &Path, overrides: &LimitOverrides) -> Result<Scenario> {
-    let bare = path.components().count() == 1;
-    if !path.exists() && bare {
-        if let Some(stem) = path.to_str().and_then(|s| find(s).map(|t| (s, t))) {
-            let (name, text) = stem;
-            let name = name.strip_suffix(".toml").unwrap_or(name);
-            return Scenario::parse_with(text, &label(name), overrides)
-                .map_err(|e| crate::cmd::BadScenario(e).into());
-        }
+    if let Some((stem, text)) = named(path) {
+        return Scenario::parse_with(text, &label(stem), overrides)
+            .map_err(|e| crate::cmd::BadScenario(e).into());
     }
     if !path.exists() {
         return load(path);
@@ -50,13 +57,8 @@ pub fn load_with(path: &Path, overrides: &LimitOverrides) -> Result<Scenario> {
 /// Neither: an error that suggests the closest catalogue name or nearby file.
 pub fn load(path: &Path) -> Result<Scenario> {
     let bare = path.components().count() == 1;
-    if !path.exists() && bare {
-        if let Some(stem) = path.to_str() {
-            if let Some(text) = find(stem) {
-                let stem = stem.strip_suffix(".toml").unwrap_or(stem);
-                return parse(stem, text).map_err(|e| crate::cmd::BadScenario(e).into());
-            }
-        }
+    if let Some((stem, text)) = named(path) {
+        return parse(stem, text).map_err(|e| crate::cmd::BadScenario(e).into());
     }
     if !path.exists() {
         let mut msg = format!(
@@ -74,6 +76,25 @@ pub fn load(path: &Path) -> Result<Scenario> {
         return Err(anyhow!(msg));
     }
     crate::cmd::load_file(path)
+}
+
+/// What a scenario's `[expect]` says, as `sovlab list` and scenarios/README.md show it:
+/// "breaks X; sometimes breaks Y; keeps Z".
+pub fn expect_summary(s: &Scenario) -> String {
+    let Some(e) = &s.expect else {
+        return String::new();
+    };
+    let mut shows = Vec::new();
+    for (verb, list) in [
+        ("breaks", &e.violated),
+        ("sometimes breaks", &e.sometimes),
+        ("keeps", &e.holds),
+    ] {
+        if !list.is_empty() {
+            shows.push(format!("{verb} {}", list.join(", ")));
+        }
+    }
+    shows.join("; ")
 }
 
 /// For a path that does not exist: the closest file beside it or catalogue name.
@@ -133,6 +154,39 @@ mod tests {
                 .count();
             assert_eq!(rows, 1, "scenarios/README.md lists {stem} {rows} times");
         }
+    }
+
+    /// The README's last column is exactly what `sovlab list` says a scenario shows,
+    /// so the two cannot tell different stories.
+    #[test]
+    fn the_catalogue_readme_and_list_agree_on_every_expect() {
+        let readme = include_str!("../scenarios/README.md");
+        for (stem, text) in entries() {
+            let s = parse(stem, text).unwrap();
+            let row = readme
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{stem}` |")))
+                .unwrap_or_else(|| panic!("no row for {stem}"));
+            let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+            assert_eq!(
+                cells.last().copied(),
+                Some(expect_summary(&s).as_str()),
+                "scenarios/README.md row of {stem}: the expect column must read as `sovlab list`"
+            );
+        }
+    }
+
+    #[test]
+    fn the_expect_summary_names_every_list() {
+        let (stem, text) = entries()
+            .iter()
+            .find(|(s, _)| *s == "saga-duplicates-not-idempotent")
+            .unwrap();
+        let s = parse(stem, text).unwrap();
+        assert_eq!(
+            expect_summary(&s),
+            "breaks conservation; sometimes breaks atomicity, termination"
+        );
     }
 
     /// Every `scenarios/X.toml` and `sovlab <command> X` in the docs names a file or a

@@ -1,18 +1,24 @@
-//! The command line (CONTRACT §2), as clap derive types.
+//! The command line (docs/reference/cli.md), as clap derive types.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 /// A deterministic simulation lab for the database-per-service pattern.
 #[derive(Debug, Parser)]
-#[command(name = "sovlab", version, about, long_about = None)]
+#[command(
+    name = "sovlab",
+    version,
+    about,
+    long_about = None,
+    after_help = "Without a command, `sovlab` opens the terminal UI on the built-in catalogue.\n\nExamples:\n  sovlab                          open the TUI (the catalogue)\n  sovlab list                     the catalogue, one line per scenario\n  sovlab run shared-db-crash      one run and its verdict\n\nWhat a report means: docs/concepts.md"
+)]
 pub struct Cli {
     /// What to do; without one, the TUI opens on the built-in catalogue.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
-/// Overrides of a scenario's `[limits]` (CONTRACT §1), for any command that runs one.
+/// Overrides of a scenario's `[limits]` (docs/concepts.md), for any command that runs one.
 #[derive(Debug, Clone, Copy, Default, clap::Args)]
 pub struct LimitArgs {
     /// Stop a run after this many events (overrides [limits] max_events).
@@ -45,8 +51,9 @@ impl LimitArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Open the terminal UI on one scenario (or the catalogue).
+    #[command(after_help = "Example:\n  sovlab tui saga-isolation --seed 3")]
     Tui {
-        /// A scenario file; default: the built-in catalogue.
+        /// A scenario file (or the name of a catalogue scenario); default: the catalogue.
         file: Option<PathBuf>,
         /// Seed (default: the scenario's, else 0).
         #[arg(long)]
@@ -56,6 +63,9 @@ pub enum Command {
         trace: Option<PathBuf>,
     },
     /// Run one scenario and report the verdict.
+    #[command(
+        after_help = "Example:\n  sovlab run shared-db-crash --seed 7 --json --trace run.jsonl --force"
+    )]
     Run {
         /// The scenario file (or the name of a catalogue scenario).
         file: PathBuf,
@@ -76,8 +86,9 @@ pub enum Command {
         limits: LimitArgs,
     },
     /// Run a range of seeds and count which broke which invariant.
+    #[command(after_help = "Example:\n  sovlab sweep saga-isolation --seeds 0..2000")]
     Sweep {
-        /// The scenario file.
+        /// The scenario file (or the name of a catalogue scenario).
         file: PathBuf,
         /// Seeds, as A..B (B excluded).
         #[arg(long)]
@@ -93,8 +104,11 @@ pub enum Command {
         shard: Option<String>,
     },
     /// Shrink a breaking run to a minimal fault schedule that still breaks `expect`.
+    #[command(
+        after_help = "Example:\n  sovlab shrink choreography-direct-crash --seed 3 --out small.toml"
+    )]
     Shrink {
-        /// The scenario file.
+        /// The scenario file (or the name of a catalogue scenario).
         file: PathBuf,
         /// The seed that breaks it.
         #[arg(long)]
@@ -107,8 +121,9 @@ pub enum Command {
         force: bool,
     },
     /// Draw a run as a space-time diagram.
+    #[command(after_help = "Example:\n  sovlab export 2pc-no-log --svg run.svg --mermaid run.mmd")]
     Export {
-        /// The scenario file.
+        /// The scenario file (or the name of a catalogue scenario).
         file: PathBuf,
         /// Seed.
         #[arg(long)]
@@ -130,14 +145,17 @@ pub enum Command {
         force: bool,
     },
     /// Validate scenario files; print nothing on success.
+    #[command(after_help = "Example:\n  sovlab check scenarios/ my-scenario.toml")]
     Check {
-        /// The files.
+        /// The files or directories (each also the name of a catalogue scenario).
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
     /// List the built-in catalogue, one line per scenario.
+    #[command(after_help = "Example:\n  sovlab list")]
     List,
     /// Measure throughput as ratios to raw madsim.
+    #[command(after_help = "Example:\n  sovlab bench --quick")]
     Bench {
         /// Print one JSON object.
         #[arg(long)]
@@ -152,4 +170,49 @@ pub enum Command {
         #[arg(long, hide = true)]
         rss_child: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn help(path: &[&str]) -> String {
+        let mut c = Cli::command();
+        for name in path {
+            c = c.find_subcommand(name).expect("a subcommand").clone();
+        }
+        c.render_long_help().to_string()
+    }
+
+    #[test]
+    fn the_top_level_help_says_a_bare_sovlab_opens_the_tui() {
+        let h = help(&[]);
+        assert!(
+            h.contains("Without a command, `sovlab` opens the terminal UI"),
+            "{h}"
+        );
+    }
+
+    #[test]
+    fn every_file_argument_takes_a_catalogue_name_and_every_command_has_an_example() {
+        for sub in Cli::command().get_subcommands() {
+            let name = sub.get_name().to_string();
+            let h = help(&[&name]);
+            assert!(
+                h.contains(&format!("Example:\n  sovlab {name}")),
+                "{name}: {h}"
+            );
+            for arg in sub.get_arguments() {
+                let id = arg.get_id().as_str();
+                if ["file", "files"].contains(&id) {
+                    let about = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                    assert!(
+                        about.contains("name of a catalogue scenario"),
+                        "{name} {id}: {about}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! sovlab: a deterministic simulation and teaching lab for the database-per-service
 //! pattern. This binary is a thin layer: it parses the command line, calls the
-//! `sovlab-sim` library, and maps results to exit codes (CONTRACT §2).
+//! `sovlab-sim` library, and maps results to exit codes (docs/reference/cli.md).
 
 mod catalogue;
 mod cli;
@@ -44,7 +44,7 @@ fn restore_sigpipe() {
 }
 
 /// `println!` panics when stdout cannot be written (a full disk, a closed file):
-/// that is a bad environment, not a bug, so say so and exit 2 (CONTRACT §2) instead
+/// that is a bad environment, not a bug, so say so and exit 2 (docs/reference/cli.md) instead
 /// of 101. Every command's printing goes through here; other panics are untouched.
 fn output_errors_exit_2() {
     let default = std::panic::take_hook();

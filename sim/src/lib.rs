@@ -1,6 +1,6 @@
 //! sovlab-sim: everything that simulates, checks and reports.
 //!
-//! The data flows one way (DESIGN.md): a [`Scenario`] is run by the [`world`] into a
+//! The data flows one way (docs/architecture.md): a [`Scenario`] is run by the [`world`] into a
 //! [`Trace`]; [`check`] judges the trace and [`report`] summarizes it. Nothing
 //! downstream of the trace re-runs logic or peeks at live state.
 

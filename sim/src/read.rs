@@ -1,6 +1,6 @@
 //! Read-side vocabulary shared by the trace, the read patterns and the checkers.
 //!
-//! Two ways to query data no single service owns (CONTRACT `[read]`):
+//! Two ways to query data no single service owns (`[read]`, docs/reads.md):
 //! - API composition: a gateway asks every source about a transaction and joins the
 //!   answers (`patterns::api_composition`); each source answers from its own store
 //!   (`patterns::read_side`).
@@ -205,7 +205,7 @@ pub fn sources(s: &crate::scenario::Scenario) -> Vec<usize> {
     }
 }
 
-/// The `read` section of the report (CONTRACT §3).
+/// The `read` section of the report (docs/reference/cli.md, `run`).
 pub fn report(trace: &Trace, r: &crate::scenario::Read) -> crate::report::ReadReport {
     let reads = first_reads(trace);
     let (mut complete, mut partial, mut failed) = (0u32, 0u32, 0u32);

@@ -1,4 +1,4 @@
-//! The outcome summary of one run: CONTRACT §3 as JSON, and the same for people.
+//! The outcome summary of one run: docs/reference/cli.md, `run` as JSON, and the same for people.
 
 use crate::check::{self, Outcome, Verdict};
 use crate::msg::TxnId;
@@ -93,20 +93,32 @@ pub struct InvariantReport {
     pub at_seq: Option<u64>,
 }
 
-/// The `expect` section.
+/// The `expect` section: the scenario's lists, and whether this run met them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExpectReport {
-    /// Every expectation met (true when there are none).
+    /// Invariants the scenario expects to hold.
+    #[serde(default)]
+    pub holds: Vec<String>,
+    /// Invariants the scenario expects this run to break.
+    #[serde(default)]
+    pub violated: Vec<String>,
+    /// Invariants expected broken on some seed of a sweep: a run does not judge them.
+    #[serde(default)]
+    pub sometimes: Vec<String>,
+    /// Every expectation a run judges met (true when there are none).
     pub met: bool,
     /// The unmet ones, in words.
     pub failures: Vec<String>,
 }
 
-/// The report of one run (CONTRACT §3).
+/// The report of one run (docs/reference/cli.md, `run`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// Scenario name.
     pub scenario: String,
+    /// The scenario's file stem (or catalogue name), when the caller knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
     /// Seed.
     pub seed: u64,
     /// FNV-1a 64 of the trace's event lines.
@@ -125,13 +137,13 @@ pub struct Report {
     /// Read-side outcomes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read: Option<ReadReport>,
-    /// Every invariant that applies, in CONTRACT order.
+    /// Every invariant that applies, in the documented order.
     pub invariants: indexmap_like::OrderedMap<InvariantReport>,
     /// Whether the scenario's `expect` was met.
     pub expect: ExpectReport,
 }
 
-/// A string-keyed map that keeps insertion order in JSON (CONTRACT order).
+/// A string-keyed map that keeps insertion order in JSON (the documented order).
 pub mod indexmap_like {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -200,8 +212,10 @@ pub fn build(trace: &Trace, verdicts: &[Verdict]) -> Report {
     });
     let read = s.read.as_ref().map(|r| crate::read::report(trace, r));
     let failures = check::expect_failures(s, verdicts);
+    let e = s.expect.clone().unwrap_or_default();
     Report {
         scenario: s.name.clone(),
+        file: None,
         seed: trace.seed,
         trace_hash: trace.hash_hex(),
         events: trace.event_count,
@@ -231,6 +245,9 @@ pub fn build(trace: &Trace, verdicts: &[Verdict]) -> Report {
                 .collect(),
         ),
         expect: ExpectReport {
+            holds: e.holds,
+            violated: e.violated,
+            sometimes: e.sometimes,
             met: failures.is_empty(),
             failures,
         },
@@ -284,6 +301,10 @@ impl Report {
             let mark = if v.holds { "holds " } else { "BROKEN" };
             let _ = write!(t, "  {mark} {name:<17}");
             if !v.holds {
+                // A break the scenario predicts is its lesson, not a failure.
+                if self.expect.violated.contains(name) || self.expect.sometimes.contains(name) {
+                    let _ = write!(t, " (expected)");
+                }
                 let _ = write!(t, " {} violation(s)", v.violations);
                 if let Some(at) = v.at_seq {
                     let _ = write!(t, ", first at event {at}");
@@ -294,6 +315,13 @@ impl Report {
             }
             let _ = writeln!(t);
         }
+        if !self.expect.sometimes.is_empty() {
+            let _ = writeln!(
+                t,
+                "sometimes  {}: judged over a sweep (`sovlab sweep FILE --seeds 0..1000`), not by one run",
+                self.expect.sometimes.join(", ")
+            );
+        }
         if self.expect.met {
             let _ = writeln!(t, "expect     met");
         } else {
@@ -303,5 +331,36 @@ impl Report {
             }
         }
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Scenario;
+
+    #[test]
+    fn an_expected_break_is_marked_and_sometimes_is_left_to_a_sweep() {
+        let text = include_str!("../../scenarios/saga-duplicates-not-idempotent.toml");
+        let s = Scenario::parse(text, "x.toml").unwrap();
+        let r = crate::run(&s, s.seed_or(None)).report;
+        assert_eq!(r.expect.violated, ["conservation"]);
+        assert_eq!(r.expect.sometimes, ["atomicity", "termination"]);
+        let t = r.to_text();
+        assert!(t.contains("BROKEN conservation      (expected)"), "{t}");
+        assert!(
+            t.contains("sometimes  atomicity, termination: judged over a sweep"),
+            "{t}"
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        let keys: Vec<&String> = json["expect"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["holds", "violated", "sometimes", "met", "failures"]);
+        // A break nobody predicted is not marked.
+        let mut none = s.clone();
+        none.expect = None;
+        let t = crate::run(&none, 1).report.to_text();
+        assert!(
+            t.contains("BROKEN conservation") && !t.contains("(expected)"),
+            "{t}"
+        );
     }
 }

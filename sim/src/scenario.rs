@@ -1,4 +1,4 @@
-//! The scenario file (CONTRACT §1): its serde model, defaults and validation.
+//! The scenario file ([concepts](concepts.md)): its serde model, defaults and validation.
 //!
 //! Loading is two passes. serde + toml reject syntax errors, unknown keys and values of
 //! the wrong type, with the position toml reports. [`Scenario::validate`] then checks
@@ -423,7 +423,7 @@ impl Fault {
     }
 }
 
-/// The names of the invariants (CONTRACT §1).
+/// The names of the invariants (docs/concepts.md).
 pub const INVARIANTS: [&str; 7] = [
     "atomicity",
     "conservation",
@@ -444,6 +444,10 @@ pub struct Expect {
     /// Invariants that must be broken.
     #[serde(default)]
     pub violated: Vec<String>,
+    /// Invariants broken on at least one seed of a sweep (a single run does not judge
+    /// them): the story of a scenario whose break depends on the seed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sometimes: Vec<String>,
 }
 
 /// Bounds on a run. A run that reaches one ends early and its report says which.
@@ -526,12 +530,20 @@ impl LimitOverrides {
     }
 }
 
+/// `[write]` keys that mean something under one protocol only, with that protocol.
+pub const PROTOCOL_KEYS: [(&str, Protocol); 2] = [
+    ("coordinator_log", Protocol::TwoPhaseCommit),
+    ("coordination", Protocol::Saga),
+];
+
 /// A scenario that could not be loaded: where, what, and a hint.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct ScenarioError {
     /// The file (or a label such as `<string>`).
     pub file: String,
-    /// 1-based line, when known.
+    /// Byte range of the offending text in the file, when known.
+    pub span: Option<std::ops::Range<usize>>,
+    /// 1-based line, when known (0: the error is about the file as a whole).
     pub line: usize,
     /// 1-based column, when known.
     pub column: usize,
@@ -543,11 +555,15 @@ pub struct ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.column, self.message
-        )?;
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)?;
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )?;
+        }
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
         }
@@ -586,6 +602,7 @@ impl Scenario {
         let file = path.display().to_string();
         let text = std::fs::read(path).map_err(|e| ScenarioError {
             file: file.clone(),
+            span: None,
             line: 0,
             column: 0,
             message: format!("cannot read the file: {e}"),
@@ -596,8 +613,10 @@ impl Scenario {
                 &String::from_utf8_lossy(e.as_bytes()),
                 e.utf8_error().valid_up_to(),
             );
+            let at = e.utf8_error().valid_up_to();
             ScenarioError {
                 file: file.clone(),
+                span: Some(at..at + 1),
                 line,
                 column,
                 message: "the file is not valid UTF-8".into(),
@@ -618,36 +637,62 @@ impl Scenario {
         file: &str,
         overrides: &LimitOverrides,
     ) -> Result<Scenario, ScenarioError> {
-        let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
-            let message = e.message().trim().to_string();
-            let hint = crate::scenario_hints::hint_for_serde_error(&message);
+        Scenario::diagnose(text, file, overrides)
+            .map_err(|errors| errors.into_iter().next().expect("at least one error"))
+    }
+
+    /// Like [`Scenario::parse_with`], but every error, in file order. A file TOML or
+    /// the types reject has one (the parser stops there); else every semantic problem.
+    pub fn diagnose(
+        text: &str,
+        file: &str,
+        overrides: &LimitOverrides,
+    ) -> Result<Scenario, Vec<ScenarioError>> {
+        let error = |span: Option<std::ops::Range<usize>>, message: String, hint| {
+            let (line, column) = line_col(text, span.as_ref().map_or(0, |s| s.start));
             ScenarioError {
                 file: file.to_string(),
+                span,
                 line,
                 column,
                 message,
                 hint,
             }
+        };
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
+            let raw = e.message().trim().to_string();
+            let hint = crate::scenario_hints::hint_for_serde_error(&raw);
+            let message = crate::scenario_hints::in_plain_words(&raw);
+            vec![error(e.span(), message, hint)]
         })?;
         overrides.apply(&mut scenario.limits);
-        if let Some(problem) = scenario.validate().into_iter().next() {
-            let offset = locate(text, &problem.path).unwrap_or(0);
-            let (line, column) = line_col(text, offset);
-            return Err(ScenarioError {
-                file: file.to_string(),
-                line,
-                column,
-                message: problem.message,
-                hint: problem.hint,
-            });
+        let problems = crate::scenario_validate::validate_text(&scenario, text);
+        if problems.is_empty() {
+            return Ok(scenario);
         }
-        Ok(scenario)
+        let mut errors: Vec<ScenarioError> = problems
+            .into_iter()
+            .map(|p| error(locate_span(text, &p.path), p.message, p.hint))
+            .collect();
+        errors.sort_by_key(|e| (e.line, e.column));
+        Err(errors)
     }
 
     /// Renders the scenario back to TOML (used by `shrink` and what-if forks).
+    /// Keys that do not apply to the protocol are left out (the model always has them),
+    /// so the text parses back.
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).expect("a scenario always serializes")
+        let text = toml::to_string(self).expect("a scenario always serializes");
+        let Some(w) = &self.write else { return text };
+        let mut doc: toml_edit::DocumentMut = text.parse().expect("toml writes valid TOML");
+        if let Some(t) = doc.get_mut("write").and_then(|i| i.as_table_like_mut()) {
+            for (key, needs) in PROTOCOL_KEYS {
+                if w.protocol != needs {
+                    t.remove(key);
+                }
+            }
+        }
+        doc.to_string()
     }
 
     /// The seed to run with: the CLI's, else the file's, else 0.
@@ -701,6 +746,11 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Byte offset of the value at `path` in the raw TOML text, or of its nearest parent.
 pub fn locate(text: &str, path: &[PathPart]) -> Option<usize> {
+    locate_span(text, path).map(|s| s.start)
+}
+
+/// Byte range of the value at `path` in the raw TOML text, or of its nearest parent.
+pub fn locate_span(text: &str, path: &[PathPart]) -> Option<std::ops::Range<usize>> {
     use toml_edit::{Item, Table, Value};
     /// A place in the document: items, tables of arrays of tables, and inline values.
     #[derive(Clone, Copy)]
@@ -709,17 +759,18 @@ pub fn locate(text: &str, path: &[PathPart]) -> Option<usize> {
         Table(&'a Table),
         Value(&'a Value),
     }
-    fn step<'a>(at: At<'a>, part: &PathPart) -> Option<(At<'a>, Option<usize>)> {
+    type Span = Option<std::ops::Range<usize>>;
+    fn step<'a>(at: At<'a>, part: &PathPart) -> Option<(At<'a>, Span)> {
         match (at, part) {
             (At::Item(Item::Table(t)) | At::Table(t), PathPart::Key(k)) => {
                 let (key, item) = t.get_key_value(k)?;
                 // Point at the value when it has a place of its own, else at the key.
                 let span = item.span().or_else(|| key.span());
-                Some((At::Item(item), span.map(|s| s.start)))
+                Some((At::Item(item), span))
             }
             (At::Item(Item::ArrayOfTables(a)), PathPart::Index(i)) => {
                 let t = a.get(*i)?;
-                Some((At::Table(t), t.span().map(|s| s.start)))
+                Some((At::Table(t), t.span()))
             }
             (At::Item(Item::Value(v)) | At::Value(v), part) => {
                 let next = match (v, part) {
@@ -727,7 +778,7 @@ pub fn locate(text: &str, path: &[PathPart]) -> Option<usize> {
                     (Value::Array(a), PathPart::Index(i)) => a.get(*i)?,
                     _ => return None,
                 };
-                Some((At::Value(next), next.span().map(|s| s.start)))
+                Some((At::Value(next), next.span()))
             }
             _ => None,
         }

@@ -23,6 +23,14 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     v.out
 }
 
+/// Every problem of `s` parsed from `text`: [`validate`]'s, and keys the file sets
+/// that do not apply.
+pub fn validate_text(s: &Scenario, text: &str) -> Vec<Problem> {
+    let mut v = Validator { out: validate(s) };
+    v.keys_that_do_not_apply(s, text);
+    v.out
+}
+
 struct Validator {
     out: Vec<Problem>,
 }
@@ -375,6 +383,50 @@ impl Validator {
         }
     }
 
+    /// An unknown node in a partition group: the hint lists every node a group may
+    /// hold, the client included.
+    fn partition_member(&mut self, path: Vec<PathPart>, name: &str, targets: &[&str]) {
+        let mut accepted = targets.to_vec();
+        accepted.push(CLIENT);
+        let hint = did_you_mean(name, &accepted)
+            .map(|n| {
+                format!(
+                    "did you mean {n:?}? (a group may hold: {})",
+                    accepted.join(", ")
+                )
+            })
+            .or_else(|| Some(format!("a group may hold: {}", accepted.join(", "))));
+        self.problem(path, format!("unknown node {name:?}"), hint);
+    }
+
+    /// `[write]` keys set in the file that mean nothing under its protocol (the model
+    /// fills them with defaults, so only the text tells whether the user wrote them).
+    pub fn keys_that_do_not_apply(&mut self, s: &Scenario, text: &str) {
+        let Some(w) = &s.write else { return };
+        let Ok(doc) = toml_edit::ImDocument::parse(text) else {
+            return;
+        };
+        let Some(table) = doc.get("write").and_then(|i| i.as_table_like()) else {
+            return;
+        };
+        for (key, needs) in crate::scenario::PROTOCOL_KEYS {
+            if w.protocol != needs && table.contains_key(key) {
+                self.problem(
+                    vec![Key("write"), Key(key)],
+                    format!(
+                        "{key} does not apply to protocol = \"{}\"",
+                        w.protocol.name()
+                    ),
+                    Some(format!(
+                        "{key} is about {}: remove it, or set protocol = \"{}\"",
+                        needs.name(),
+                        needs.name()
+                    )),
+                );
+            }
+        }
+    }
+
     fn faults(&mut self, s: &Scenario, nodes: &[String]) {
         let names: Vec<&str> = nodes.iter().map(String::as_str).collect();
         let node_ref = |v: &mut Validator, path: Vec<PathPart>, name: &str| {
@@ -456,10 +508,9 @@ impl Validator {
                         for (j, name) in group.iter().enumerate() {
                             let path =
                                 vec![Key("fault"), Index(i), Key("partition"), Index(g), Index(j)];
-                            if name == CLIENT {
-                                // The client may be placed in a group: it is not a fault on it.
-                            } else {
-                                node_ref(self, path.clone(), name);
+                            // The client may be placed in a group: it is not a fault on it.
+                            if name != CLIENT && !names.contains(&name.as_str()) {
+                                self.partition_member(path.clone(), name, &names);
                             }
                             if !seen.insert(name.as_str()) {
                                 self.problem(
@@ -515,7 +566,11 @@ impl Validator {
 
     fn expect(&mut self, s: &Scenario) {
         let Some(e) = &s.expect else { return };
-        for (key, list) in [("holds", &e.holds), ("violated", &e.violated)] {
+        for (key, list) in [
+            ("holds", &e.holds),
+            ("violated", &e.violated),
+            ("sometimes", &e.sometimes),
+        ] {
             for (i, name) in list.iter().enumerate() {
                 if !INVARIANTS.contains(&name.as_str()) {
                     let hint = did_you_mean(name, &INVARIANTS)
@@ -543,6 +598,29 @@ impl Validator {
                     None,
                 );
             }
+        }
+        self.sometimes_is_alone(e);
+    }
+
+    /// A `sometimes` invariant is in no other list: "holds" contradicts it and
+    /// "violated" (broken on every seed) already says more.
+    fn sometimes_is_alone(&mut self, e: &crate::scenario::Expect) {
+        for (i, name) in e.sometimes.iter().enumerate() {
+            let other = if e.holds.contains(name) {
+                "holds"
+            } else if e.violated.contains(name) {
+                "violated"
+            } else {
+                continue;
+            };
+            self.problem(
+                vec![Key("expect"), Key("sometimes"), Index(i)],
+                format!("{name:?} is in both `sometimes` and `{other}`"),
+                Some(
+                    "holds: never broken; violated: broken on every seed; sometimes: broken on at least one seed of a sweep"
+                        .into(),
+                ),
+            );
         }
     }
 }

@@ -213,9 +213,19 @@ pub fn summarize(
         },
     );
     out.insert("runs".into(), json!(runs.len()));
+    let sometimes: Map<String, Value> = expected_sometimes(scenario)
+        .iter()
+        .map(|n| (n.clone(), json!(broken_on(runs, n))))
+        .collect();
     out.insert(
         "expect".into(),
-        json!({"met": runs.len() - not_met.len(), "not_met": not_met.len(), "seeds": not_met}),
+        json!({
+            "met": runs.len() - not_met.len(),
+            "not_met": not_met.len(),
+            "seeds": not_met,
+            "sometimes": sometimes,
+            "sometimes_unmet": sometimes_unmet(scenario, runs),
+        }),
     );
     out.insert("invariants".into(), Value::Object(invariants));
     let panicked = seeds_where(&|r| r.panicked);
@@ -257,10 +267,43 @@ pub fn summarize(
     Value::Object(out)
 }
 
+/// The scenario's `expect.sometimes` list (empty without `[expect]`).
+fn expected_sometimes(s: &Scenario) -> &[String] {
+    s.expect.as_ref().map_or(&[], |e| e.sometimes.as_slice())
+}
+
+/// On how many of `runs` invariant `name` broke.
+fn broken_on(runs: &[SeedRun], name: &str) -> usize {
+    runs.iter()
+        .filter(|r| r.broken.iter().any(|b| b == name))
+        .count()
+}
+
+/// The `expect.sometimes` invariants that broke on none of `runs`.
+pub fn sometimes_unmet(scenario: &Scenario, runs: &[SeedRun]) -> Vec<String> {
+    expected_sometimes(scenario)
+        .iter()
+        .filter(|n| broken_on(runs, n) == 0)
+        .cloned()
+        .collect()
+}
+
+/// The sweep's verdict on `[expect]`: every seed met `holds` and `violated`, and every
+/// `sometimes` invariant broke on at least one seed.
+pub fn expect_met(scenario: &Scenario, runs: &[SeedRun]) -> bool {
+    runs.iter().all(|r| r.expect_met) && sometimes_unmet(scenario, runs).is_empty()
+}
+
 /// The invariants `sovlab shrink` works on: those `[expect]` names, or every one.
 pub fn shrinkable(s: &Scenario) -> Vec<String> {
     match &s.expect {
-        Some(e) => e.holds.iter().chain(&e.violated).cloned().collect(),
+        Some(e) => e
+            .holds
+            .iter()
+            .chain(&e.violated)
+            .chain(&e.sometimes)
+            .cloned()
+            .collect(),
         None => crate::scenario::INVARIANTS.map(String::from).to_vec(),
     }
 }
@@ -335,6 +378,20 @@ pub fn to_text(s: &Value, file: &str, shrinkable: &[String]) -> String {
             "expect     NOT met on {not_met} seed(s): {}",
             first_few(&s["expect"]["seeds"])
         );
+    }
+    for (name, broken) in s["expect"]["sometimes"].as_object().into_iter().flatten() {
+        let broken = broken.as_u64().unwrap_or(0);
+        if broken == 0 {
+            let _ = writeln!(
+                t,
+                "sometimes  {name} broke on no seed: expect NOT met (try more seeds)"
+            );
+        } else {
+            let _ = writeln!(
+                t,
+                "sometimes  {name} broke on {broken} of {runs} seeds, as expected"
+            );
+        }
     }
     let _ = writeln!(t, "invariants");
     for (name, v) in s["invariants"].as_object().into_iter().flatten() {
@@ -418,6 +475,47 @@ pub fn to_text(s: &Value, file: &str, shrinkable: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn saga_isolation() -> Scenario {
+        let text = include_str!("../../scenarios/saga-isolation.toml");
+        Scenario::parse(text, "saga-isolation.toml").unwrap()
+    }
+
+    fn breaks_isolation(r: &SeedRun) -> bool {
+        r.broken.iter().any(|b| b == "isolation")
+    }
+
+    #[test]
+    fn sometimes_needs_one_breaking_seed_and_holds_violated_stay_per_seed() {
+        let s = saga_isolation();
+        let runs = run_seeds(&s, 0..16, 2, &|| {});
+        assert!(runs.iter().any(breaks_isolation), "some seed breaks it");
+        assert!(!runs.iter().all(breaks_isolation), "not every seed does");
+        assert!(expect_met(&s, &runs));
+        let summary = summarize(&s, &(0..16), None, 0..16, &runs);
+        let text = to_text(&summary, "saga-isolation", &shrinkable(&s));
+        assert!(text.contains("expect     met on every seed"), "{text}");
+        assert!(text.contains("sometimes  isolation broke on "), "{text}");
+
+        let calm: Vec<SeedRun> = runs
+            .iter()
+            .filter(|r| !breaks_isolation(r))
+            .cloned()
+            .collect();
+        assert!(!expect_met(&s, &calm), "no seed broke it");
+        assert_eq!(sometimes_unmet(&s, &calm), ["isolation"]);
+        let text = to_text(&summarize(&s, &(0..16), None, 0..16, &calm), "f", &[]);
+        assert!(
+            text.contains("sometimes  isolation broke on no seed: expect NOT met"),
+            "{text}"
+        );
+
+        // The same story told with `violated` fails on the seeds that do not break it.
+        let mut every = s.clone();
+        let e = every.expect.as_mut().unwrap();
+        e.violated = std::mem::take(&mut e.sometimes);
+        assert!(!expect_met(&every, &run_seeds(&every, 0..16, 2, &|| {})));
+    }
 
     #[test]
     fn shards_tile_the_range() {

@@ -1,6 +1,6 @@
-//! Loading a saved JSONL trace (CONTRACT §4) back into a [`Trace`].
+//! Loading a saved JSONL trace (docs/reference/trace-format.md) back into a [`Trace`].
 //!
-//! A viewer opens a trace without re-running anything (DESIGN: nothing downstream of
+//! A viewer opens a trace without re-running anything (docs/architecture.md: nothing downstream of
 //! the trace re-runs logic): the header carries the scenario as TOML, from which the
 //! nodes and stores are laid out again; every event line is parsed back into an
 //! [`Event`]; the final stores are the replay of the recorded writes. Bad input is an
@@ -155,7 +155,7 @@ pub fn parse(text: &str, file: &str) -> Result<Trace, TraceError> {
             continue;
         }
         let e = parse_event(raw, events.len() as u64, &cx).map_err(|m| err(line_no, m))?;
-        // CONTRACT §4: the hash covers each event line with its trailing newline.
+        // docs/reference/trace-format.md: the hash covers each event line with its trailing newline.
         hash.write(raw.trim_end_matches('\n').as_bytes());
         hash.write(b"\n");
         match &e.kind {

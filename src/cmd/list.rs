@@ -15,18 +15,11 @@ pub fn list() -> Result<ExitCode> {
     for (stem, text) in catalogue::entries() {
         // A broken catalogue file is a build defect; say so on its line, keep listing.
         let line = match catalogue::parse(stem, text) {
-            Ok(s) => {
-                let mut shows = Vec::new();
-                if let Some(e) = &s.expect {
-                    if !e.violated.is_empty() {
-                        shows.push(format!("breaks {}", e.violated.join(", ")));
-                    }
-                    if !e.holds.is_empty() {
-                        shows.push(format!("keeps {}", e.holds.join(", ")));
-                    }
-                }
-                format!("{stem:<width$}  {}  [{}]", s.name, shows.join("; "))
-            }
+            Ok(s) => format!(
+                "{stem:<width$}  {}  [{}]",
+                s.name,
+                catalogue::expect_summary(&s)
+            ),
             Err(e) => format!("{stem:<width$}  (invalid: {e})"),
         };
         out.push_str(&line);

@@ -15,7 +15,7 @@ use sovlab_sim::Scenario;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Exit code: an `expect` was not met (CONTRACT §2).
+/// Exit code: an `expect` was not met (docs/reference/cli.md).
 pub const EXPECT_NOT_MET: u8 = 1;
 
 /// Runs the chosen subcommand; `Err` means bad input or usage (exit 2).

@@ -7,6 +7,14 @@ use anyhow::{bail, Result};
 use std::path::Path;
 use std::process::ExitCode;
 
+/// The name a report gives its scenario: the file stem, which is also the catalogue name.
+fn stem(file: &Path) -> String {
+    file.file_stem().map_or_else(
+        || file.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
+}
+
 /// Runs `file` and prints its report; exit 1 when `expect` is not met.
 pub fn run(
     file: &Path,
@@ -23,7 +31,8 @@ pub fn run(
         }
     }
     let seed = scenario.seed_or(seed);
-    let result = sovlab_sim::run(&scenario, seed);
+    let mut result = sovlab_sim::run(&scenario, seed);
+    result.report.file = Some(stem(file));
     if let Some(t) = trace_path {
         write_atomic(t, force, |w| result.trace.write_jsonl(w))?;
     }

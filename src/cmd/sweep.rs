@@ -59,7 +59,8 @@ fn progress_bar(total: u64) -> indicatif::ProgressBar {
     pb
 }
 
-/// Runs the sweep and prints its summary; exit 1 when any seed's expect is not met.
+/// Runs the sweep and prints its summary; exit 1 when `[expect]` is not met
+/// (see `sovlab_sim::sweep::expect_met`).
 pub fn sweep(
     file: &Path,
     seeds: &str,
@@ -100,8 +101,7 @@ pub fn sweep(
             n as f64 / secs.max(1e-9)
         );
     }
-    let all_met = runs.iter().all(|r| r.expect_met);
-    Ok(if all_met {
+    Ok(if sweep::expect_met(&scenario, &runs) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXPECT_NOT_MET)

@@ -1,9 +1,10 @@
 //! `sovlab` / `sovlab tui [FILE] [--seed N] [--trace FILE]`: the terminal UI.
 
 use super::load;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use sovlab_tui::app::Origin;
 use sovlab_tui::App;
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -31,13 +32,27 @@ pub fn tui(file: Option<&Path>, seed: Option<u64>, trace: Option<&Path>) -> Resu
     } else if let Some(f) = file {
         // Validate first: a bad file is an error with file:line:column, not a screen.
         let scenario = load(f)?;
-        let text =
-            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
-        entries.insert(0, (f.display().to_string(), text));
+        let (label, text) = match crate::catalogue::named(f) {
+            Some((stem, text)) => (crate::catalogue::label(stem), text.to_string()),
+            None => (
+                f.display().to_string(),
+                std::fs::read_to_string(f)
+                    .with_context(|| format!("cannot read {}", f.display()))?,
+            ),
+        };
+        // A catalogue scenario is already in the list: open that entry, not a copy.
+        entries.retain(|(l, _)| *l != label);
+        entries.insert(0, (label, text));
         app = App::new(entries, seed);
         app.open_scenario(&scenario, scenario.seed_or(seed));
     } else {
         app = App::new(entries, seed);
+    }
+    // Checked after the input (a bad file is still reported as one): without a
+    // terminal the UI cannot start, and the system's "No such device or address"
+    // says nothing useful.
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        bail!("not a terminal; try `sovlab list` or `sovlab run NAME`");
     }
     sovlab_tui::run_app(app).context("the terminal UI failed")?;
     Ok(ExitCode::SUCCESS)

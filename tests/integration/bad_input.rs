@@ -77,3 +77,23 @@ fn a_missing_file_is_usage_not_a_panic() {
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
 }
+
+/// A scenario written back (by shrink, a fork, a trace header) carries only the
+/// `[write]` keys its protocol reads, so it parses back under the rule that a key which
+/// does not apply is an error.
+#[test]
+fn a_scenario_written_back_has_only_keys_that_apply_and_parses_back() {
+    for (protocol, absent) in [
+        ("saga", "coordinator_log"),
+        ("two-phase-commit", "coordination"),
+        ("shared-database", "coordination"),
+    ] {
+        let text = format!(
+            "{GOOD_HEAD}[write]\nprotocol = \"{protocol}\"\nsteps = [{{ service = \"orders\" }}]\n"
+        );
+        let s = sovlab_sim::Scenario::parse(&text, "x.toml").unwrap();
+        let back = s.to_toml();
+        assert!(!back.contains(absent), "{protocol}: {back}");
+        assert_eq!(sovlab_sim::Scenario::parse(&back, "back.toml").unwrap(), s);
+    }
+}

@@ -185,17 +185,18 @@ fn check_reports_every_bad_file_where_it_is_wrong() {
     let err = stderr(&o);
     let b1 = bad1.display().to_string();
     let b2 = bad2.display().to_string();
-    assert!(err.contains(&format!("{b1}:5:12:")), "{err}");
+    assert!(err.contains(&format!("--> {b1}:5:12")), "{err}");
     assert!(err.contains("did you mean \"two-phase-commit\"?"), "{err}");
-    assert!(
-        err.contains(&format!("{b2}:6:9: unknown node \"order\"")),
-        "{err}"
-    );
+    assert!(err.contains("error: unknown node \"order\""), "{err}");
+    assert!(err.contains(&format!("--> {b2}:6:9")), "{err}");
     assert!(err.contains("did you mean \"orders\"?"), "{err}");
-    assert!(err.contains("did you mean"), "{err}");
     assert!(
         err.contains("shared-db-crash.toml?"),
         "a missing file: the closest: {err}"
+    );
+    assert!(
+        err.contains(&format!("{}: no such file", missing.display())) && !err.contains(":0:0"),
+        "a missing file is not at 0:0: {err}"
     );
     assert!(err.contains("3 of 4 scenario file(s) are invalid"), "{err}");
 }
@@ -555,4 +556,56 @@ fn shrink_keeps_only_the_decisive_fault_and_the_result_still_breaks() {
     let o = sovlab(&["run", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     assert!(stdout(&o).contains("termination was expected to hold"));
+}
+
+/// Every command takes a catalogue name where it takes a file (tui and check too), and
+/// without a terminal the TUI says what to do instead (exit 2).
+#[test]
+fn catalogue_names_everywhere_and_no_terminal_is_explained() {
+    let o = sovlab(&["check", "shared-db-crash", "2pc-no-log.toml"]);
+    assert_eq!(o.status.code(), Some(0), "check NAME: {}", stderr(&o));
+    // `output()` gives the child pipes, not a terminal.
+    for args in [&[][..], &["tui", "shared-db-crash"][..]] {
+        let o = sovlab(args);
+        assert_usage(&o, "no terminal");
+        assert!(
+            stderr(&o).contains("not a terminal; try `sovlab list` or `sovlab run NAME`"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    let o = sovlab(&["tui", "shared-db-crsh"]);
+    assert_usage(&o, "tui with a typo");
+    assert!(stderr(&o).contains("did you mean the catalogue scenario shared-db-crash?"));
+}
+
+/// Each fixture under tests/fixtures/check lists, in `# expect-error:` lines, text its
+/// report must contain: every error of the file, rustc style, with plain words.
+#[test]
+fn check_reports_every_error_of_each_fixture_with_its_line_and_caret() {
+    let dir = root().join("tests/fixtures/check");
+    let missing = dir.join("missing.toml");
+    let o = sovlab(&["check", dir.to_str().unwrap(), missing.to_str().unwrap()]);
+    assert_usage(&o, "invalid fixtures");
+    let err = stderr(&o);
+    let mut fixtures = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let expected: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# expect-error: "))
+            .collect();
+        assert!(!expected.is_empty(), "{} asserts its errors", p.display());
+        for want in expected {
+            assert!(err.contains(want), "{}: {want:?} in\n{err}", p.display());
+        }
+        fixtures += 1;
+    }
+    assert!(fixtures >= 4);
+    let every = err.matches("error: ").count();
+    // 1 + 4 + 1 + 1 errors, the missing file, and the summary line.
+    assert_eq!(every, 9, "every error of every file: {err}");
+    assert!(err.contains("missing.toml: no such file"), "{err}");
+    assert!(err.contains("5 of 5 scenario file(s) are invalid"), "{err}");
 }

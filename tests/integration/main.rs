@@ -3,6 +3,7 @@
 mod bad_input;
 mod cli;
 mod core;
+mod docs;
 mod forks;
 mod perf_determinism;
 mod pinned;
@@ -11,3 +12,4 @@ mod protocols;
 mod reads;
 mod robustness;
 mod util;
+mod verdicts;

@@ -688,7 +688,7 @@ fn numbers_past_the_edges_are_errors_not_panics() {
         ("[network]\nlatency_ms = [0, 3600001]", "above one hour"),
         (
             "[[fault]]\nat_ms = -1\ncrash = \"database\"",
-            "invalid value",
+            "expected a whole number (0 or more), found the number -1",
         ),
         (
             "[[service]]\nname = \"c\"\ncapacity = -1",

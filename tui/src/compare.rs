@@ -175,7 +175,7 @@ impl CompareView {
         while self.work() {}
     }
 
-    /// Invariants that apply to at least one row, in CONTRACT order.
+    /// Invariants that apply to at least one row, in the documented order.
     pub fn invariants(&self) -> Vec<&'static str> {
         INVARIANTS
             .iter()

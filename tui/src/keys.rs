@@ -1,4 +1,4 @@
-//! Input: keys (CONTRACT §5) and mouse, mapped to changes of the [`App`].
+//! Input: keys (docs/reference/cli.md, `tui`) and mouse, mapped to changes of the [`App`].
 
 use crate::app::{App, Origin, Panel, Screen};
 use crate::compare::CompareView;

@@ -1,7 +1,7 @@
 //! Invariant checkers: each reads a [`Trace`] (events and final stores), nothing else.
 //!
 //! Outcomes are judged from the stores when the run ends, never from what a node
-//! believes (CONTRACT §1): a business transaction is committed (applied at every
+//! believes (docs/concepts.md): a business transaction is committed (applied at every
 //! step), aborted (applied at no step, nothing held) or unfinished.
 
 mod agreement;
@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 /// The verdict on one invariant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
-    /// Invariant name (CONTRACT §1).
+    /// Invariant name (docs/concepts.md).
     pub name: String,
     /// Did it hold over the whole run?
     pub holds: bool,
@@ -98,7 +98,7 @@ pub fn applies_hint(name: &str) -> &'static str {
     }
 }
 
-/// Runs every checker that applies, in CONTRACT order, over one [`Index`] of the run.
+/// Runs every checker that applies, in the documented order, over one [`Index`] of the run.
 pub fn check_all(trace: &Trace) -> Vec<Verdict> {
     let ix = Index::new(trace);
     INVARIANTS

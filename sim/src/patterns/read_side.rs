@@ -10,7 +10,7 @@
 //! - **Publishing changes** (CQRS view): after every call into the protocol node, each
 //!   (transaction, step) whose record that call changed on a source store is published
 //!   to the view as a `change` carrying the new state and the commit time. It is resent
-//!   until the view acknowledges it (CONTRACT: events to a read view are).
+//!   until the view acknowledges it (events to a read view are, docs/reads.md).
 //!   - `publish = "outbox"`: the change is written to that store's outbox in the same
 //!     handler call as the state change. A crash can only fall between handler calls,
 //!     so the state change and its outbox entry are durable together, as if in one

@@ -5,7 +5,7 @@ use crate::msg::{Msg, NodeIx, StepIx, TxnId};
 use crate::store::{RejectReason, Write};
 use serde_json::Value;
 
-/// Writes trace lines (CONTRACT §4) fast: node and store names are escaped once.
+/// Writes trace lines (docs/reference/trace-format.md) fast: node and store names are escaped once.
 ///
 /// Hand-written for speed (every event of every run goes through it to feed the
 /// trace hash, even in counters-only mode); byte for byte what [`super::event_line_serde`]

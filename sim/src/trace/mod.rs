@@ -1,7 +1,7 @@
 //! The trace: the event log of one run, the single source of truth downstream.
 //!
 //! Checkers, reports, the TUI and exports read only this. In memory an event is a
-//! small fixed-size struct (node indices, not names); `to_jsonl` writes CONTRACT §4.
+//! small fixed-size struct (node indices, not names); `to_jsonl` writes docs/reference/trace-format.md.
 //!
 //! The event schema is in `event.rs`, the fast line writer in `line.rs`, and the
 //! `serde_json` reference it is tested against in `reference.rs`.
@@ -66,7 +66,7 @@ pub struct StoreInfo {
     pub service: Option<usize>,
 }
 
-/// Message counters (CONTRACT §3 `messages`).
+/// Message counters (docs/reference/cli.md `messages`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
     /// Messages sent (each resend counts).
@@ -94,7 +94,7 @@ pub struct Trace {
     pub events: Vec<Event>,
     /// How many events happened (equal to `events.len()` unless counters-only).
     pub event_count: u64,
-    /// FNV-1a 64 of the JSONL event lines, as CONTRACT §4 defines.
+    /// FNV-1a 64 of the JSONL event lines, as docs/reference/trace-format.md defines.
     pub hash: u64,
     /// Message counters.
     pub counters: Counters,
@@ -130,7 +130,7 @@ impl Fnv64 {
     }
 }
 
-/// The hash as CONTRACT §3 prints it.
+/// The hash as docs/reference/cli.md prints it.
 pub fn hash_hex(hash: u64) -> String {
     format!("{hash:016x}")
 }

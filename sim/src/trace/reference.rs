@@ -26,7 +26,7 @@ fn msg_fields(m: &mut Map<String, Value>, msg: &Msg) {
 
 /// The reference writer: builds a `serde_json` object per event. Slow (a map and
 /// many small allocations per line); kept so tests can prove [`super::event_line`] writes
-/// the very same bytes, since `trace_hash` is defined over them (CONTRACT §4).
+/// the very same bytes, since `trace_hash` is defined over them (docs/reference/trace-format.md).
 #[doc(hidden)]
 pub fn event_line_serde<S: AsRef<str>>(
     out: &mut String,

@@ -164,7 +164,7 @@ impl<'a> Diagram<'a> {
         self.trace.node_name(ix)
     }
 
-    /// The violations, as (invariant, seq, example), in CONTRACT order.
+    /// The violations, as (invariant, seq, example), in the documented order.
     pub fn violations(&self) -> Vec<(&str, Option<u64>, &str)> {
         self.verdicts
             .iter()
