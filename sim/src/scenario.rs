@@ -105,6 +105,12 @@ pub struct Service {
     /// Units of this service's resource.
     #[serde(default = "default_capacity")]
     pub capacity: i64,
+    /// Overrides `[write].idempotent` for this service (saga).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotent: Option<bool>,
+    /// Overrides `[write].publish` for what this service publishes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish: Option<Publish>,
 }
 
 fn default_capacity() -> i64 {
@@ -266,6 +272,13 @@ pub struct Write {
     /// 2PC: the coordinator logs its decision durably.
     #[serde(default = "default_true")]
     pub coordinator_log: bool,
+    /// `publish = "direct"`: how long after its commit a published message leaves
+    /// (the dual-write window a crash can fall into).
+    #[serde(
+        default = "default_dual_write_gap_ms",
+        skip_serializing_if = "is_default_dual_write_gap_ms"
+    )]
+    pub dual_write_gap_ms: u64,
 }
 
 fn default_transactions() -> u32 {
@@ -279,6 +292,12 @@ fn default_true() -> bool {
 }
 fn default_timeout_ms() -> u64 {
     100
+}
+fn default_dual_write_gap_ms() -> u64 {
+    1
+}
+fn is_default_dual_write_gap_ms(ms: &u64) -> bool {
+    *ms == default_dual_write_gap_ms()
 }
 
 impl Write {
@@ -675,6 +694,24 @@ impl Scenario {
         let mut seen = BTreeSet::new();
         names.retain(|n| seen.insert(n.clone()));
         names
+    }
+
+    /// How service `service` (index in `services`) publishes: its own `publish`, else
+    /// `[write].publish`.
+    pub fn publish_of(&self, service: usize) -> Publish {
+        self.services[service]
+            .publish
+            .or(self.write.as_ref().map(|w| w.publish))
+            .unwrap_or_default()
+    }
+
+    /// Does service `service` de-duplicate: its own `idempotent`, else
+    /// `[write].idempotent`.
+    pub fn idempotent_of(&self, service: usize) -> bool {
+        self.services[service]
+            .idempotent
+            .or(self.write.as_ref().map(|w| w.idempotent))
+            .unwrap_or(true)
     }
 
     /// Every semantic problem, in file order as far as practical.

@@ -190,6 +190,38 @@ impl Validator {
                     None,
                 );
             }
+            self.service_overrides(s, i);
+        }
+    }
+
+    /// A service's `idempotent` / `publish` override only means something where the
+    /// scenario has what it overrides.
+    fn service_overrides(&mut self, s: &Scenario, i: usize) {
+        let svc = &s.services[i];
+        let saga = s.write.as_ref().map(|w| w.protocol) == Some(Protocol::Saga);
+        if svc.idempotent.is_some() && !saga {
+            self.problem(
+                vec![Key("service"), Index(i), Key("idempotent")],
+                format!(
+                    "idempotent on service {:?} applies to sagas only (the [write] protocol is not \"saga\")",
+                    svc.name
+                ),
+                Some("remove it, or set [write] protocol = \"saga\"".into()),
+            );
+        }
+        let view = s.read.as_ref().map(|r| r.method) == Some(ReadMethod::CqrsView);
+        if svc.publish.is_some() && !saga && !view {
+            self.problem(
+                vec![Key("service"), Index(i), Key("publish")],
+                format!(
+                    "publish on service {:?} has nothing to publish: it applies to a saga's \
+                     messages and to changes sent to a CQRS view",
+                    svc.name
+                ),
+                Some(
+                    "remove it, or use protocol = \"saga\" or [read] method = \"cqrs-view\"".into(),
+                ),
+            );
         }
     }
 
@@ -277,6 +309,11 @@ impl Validator {
             vec![Key("write"), Key("timeout_ms")],
             "timeout_ms",
             w.timeout_ms,
+        );
+        self.period(
+            vec![Key("write"), Key("dual_write_gap_ms")],
+            "dual_write_gap_ms",
+            w.dual_write_gap_ms,
         );
         if w.retry.backoff_ms == 0 {
             self.problem(

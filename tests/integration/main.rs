@@ -9,4 +9,5 @@ mod props;
 mod protocols;
 mod reads;
 mod robustness;
+mod saga_design;
 mod util;

@@ -35,7 +35,10 @@ pub fn build(s: &Scenario, l: &Layout, ix: NodeIx) -> Box<dyn Node> {
             None => Box::new(Idle),
         };
     }
-    let service = StepRule::of(s, l, ix).map(|rule| service::Service::new(w.idempotent, rule));
+    let service = StepRule::of(s, l, ix).map(|rule| {
+        let svc = service_index(s, &w.steps[usize::from(rule.step)].service);
+        service::Service::new(s.idempotent_of(svc), rule)
+    });
     if l.coordinator == Some(ix) {
         let log = l.node_stores[usize::from(ix)].len() - 1;
         let orch = orchestrator::Orchestrator::new(s, l, log);

@@ -37,6 +37,16 @@ pub fn is_for_orchestrator(msg: &Msg) -> bool {
     matches!(msg.kind, MsgKind::Submit | MsgKind::Done | MsgKind::Undone)
 }
 
+/// How the orchestrator publishes: like the service whose node hosts it, if that
+/// service overrides `publish`, else per `[write]`.
+fn publish_of_host(s: &Scenario, l: &Layout) -> crate::scenario::Publish {
+    let w = s.write.as_ref().expect("a saga has a write section");
+    l.service_node
+        .iter()
+        .position(|n| Some(*n) == l.coordinator)
+        .map_or(w.publish, |svc| s.publish_of(svc))
+}
+
 /// The orchestrator of every saga.
 #[derive(Debug)]
 pub struct Orchestrator {
@@ -53,7 +63,7 @@ impl Orchestrator {
         Orchestrator {
             log,
             steps: (0..w.steps.len()).map(|i| l.step_node(s, i)).collect(),
-            publisher: Publisher::new(w, log, PUBLISH_BASE),
+            publisher: Publisher::new(w, publish_of_host(s, l), log, PUBLISH_BASE),
             sagas: BTreeMap::new(),
         }
     }
@@ -458,7 +468,7 @@ steps = [{{ service = "orders" }}, {{ service = "inventory" }}, {{ service = "pa
             "sent in a later step"
         );
         assert!(fx.contains(&Effect::Timer {
-            after_us: 0,
+            after_us: 1_000,
             timer: timer_id(PUBLISH_BASE, 0)
         }));
         let mut o = Orchestrator::new(&s, &crate::patterns::layout(&s), 0);

@@ -1,0 +1,156 @@
+//! The saga design space (issue 16): per-service overrides and the one dual-write
+//! window, countermeasures for lost isolation, with their scenarios, over many seeds.
+
+use crate::util::{root, scenario, sovlab, tempdir};
+use sovlab_sim::{run, RunResult, Scenario};
+
+fn load(name: &str) -> Scenario {
+    Scenario::load(&root().join("scenarios").join(name)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn verdict<'a>(r: &'a RunResult, name: &str) -> &'a sovlab_sim::check::Verdict {
+    r.verdicts
+        .iter()
+        .find(|v| v.name == name)
+        .unwrap_or_else(|| panic!("{name} applies"))
+}
+
+fn holds(r: &RunResult, name: &str) -> bool {
+    verdict(r, name).holds
+}
+
+/// Seeds on which `name` breaks, out of `seeds`.
+fn broken_on(s: &Scenario, name: &str, seeds: std::ops::RangeInclusive<u64>) -> Vec<u64> {
+    seeds.filter(|&seed| !holds(&run(s, seed), name)).collect()
+}
+
+/// Writes `text` to a file, runs `sovlab run` on it: exit 2, nothing on stdout;
+/// returns (stderr, path).
+fn run_bad(name: &str, text: &str) -> (String, String) {
+    let dir = tempdir(name);
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = sovlab(&["run", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "exit code for {name}");
+    assert!(out.stdout.is_empty(), "nothing on stdout for {name}");
+    (
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        path.display().to_string(),
+    )
+}
+
+const TWO_SERVICES: &str =
+    "name = \"x\"\n[[service]]\nname = \"orders\"\n[[service]]\nname = \"payments\"\n";
+
+#[test]
+fn one_service_that_does_not_deduplicate_breaks_conservation_there_only() {
+    let weak = load("saga-weak-link.toml");
+    let mut broken = 0;
+    for seed in 1..=20 {
+        let r = run(&weak, seed);
+        let v = verdict(&r, "conservation");
+        if !v.holds {
+            broken += 1;
+            assert_eq!(v.violations, 1, "seed {seed}: one service breaks");
+            let ex = v.example.as_deref().unwrap();
+            assert!(ex.starts_with("payments:"), "seed {seed}: {ex}");
+        }
+    }
+    assert!(
+        broken >= 10,
+        "the weak link shows on most seeds: {broken}/20"
+    );
+    // The same file without the override: every service de-duplicates.
+    let text = std::fs::read_to_string(root().join("scenarios/saga-weak-link.toml")).unwrap();
+    let fixed = scenario(&text.replace("idempotent = false\n", ""));
+    assert_eq!(broken_on(&fixed, "conservation", 1..=20), Vec::<u64>::new());
+}
+
+#[test]
+fn a_direct_view_diverges_under_crashes_alone_on_some_seeds() {
+    let s = load("reads-view-direct-crash-only.toml");
+    assert_eq!(s.network.loss, 0.0);
+    let mut diverged = 0;
+    for seed in 1..=30 {
+        let r = run(&s, seed);
+        diverged += u32::from(!holds(&r, "convergence"));
+        assert!(
+            holds(&r, "atomicity") && holds(&r, "conservation"),
+            "seed {seed}"
+        );
+    }
+    assert!(
+        (1..30).contains(&diverged),
+        "crashes alone lose a change on some seeds, not all: {diverged}/30"
+    );
+    // With an outbox the change is durable with its commit: it always converges.
+    let text = std::fs::read_to_string(root().join("scenarios/reads-view-direct-crash-only.toml"))
+        .unwrap();
+    let outbox = scenario(&text.replace("publish = \"direct\"", "publish = \"outbox\""));
+    assert_eq!(broken_on(&outbox, "convergence", 1..=30), Vec::<u64>::new());
+}
+
+#[test]
+fn a_wider_dual_write_gap_loses_more_changes() {
+    let text = std::fs::read_to_string(root().join("scenarios/reads-view-direct-crash-only.toml"))
+        .unwrap();
+    let narrow = scenario(&text);
+    let wide = scenario(&text.replace("[write]\n", "[write]\ndual_write_gap_ms = 8\n"));
+    let n = broken_on(&narrow, "convergence", 1..=30).len();
+    let w = broken_on(&wide, "convergence", 1..=30).len();
+    assert!(w > n, "8 ms gap {w}/30 vs 1 ms {n}/30");
+}
+
+#[test]
+fn an_idempotent_override_outside_a_saga_is_located() {
+    let text = format!(
+        "{TWO_SERVICES}idempotent = false\n[write]\nprotocol = \"two-phase-commit\"\nsteps = [{{ service = \"orders\" }}]\n"
+    );
+    let (err, path) = run_bad("svc-idempotent", &text);
+    assert!(err.contains(&format!("{path}:6:14")), "{err}");
+    assert!(
+        err.contains("idempotent on service \"payments\" applies to sagas only"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: remove it, or set [write] protocol = \"saga\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_publish_override_with_nothing_to_publish_is_located() {
+    let text = format!(
+        "{TWO_SERVICES}publish = \"direct\"\n[write]\nprotocol = \"shared-database\"\nsteps = [{{ service = \"orders\" }}]\n"
+    );
+    let (err, path) = run_bad("svc-publish", &text);
+    assert!(err.contains(&format!("{path}:6:11")), "{err}");
+    assert!(
+        err.contains("publish on service \"payments\" has nothing to publish"),
+        "{err}"
+    );
+    assert!(err.contains("hint:"), "{err}");
+}
+
+#[test]
+fn a_misspelt_service_publish_is_located() {
+    let text = format!(
+        "{TWO_SERVICES}publish = \"outbx\"\n[write]\nprotocol = \"saga\"\nsteps = [{{ service = \"orders\" }}]\n"
+    );
+    let (err, path) = run_bad("svc-publish-value", &text);
+    assert!(err.contains(&format!("{path}:6:11")), "{err}");
+    assert!(err.contains("outbx"), "{err}");
+}
+
+#[test]
+fn a_dual_write_gap_above_an_hour_is_located() {
+    let text = format!(
+        "{TWO_SERVICES}[write]\nprotocol = \"saga\"\ndual_write_gap_ms = 4000000\nsteps = [{{ service = \"orders\" }}]\n"
+    );
+    let (err, path) = run_bad("gap", &text);
+    assert!(err.contains(&format!("{path}:8:21")), "{err}");
+    assert!(
+        err.contains("dual_write_gap_ms must be at most 3600000 ms"),
+        "{err}"
+    );
+}
