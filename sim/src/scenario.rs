@@ -190,6 +190,27 @@ pub enum Publish {
     Direct,
 }
 
+/// What a saga does about its lost isolation (Garcia-Molina & Salem; Richardson §4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Countermeasure {
+    /// Nothing: other sagas see (and decide on) units of sagas that may still abort.
+    #[default]
+    None,
+    /// A step's units stay pending until its saga commits or compensates; another
+    /// saga that would need them waits for the outcome, up to `timeout_ms`.
+    SemanticLock,
+    /// The steps run in an order in which units of scarce resources, once taken, are
+    /// never given back: refusable steps first, scarce ones last.
+    PessimisticView,
+}
+
+impl Countermeasure {
+    fn is_none(&self) -> bool {
+        *self == Countermeasure::None
+    }
+}
+
 /// Resending of unanswered forward commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -279,6 +300,9 @@ pub struct Write {
         skip_serializing_if = "is_default_dual_write_gap_ms"
     )]
     pub dual_write_gap_ms: u64,
+    /// Saga: the countermeasure against lost isolation.
+    #[serde(default, skip_serializing_if = "Countermeasure::is_none")]
+    pub countermeasure: Countermeasure,
 }
 
 fn default_transactions() -> u32 {
@@ -660,6 +684,12 @@ impl Scenario {
                 message: problem.message,
                 hint: problem.hint,
             });
+        }
+        if let Some(w) = &mut scenario.write {
+            if w.countermeasure == Countermeasure::PessimisticView {
+                let order = crate::patterns::saga::pessimistic_order(&scenario.services, w);
+                w.steps = order.into_iter().map(|i| w.steps[i].clone()).collect();
+            }
         }
         Ok(scenario)
     }

@@ -310,6 +310,7 @@ impl Validator {
             "timeout_ms",
             w.timeout_ms,
         );
+        self.countermeasure(w);
         self.period(
             vec![Key("write"), Key("dual_write_gap_ms")],
             "dual_write_gap_ms",
@@ -353,6 +354,38 @@ impl Validator {
                     None,
                 );
             }
+        }
+    }
+
+    /// A countermeasure is a saga's; the semantic lock needs the orchestrator's word
+    /// that a saga committed.
+    fn countermeasure(&mut self, w: &crate::scenario::Write) {
+        use crate::scenario::{Coordination, Countermeasure};
+        if w.countermeasure == Countermeasure::None {
+            return;
+        }
+        let path = || vec![Key("write"), Key("countermeasure")];
+        if w.protocol != Protocol::Saga {
+            self.problem(
+                path(),
+                format!(
+                    "countermeasure applies to sagas only, not to {:?}",
+                    w.protocol.name()
+                ),
+                Some(
+                    "two-phase commit and the shared database keep isolation by locking; remove it"
+                        .into(),
+                ),
+            );
+        } else if w.countermeasure == Countermeasure::SemanticLock
+            && w.coordination == Coordination::Choreography
+        {
+            self.problem(
+                path(),
+                "countermeasure = \"semantic-lock\" needs coordination = \"orchestration\": \
+                 the orchestrator tells each service when its saga committed",
+                Some("use coordination = \"orchestration\", or countermeasure = \"pessimistic-view\"".into()),
+            );
         }
     }
 

@@ -154,3 +154,156 @@ fn a_dual_write_gap_above_an_hour_is_located() {
         "{err}"
     );
 }
+
+/// The invariants every saga-isolation variant keeps, on every seed.
+const KEPT: [&str; 3] = ["atomicity", "conservation", "termination"];
+
+#[test]
+fn isolation_breaks_without_a_countermeasure_and_never_with_one() {
+    let none = load("saga-isolation.toml");
+    let mut broken = 0;
+    for seed in 1..=30 {
+        let r = run(&none, seed);
+        broken += u32::from(!holds(&r, "isolation"));
+        for k in KEPT {
+            assert!(holds(&r, k), "none, seed {seed}: {k}");
+        }
+    }
+    assert!(broken >= 25, "dirty reads on most seeds: {broken}/30");
+    for file in [
+        "saga-isolation-semantic-lock.toml",
+        "saga-isolation-pessimistic-view.toml",
+    ] {
+        let s = load(file);
+        for seed in 1..=30 {
+            let r = run(&s, seed);
+            assert!(holds(&r, "isolation"), "{file} seed {seed}");
+            for k in KEPT {
+                assert!(holds(&r, k), "{file} seed {seed}: {k}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_pessimistic_view_runs_refusable_steps_first_and_scarce_ones_last() {
+    let s = load("saga-isolation-pessimistic-view.toml");
+    let order: Vec<&str> = s
+        .write
+        .as_ref()
+        .unwrap()
+        .steps
+        .iter()
+        .map(|st| st.service.as_str())
+        .collect();
+    assert_eq!(order, ["payments", "orders", "inventory"]);
+    // Rendered and read back, the order is the same (the reordering is stable).
+    let again = Scenario::parse(&s.to_toml(), "again.toml").unwrap();
+    assert_eq!(again.write, s.write);
+}
+
+/// The trace's refusals with reason `reason`, over `seeds`.
+fn refusals(
+    s: &Scenario,
+    reason: sovlab_sim::store::RejectReason,
+    seeds: std::ops::RangeInclusive<u64>,
+) -> usize {
+    seeds
+        .map(|seed| {
+            run(s, seed)
+                .trace
+                .events
+                .iter()
+                .filter(|e| matches!(e.kind, sovlab_sim::trace::EventKind::Reject { reason: r, .. } if r == reason))
+                .count()
+        })
+        .sum()
+}
+
+#[test]
+fn a_semantic_lock_wait_that_times_out_is_a_lock_refusal() {
+    use sovlab_sim::store::RejectReason;
+    let text = std::fs::read_to_string(root().join("scenarios/saga-isolation-semantic-lock.toml"))
+        .unwrap();
+    let short = scenario(&text.replace("[write]\n", "[write]\ntimeout_ms = 2\n"));
+    assert!(
+        refusals(&short, RejectReason::Lock, 1..=10) > 0,
+        "2 ms waits time out"
+    );
+    for seed in 1..=10 {
+        let r = run(&short, seed);
+        assert!(
+            holds(&r, "isolation") && holds(&r, "atomicity"),
+            "seed {seed}"
+        );
+    }
+    let none = load("saga-isolation.toml");
+    assert_eq!(
+        refusals(&none, RejectReason::Lock, 1..=10),
+        0,
+        "no lock, no lock refusal"
+    );
+}
+
+#[test]
+fn a_semantic_lock_survives_a_crash_of_the_locked_service() {
+    let text = std::fs::read_to_string(root().join("scenarios/saga-isolation-semantic-lock.toml"))
+        .unwrap();
+    let crashed = scenario(&format!(
+        "{text}\n[[fault]]\nat_ms = 60\ncrash = \"inventory\"\nrestart_ms = 15\n"
+    ));
+    for seed in 1..=20 {
+        let r = run(&crashed, seed);
+        assert!(
+            holds(&r, "isolation"),
+            "seed {seed}: pending marks rebuilt from the store"
+        );
+        assert!(
+            holds(&r, "atomicity") && holds(&r, "conservation"),
+            "seed {seed}"
+        );
+    }
+}
+
+#[test]
+fn a_countermeasure_outside_a_saga_is_located() {
+    let text = format!(
+        "{TWO_SERVICES}[write]\nprotocol = \"two-phase-commit\"\ncountermeasure = \"semantic-lock\"\nsteps = [{{ service = \"orders\" }}]\n"
+    );
+    let (err, path) = run_bad("cm-2pc", &text);
+    assert!(err.contains(&format!("{path}:8:18")), "{err}");
+    assert!(
+        err.contains("countermeasure applies to sagas only"),
+        "{err}"
+    );
+    assert!(err.contains("hint:"), "{err}");
+}
+
+#[test]
+fn a_semantic_lock_in_a_choreography_is_located() {
+    let text = format!(
+        "{TWO_SERVICES}[write]\nprotocol = \"saga\"\ncoordination = \"choreography\"\ncountermeasure = \"semantic-lock\"\nsteps = [{{ service = \"orders\" }}]\n"
+    );
+    let (err, path) = run_bad("cm-choreo", &text);
+    assert!(err.contains(&format!("{path}:9:18")), "{err}");
+    assert!(
+        err.contains("needs coordination = \"orchestration\""),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "hint: use coordination = \"orchestration\", or countermeasure = \"pessimistic-view\""
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_misspelt_countermeasure_is_located() {
+    let text = format!(
+        "{TWO_SERVICES}[write]\nprotocol = \"saga\"\ncountermeasure = \"semantic-locks\"\nsteps = [{{ service = \"orders\" }}]\n"
+    );
+    let (err, path) = run_bad("cm-value", &text);
+    assert!(err.contains(&format!("{path}:8:18")), "{err}");
+    assert!(err.contains("semantic-locks"), "{err}");
+}

@@ -13,7 +13,7 @@ use super::{key, key_parts, KeyKind};
 use crate::msg::{Msg, MsgKind, NodeIx, StepIx, TxnId};
 use crate::node::{Cx, Node};
 use crate::patterns::{Layout, CLIENT_NODE};
-use crate::scenario::Scenario;
+use crate::scenario::{Countermeasure, Scenario};
 use crate::store::Write;
 use crate::trace::Local;
 use std::collections::{BTreeMap, BTreeSet};
@@ -54,6 +54,8 @@ pub struct Orchestrator {
     steps: Vec<NodeIx>,
     publisher: Publisher,
     sagas: BTreeMap<TxnId, Phase>,
+    /// Semantic lock: tell every step's service of a commit, to settle its units.
+    settle: bool,
 }
 
 impl Orchestrator {
@@ -65,6 +67,7 @@ impl Orchestrator {
             steps: (0..w.steps.len()).map(|i| l.step_node(s, i)).collect(),
             publisher: Publisher::new(w, publish_of_host(s, l), log, PUBLISH_BASE),
             sagas: BTreeMap::new(),
+            settle: w.countermeasure == Countermeasure::SemanticLock,
         }
     }
 
@@ -107,6 +110,13 @@ impl Orchestrator {
 
     fn finish(&mut self, cx: &mut Cx, w: &mut Vec<Write>, txn: TxnId, commit: bool) {
         w.push(Write::Decide { txn, commit });
+        if commit && self.settle {
+            // An abort needs no word: each compensation released its step's units.
+            for (step, to) in self.steps.clone().into_iter().enumerate() {
+                let decide = Msg::new(MsgKind::Decide, txn, step as StepIx).ok(true);
+                self.publisher.stage(cx, w, to, decide);
+            }
+        }
         let done = Msg::new(MsgKind::Finished, txn, 0).ok(commit);
         self.publisher.stage(cx, w, CLIENT_NODE, done);
         self.sagas.insert(txn, Phase::Finished);
