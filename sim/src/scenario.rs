@@ -248,6 +248,38 @@ pub struct Step {
     /// Probability the business rule rejects the step.
     #[serde(default)]
     pub reject: f64,
+    /// Saga: compensatable, the pivot, or retriable.
+    #[serde(default, skip_serializing_if = "StepKind::is_compensatable")]
+    pub kind: StepKind,
+}
+
+/// The kind of a saga step (Garcia-Molina & Salem; Richardson §4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepKind {
+    /// Undone by a compensation when a later step fails.
+    #[default]
+    Compensatable,
+    /// The go / no-go step: before it commits the saga may still compensate, after it
+    /// the saga only goes forward.
+    Pivot,
+    /// After the pivot: cannot be refused, resent until it succeeds, never compensated.
+    Retriable,
+}
+
+impl StepKind {
+    fn is_compensatable(&self) -> bool {
+        *self == StepKind::Compensatable
+    }
+
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            StepKind::Compensatable => "compensatable",
+            StepKind::Pivot => "pivot",
+            StepKind::Retriable => "retriable",
+        }
+    }
 }
 
 fn default_amount() -> i64 {

@@ -311,6 +311,7 @@ impl Validator {
             w.timeout_ms,
         );
         self.countermeasure(w);
+        self.step_kinds(s, w);
         self.period(
             vec![Key("write"), Key("dual_write_gap_ms")],
             "dual_write_gap_ms",
@@ -386,6 +387,85 @@ impl Validator {
                  the orchestrator tells each service when its saga committed",
                 Some("use coordination = \"orchestration\", or countermeasure = \"pessimistic-view\"".into()),
             );
+        }
+    }
+
+    /// Step kinds (saga only): compensatable steps, then at most one pivot, then
+    /// retriable steps, which can never be refused.
+    fn step_kinds(&mut self, s: &Scenario, w: &crate::scenario::Write) {
+        use crate::scenario::StepKind;
+        let mut last = StepKind::Compensatable;
+        for (i, step) in w.steps.iter().enumerate() {
+            let p = |k| vec![Key("write"), Key("steps"), Index(i), Key(k)];
+            let kind = step.kind;
+            if kind != StepKind::Compensatable && w.protocol != Protocol::Saga {
+                self.problem(
+                    p("kind"),
+                    format!("kind = {:?} applies to saga steps only", kind.name()),
+                    Some("remove it, or set [write] protocol = \"saga\"".into()),
+                );
+                continue;
+            }
+            if kind != StepKind::Compensatable
+                && w.countermeasure == crate::scenario::Countermeasure::PessimisticView
+            {
+                self.problem(
+                    p("kind"),
+                    "countermeasure = \"pessimistic-view\" reorders the steps, which step kinds forbid",
+                    Some("with a pivot, order the steps yourself: refusable first, scarce last".into()),
+                );
+            }
+            match (last, kind) {
+                (StepKind::Pivot, StepKind::Pivot) => self.problem(
+                    p("kind"),
+                    "a saga has at most one pivot step",
+                    Some("the steps after the pivot are retriable: kind = \"retriable\"".into()),
+                ),
+                (StepKind::Pivot | StepKind::Retriable, StepKind::Compensatable) => self.problem(
+                    p("service"),
+                    format!(
+                        "step {i} ({}) is compensatable but comes after the pivot: after the pivot a saga only goes forward",
+                        step.service
+                    ),
+                    Some("give it kind = \"retriable\", or move it before the pivot".into()),
+                ),
+                (StepKind::Retriable, StepKind::Pivot) => self.problem(
+                    p("kind"),
+                    "the pivot comes after a retriable step; retriable steps follow the pivot",
+                    Some("move the pivot before the retriable steps".into()),
+                ),
+                _ => {}
+            }
+            if kind == StepKind::Retriable {
+                if step.reject > 0.0 {
+                    self.problem(
+                        p("reject"),
+                        format!(
+                            "a retriable step cannot be refused, but step {i} ({}) has reject = {}",
+                            step.service, step.reject
+                        ),
+                        Some("set reject = 0, or make it the pivot or a compensatable step before it".into()),
+                    );
+                }
+                let capacity = s
+                    .services
+                    .iter()
+                    .find(|x| x.name == step.service)
+                    .map_or(i64::MAX, |x| x.capacity);
+                let demand = i128::from(step.amount) * i128::from(w.transactions);
+                if i128::from(capacity) < demand {
+                    self.problem(
+                        p("amount"),
+                        format!(
+                            "a retriable step must always find its units: {} has capacity {capacity}, \
+                             {} transactions of {} need {demand}",
+                            step.service, w.transactions, step.amount
+                        ),
+                        Some(format!("raise {}'s capacity to at least {demand}", step.service)),
+                    );
+                }
+            }
+            last = last.max(kind);
         }
     }
 

@@ -307,3 +307,103 @@ fn a_misspelt_countermeasure_is_located() {
     assert!(err.contains(&format!("{path}:8:18")), "{err}");
     assert!(err.contains("semantic-locks"), "{err}");
 }
+
+/// How many local compensations of step `step` the trace has.
+fn compensations_of(r: &RunResult, step: u16) -> usize {
+    r.trace
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(e.kind, sovlab_sim::trace::EventKind::Local { what: sovlab_sim::trace::Local::Compensate, step: s, .. } if s == step)
+        })
+        .count()
+}
+
+#[test]
+fn after_the_pivot_a_saga_only_goes_forward() {
+    let s = load("saga-pivot.toml");
+    for seed in 1..=20 {
+        let r = run(&s, seed);
+        for k in KEPT {
+            assert!(holds(&r, k), "seed {seed}: {k}");
+        }
+        assert_eq!(
+            compensations_of(&r, 3),
+            0,
+            "seed {seed}: shipping never compensated"
+        );
+    }
+    // The same sagas without kinds: shipping's command is given up, paid sagas undone.
+    let text = std::fs::read_to_string(root().join("scenarios/saga-pivot.toml")).unwrap();
+    let plain = scenario(
+        &text
+            .replace(", kind = \"pivot\"", "")
+            .replace(", kind = \"retriable\"", ""),
+    );
+    let undone: usize = (1..=20)
+        .map(|seed| compensations_of(&run(&plain, seed), 3))
+        .sum();
+    assert!(
+        undone > 0,
+        "without kinds, shipping is given up and compensated"
+    );
+}
+
+fn pivot_head(steps: &str) -> String {
+    format!(
+        "{TWO_SERVICES}[[service]]\nname = \"shipping\"\n[write]\nprotocol = \"saga\"\nsteps = [\n{steps}\n]\n"
+    )
+}
+
+#[test]
+fn a_retriable_step_that_can_be_refused_is_located() {
+    let text = pivot_head(
+        "  { service = \"orders\", kind = \"pivot\" },\n  { service = \"payments\", kind = \"retriable\", reject = 0.1 },",
+    );
+    let (err, path) = run_bad("retriable-reject", &text);
+    assert!(err.contains(&format!("{path}:12:56")), "{err}");
+    assert!(
+        err.contains("a retriable step cannot be refused, but step 1 (payments) has reject = 0.1"),
+        "{err}"
+    );
+    assert!(err.contains("hint: set reject = 0"), "{err}");
+}
+
+#[test]
+fn a_compensatable_step_after_the_pivot_is_located() {
+    let text =
+        pivot_head("  { service = \"orders\", kind = \"pivot\" },\n  { service = \"payments\" },");
+    let (err, path) = run_bad("after-pivot", &text);
+    assert!(err.contains(&format!("{path}:12:15")), "{err}");
+    assert!(
+        err.contains("step 1 (payments) is compensatable but comes after the pivot"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: give it kind = \"retriable\", or move it before the pivot"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_second_pivot_is_located() {
+    let text = pivot_head(
+        "  { service = \"orders\", kind = \"pivot\" },\n  { service = \"payments\", kind = \"pivot\" },",
+    );
+    let (err, path) = run_bad("two-pivots", &text);
+    assert!(err.contains(&format!("{path}:12:34")), "{err}");
+    assert!(err.contains("at most one pivot"), "{err}");
+}
+
+#[test]
+fn a_retriable_step_that_may_run_out_is_located() {
+    let text = format!(
+        "{TWO_SERVICES}capacity = 5\n[write]\nprotocol = \"saga\"\ntransactions = 10\nsteps = [{{ service = \"orders\", kind = \"pivot\" }}, {{ service = \"payments\", kind = \"retriable\" }}]\n"
+    );
+    let (err, path) = run_bad("retriable-capacity", &text);
+    assert!(err.contains(&format!("{path}:10:50")), "{err}");
+    assert!(
+        err.contains("payments has capacity 5, 10 transactions of 1 need 10"),
+        "{err}"
+    );
+}

@@ -10,12 +10,12 @@
 //! step, passes the failure back, and sends the next service a compensation too (it
 //! may have run the step; if not, the compensation leaves a tombstone there).
 
-use super::publish::Publisher;
+use super::publish::{Publisher, PAST_PIVOT};
 use super::{compensate, judge, key, refusal, state, take, KeyKind, StepRule, SERVICE_STORE};
 use crate::msg::{Msg, MsgKind, NodeIx, TxnId};
 use crate::node::{Cx, Node};
 use crate::patterns::{service_index, Layout, CLIENT_NODE};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, StepKind};
 use crate::store::{RejectReason, StepState, Write};
 use crate::trace::{EventKind, Local};
 
@@ -28,6 +28,11 @@ pub struct Service {
     idempotent: bool,
     prev: Option<NodeIx>,
     next: Option<NodeIx>,
+    /// Does the saga have a pivot (or retriable steps)? Its success events are then
+    /// never given up: no service of a choreography can tell whether the steps after
+    /// it reached the pivot, and a give-up's compensations run forward along the chain,
+    /// so one could undo a pivot that had committed, and the steps after it.
+    forward_only: bool,
     publisher: Publisher,
 }
 
@@ -42,6 +47,7 @@ impl Service {
             idempotent: s.idempotent_of(svc),
             prev: i.checked_sub(1).map(|p| l.step_node(s, p)),
             next: (i + 1 < w.steps.len()).then(|| l.step_node(s, i + 1)),
+            forward_only: w.steps.iter().any(|st| st.kind != StepKind::Compensatable),
             publisher: Publisher::new(w, s.publish_of(svc), SERVICE_STORE, PUBLISH_BASE),
         }
     }
@@ -107,7 +113,11 @@ impl Service {
             None => {
                 w.insert(0, take(txn, rule));
                 let (to, msg) = match self.next {
-                    Some(n) => (n, Msg::new(MsgKind::Event, txn, rule.step).ok(true)),
+                    Some(n) => {
+                        let ev = Msg::new(MsgKind::Event, txn, rule.step).ok(true);
+                        let past_pivot = if self.forward_only { PAST_PIVOT } else { 0 };
+                        (n, ev.value(past_pivot))
+                    }
                     None => (CLIENT_NODE, Msg::new(MsgKind::Finished, txn, 0).ok(true)),
                 };
                 self.publisher.stage(cx, &mut w, to, msg);

@@ -8,12 +8,12 @@
 //! the log; with an outbox the relay resends its commands, sent directly they are lost
 //! and the saga waits forever (the dual write, on the orchestrator's side).
 
-use super::publish::Publisher;
+use super::publish::{Publisher, PAST_PIVOT};
 use super::{key, key_parts, KeyKind};
 use crate::msg::{Msg, MsgKind, NodeIx, StepIx, TxnId};
 use crate::node::{Cx, Node};
 use crate::patterns::{Layout, CLIENT_NODE};
-use crate::scenario::{Countermeasure, Scenario};
+use crate::scenario::{Countermeasure, Scenario, StepKind};
 use crate::store::Write;
 use crate::trace::Local;
 use std::collections::{BTreeMap, BTreeSet};
@@ -52,6 +52,8 @@ fn publish_of_host(s: &Scenario, l: &Layout) -> crate::scenario::Publish {
 pub struct Orchestrator {
     log: usize,
     steps: Vec<NodeIx>,
+    /// Which steps are retriable (past the pivot).
+    retriable: Vec<bool>,
     publisher: Publisher,
     sagas: BTreeMap<TxnId, Phase>,
     /// Semantic lock: tell every step's service of a commit, to settle its units.
@@ -65,6 +67,11 @@ impl Orchestrator {
         Orchestrator {
             log,
             steps: (0..w.steps.len()).map(|i| l.step_node(s, i)).collect(),
+            retriable: w
+                .steps
+                .iter()
+                .map(|st| st.kind == StepKind::Retriable)
+                .collect(),
             publisher: Publisher::new(w, publish_of_host(s, l), log, PUBLISH_BASE),
             sagas: BTreeMap::new(),
             settle: w.countermeasure == Countermeasure::SemanticLock,
@@ -87,8 +94,11 @@ impl Orchestrator {
     fn forward(&mut self, cx: &mut Cx, w: &mut Vec<Write>, txn: TxnId, step: usize) {
         if step < self.steps.len() {
             let to = self.steps[step];
-            self.publisher
-                .stage(cx, w, to, Msg::new(MsgKind::Do, txn, step as StepIx));
+            let mut cmd = Msg::new(MsgKind::Do, txn, step as StepIx);
+            if self.retriable[step] {
+                cmd = cmd.value(PAST_PIVOT);
+            }
+            self.publisher.stage(cx, w, to, cmd);
             self.sagas.insert(txn, Phase::Forward(step as StepIx));
         } else {
             self.finish(cx, w, txn, true);
@@ -448,6 +458,46 @@ steps = [{{ service = "orders" }}, {{ service = "inventory" }}, {{ service = "pa
             "given up: undo it"
         );
         assert_eq!(o.phase(7), Some(Phase::Compensating(0)));
+    }
+
+    #[test]
+    fn a_retriable_step_is_resent_until_answered_and_never_given_up() {
+        let s = Scenario::parse(
+            r#"
+name = "t"
+[[service]]
+name = "orders"
+[[service]]
+name = "payments"
+[write]
+protocol = "saga"
+retry = { attempts = 2, backoff_ms = 10 }
+steps = [{ service = "orders", kind = "pivot" }, { service = "payments", kind = "retriable" }]
+"#,
+            "t.toml",
+        )
+        .unwrap();
+        let l = crate::patterns::layout(&s);
+        let mut o = Orchestrator::new(&s, &l, 0);
+        let mut h = Harness::new(3, vec![Store::new(StoreKind::Relational, 0)], 1);
+        let fx = h.call(&mut o, |n, cx| n.on_message(cx, 0, submit()));
+        let pivot = Harness::sent(&fx)[0].1;
+        assert_eq!(pivot.value, 0, "the pivot's command may be given up");
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 1, reply(MsgKind::Done, 0, true, pivot.id))
+        });
+        let (to, cmd) = Harness::sent(&fx)[0];
+        assert_eq!(
+            (to, cmd.kind, cmd.step, cmd.value),
+            (2, MsgKind::Do, 1, PAST_PIVOT)
+        );
+        let tick = timer_id(PUBLISH_BASE + 2, 0);
+        for i in 1..=5u64 {
+            h.now_us = 10_000 * i + 1;
+            let fx = h.call(&mut o, |n, cx| n.on_timer(cx, tick));
+            assert_eq!(sent(&fx), vec![(2, MsgKind::Do, 1, false)], "resend {i}");
+        }
+        assert_eq!(o.phase(7), Some(Phase::Forward(1)), "never compensated");
     }
 
     #[test]

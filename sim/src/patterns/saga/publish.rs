@@ -26,9 +26,14 @@ const PUBLISH: u8 = 0;
 const FORWARD: u8 = 1;
 const RELIABLE: u8 = 2;
 
-/// Is `msg` a forward message, given up after `retry.attempts`?
+/// `value` of a command or success event for a retriable step (past the pivot): it
+/// is resent until answered, never given up.
+pub const PAST_PIVOT: i64 = 1;
+
+/// Is `msg` a forward message, given up after `retry.attempts`? Not one to a step
+/// past the pivot: the saga can no longer go back, only forward.
 pub fn is_forward(msg: &Msg) -> bool {
-    msg.kind == MsgKind::Do || (msg.kind == MsgKind::Event && msg.ok)
+    (msg.kind == MsgKind::Do || (msg.kind == MsgKind::Event && msg.ok)) && msg.value != PAST_PIVOT
 }
 
 /// A node's outgoing messages: staged with a local transaction, sent after it.
