@@ -211,6 +211,24 @@ impl Countermeasure {
     }
 }
 
+/// How an orchestrator runs the compensations of a failed saga.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compensation {
+    /// One at a time, in reverse order: a compensation that is never answered holds
+    /// up the ones before it.
+    #[default]
+    Sequential,
+    /// All at once: every completed step is undone without waiting for the others.
+    Parallel,
+}
+
+impl Compensation {
+    fn is_sequential(&self) -> bool {
+        *self == Compensation::Sequential
+    }
+}
+
 /// Resending of unanswered forward commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -335,6 +353,9 @@ pub struct Write {
     /// Saga: the countermeasure against lost isolation.
     #[serde(default, skip_serializing_if = "Countermeasure::is_none")]
     pub countermeasure: Countermeasure,
+    /// Saga orchestration: compensations one by one in reverse, or all at once.
+    #[serde(default, skip_serializing_if = "Compensation::is_sequential")]
+    pub compensation: Compensation,
 }
 
 fn default_transactions() -> u32 {

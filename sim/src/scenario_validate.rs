@@ -312,6 +312,16 @@ impl Validator {
         );
         self.countermeasure(w);
         self.step_kinds(s, w);
+        if w.compensation != crate::scenario::Compensation::Sequential
+            && (w.protocol != Protocol::Saga
+                || w.coordination == crate::scenario::Coordination::Choreography)
+        {
+            self.problem(
+                vec![Key("write"), Key("compensation")],
+                "compensation applies to orchestrated sagas only",
+                Some("a choreography compensates back along the chain; remove it".into()),
+            );
+        }
         self.period(
             vec![Key("write"), Key("dual_write_gap_ms")],
             "dual_write_gap_ms",

@@ -1,7 +1,8 @@
 //! The saga design space (issue 16): per-service overrides and the one dual-write
 //! window, countermeasures for lost isolation, with their scenarios, over many seeds.
 
-use crate::util::{root, scenario, sovlab, tempdir};
+use crate::bad_input::run_bad;
+use crate::util::{root, scenario};
 use sovlab_sim::{run, RunResult, Scenario};
 
 fn load(name: &str) -> Scenario {
@@ -22,21 +23,6 @@ fn holds(r: &RunResult, name: &str) -> bool {
 /// Seeds on which `name` breaks, out of `seeds`.
 fn broken_on(s: &Scenario, name: &str, seeds: std::ops::RangeInclusive<u64>) -> Vec<u64> {
     seeds.filter(|&seed| !holds(&run(s, seed), name)).collect()
-}
-
-/// Writes `text` to a file, runs `sovlab run` on it: exit 2, nothing on stdout;
-/// returns (stderr, path).
-fn run_bad(name: &str, text: &str) -> (String, String) {
-    let dir = tempdir(name);
-    let path = dir.join("bad.toml");
-    std::fs::write(&path, text).unwrap();
-    let out = sovlab(&["run", path.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2), "exit code for {name}");
-    assert!(out.stdout.is_empty(), "nothing on stdout for {name}");
-    (
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        path.display().to_string(),
-    )
 }
 
 const TWO_SERVICES: &str =
@@ -404,6 +390,57 @@ fn a_retriable_step_that_may_run_out_is_located() {
     assert!(err.contains(&format!("{path}:10:50")), "{err}");
     assert!(
         err.contains("payments has capacity 5, 10 transactions of 1 need 10"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_lost_service_stalls_sequential_compensation_and_not_parallel() {
+    let seq = load("saga-orchestrator-lost-service.toml");
+    let par = load("saga-orchestrator-lost-service-parallel.toml");
+    for seed in 1..=20 {
+        let r = run(&seq, seed);
+        assert!(
+            !holds(&r, "atomicity"),
+            "sequential, seed {seed}: earlier steps never undone"
+        );
+        assert!(!holds(&r, "termination"), "sequential, seed {seed}");
+        let r = run(&par, seed);
+        assert!(
+            holds(&r, "atomicity") && holds(&r, "conservation"),
+            "parallel, seed {seed}"
+        );
+        assert!(
+            !holds(&r, "termination"),
+            "parallel, seed {seed}: payments never answers"
+        );
+    }
+    // Choreography compensates the earlier steps at once: atomic as well.
+    let text =
+        std::fs::read_to_string(root().join("scenarios/saga-orchestrator-lost-service.toml"))
+            .unwrap();
+    let chor = scenario(&text.replace("[write]\n", "[write]\ncoordination = \"choreography\"\n"));
+    for seed in 1..=20 {
+        assert!(
+            holds(&run(&chor, seed), "atomicity"),
+            "choreography, seed {seed}"
+        );
+    }
+}
+
+#[test]
+fn parallel_compensation_in_a_choreography_is_located() {
+    let text = format!(
+        "{TWO_SERVICES}[write]\nprotocol = \"saga\"\ncoordination = \"choreography\"\ncompensation = \"parallel\"\nsteps = [{{ service = \"orders\" }}]\n"
+    );
+    let (err, path) = run_bad("compensation", &text);
+    assert!(err.contains(&format!("{path}:9:16")), "{err}");
+    assert!(
+        err.contains("compensation applies to orchestrated sagas only"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: a choreography compensates back along the chain"),
         "{err}"
     );
 }

@@ -364,6 +364,17 @@ method = "{method}"
         .unwrap()
     }
 
+    /// The read side of `orders` (service 0, step 0) in `s`, and its harness.
+    fn orders_of(s: &Scenario) -> (Box<dyn Node>, Harness) {
+        let l = crate::patterns::layout(s);
+        let me = l.service_node[0];
+        let node = wrap(s, &l, me, Box::new(Fake));
+        (
+            node,
+            Harness::new(me, vec![Store::new(StoreKind::Relational, 10)], 1),
+        )
+    }
+
     /// The read side of `orders` (service 0, step 0), its harness and the view node.
     fn setup(method: &str, publish: &str) -> (Box<dyn Node>, Harness, Option<NodeIx>) {
         let s = scenario(method, publish);
@@ -472,13 +483,7 @@ method = "{method}"
         )
         .unwrap();
         assert_eq!(s.write.as_ref().unwrap().dual_write_gap_ms, 7);
-        let l = crate::patterns::layout(&s);
-        let mut node = wrap(&s, &l, l.service_node[0], Box::new(Fake));
-        let mut h = Harness::new(
-            l.service_node[0],
-            vec![Store::new(StoreKind::Relational, 10)],
-            1,
-        );
+        let (mut node, mut h) = orders_of(&s);
         let fx = apply(&mut h, &mut node, 1, false);
         assert!(fx.contains(&Effect::Timer {
             after_us: 7_000,
@@ -496,13 +501,7 @@ method = "{method}"
         let s = Scenario::parse(&text, "t.toml").unwrap();
         assert_eq!(s.publish_of(0), Publish::Direct);
         assert_eq!(s.publish_of(1), Publish::Outbox);
-        let l = crate::patterns::layout(&s);
-        let mut node = wrap(&s, &l, l.service_node[0], Box::new(Fake));
-        let mut h = Harness::new(
-            l.service_node[0],
-            vec![Store::new(StoreKind::Relational, 10)],
-            1,
-        );
+        let (mut node, mut h) = orders_of(&s);
         let fx = apply(&mut h, &mut node, 1, false);
         assert!(changes(&fx).is_empty(), "orders publishes directly");
         assert!(h.stores[0].outbox().is_empty());

@@ -13,7 +13,7 @@ use super::{key, key_parts, KeyKind};
 use crate::msg::{Msg, MsgKind, NodeIx, StepIx, TxnId};
 use crate::node::{Cx, Node};
 use crate::patterns::{Layout, CLIENT_NODE};
-use crate::scenario::{Countermeasure, Scenario, StepKind};
+use crate::scenario::{Compensation, Countermeasure, Scenario, StepKind};
 use crate::store::Write;
 use crate::trace::Local;
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,6 +28,8 @@ pub enum Phase {
     Forward(StepIx),
     /// Waiting for the compensation of step `0`.
     Compensating(StepIx),
+    /// `compensation = "parallel"`: waiting for every outstanding compensation.
+    Undoing,
     /// Decided; the client's acknowledgement of the outcome is pending.
     Finished,
 }
@@ -58,6 +60,10 @@ pub struct Orchestrator {
     sagas: BTreeMap<TxnId, Phase>,
     /// Semantic lock: tell every step's service of a commit, to settle its units.
     settle: bool,
+    /// Compensate every completed step at once (else one by one, in reverse).
+    parallel: bool,
+    /// Parallel compensation: the steps whose `undone` is still awaited, per saga.
+    undoing: BTreeMap<TxnId, BTreeSet<StepIx>>,
 }
 
 impl Orchestrator {
@@ -75,6 +81,8 @@ impl Orchestrator {
             publisher: Publisher::new(w, publish_of_host(s, l), log, PUBLISH_BASE),
             sagas: BTreeMap::new(),
             settle: w.countermeasure == Countermeasure::SemanticLock,
+            parallel: w.compensation == Compensation::Parallel,
+            undoing: BTreeMap::new(),
         }
     }
 
@@ -103,6 +111,31 @@ impl Orchestrator {
         } else {
             self.finish(cx, w, txn, true);
         }
+    }
+
+    /// A failure: stages the compensations of steps `top` down to 0, one at a time
+    /// (sequential) or all at once (parallel); the abort decision when there is none.
+    fn undo_from(&mut self, cx: &mut Cx, w: &mut Vec<Write>, txn: TxnId, top: Option<StepIx>) {
+        if !self.parallel {
+            return self.compensate(cx, w, txn, top);
+        }
+        let steps: BTreeSet<StepIx> = top.map_or(BTreeSet::new(), |t| (0..=t).collect());
+        self.undo_all(cx, w, txn, steps);
+    }
+
+    /// Parallel compensation: stages an `undo` to each of `steps`.
+    fn undo_all(&mut self, cx: &mut Cx, w: &mut Vec<Write>, txn: TxnId, steps: BTreeSet<StepIx>) {
+        if steps.is_empty() {
+            self.undoing.remove(&txn);
+            return self.finish(cx, w, txn, false);
+        }
+        for &s in &steps {
+            let to = self.steps[usize::from(s)];
+            self.publisher
+                .stage(cx, w, to, Msg::new(MsgKind::Undo, txn, s));
+        }
+        self.sagas.insert(txn, Phase::Undoing);
+        self.undoing.insert(txn, steps);
     }
 
     /// Stages the compensation of step `step` (counting down), or the abort decision.
@@ -159,7 +192,7 @@ impl Orchestrator {
                     w.push(Write::Seen {
                         key: key(KeyKind::Failed, txn, step),
                     });
-                    self.compensate(cx, &mut w, txn, step.checked_sub(1));
+                    self.undo_from(cx, &mut w, txn, step.checked_sub(1));
                 }
             }
             (Some(Phase::Compensating(s)), MsgKind::Undone) if s == step => {
@@ -167,6 +200,18 @@ impl Orchestrator {
                     key: key(KeyKind::Undone, txn, step),
                 });
                 self.compensate(cx, &mut w, txn, step.checked_sub(1));
+            }
+            (Some(Phase::Undoing), MsgKind::Undone) => {
+                let waiting = self.undoing.get_mut(&txn).expect("undoing");
+                if waiting.remove(&step) {
+                    w.push(Write::Seen {
+                        key: key(KeyKind::Undone, txn, step),
+                    });
+                    if waiting.is_empty() {
+                        self.undoing.remove(&txn);
+                        self.finish(cx, &mut w, txn, false);
+                    }
+                }
             }
             // A late or repeated reply: the saga has moved on.
             _ => {}
@@ -184,7 +229,7 @@ impl Orchestrator {
             w.push(Write::Seen {
                 key: key(KeyKind::GaveUp, txn, step),
             });
-            self.compensate(cx, &mut w, txn, Some(step));
+            self.undo_from(cx, &mut w, txn, Some(step));
         }
         self.commit(cx, txn, step, &w);
     }
@@ -226,10 +271,24 @@ impl Orchestrator {
                 } else {
                     failed.checked_sub(1)
                 };
-                let next = top.and_then(|t| (0..=t).rev().find(|i| !s.undone.contains(i)));
-                match next {
-                    Some(n) => Phase::Compensating(n),
-                    None => continue,
+                if self.parallel {
+                    // The undos are in the outbox (or lost, sent directly).
+                    let rest: BTreeSet<StepIx> = top
+                        .map_or(BTreeSet::new(), |t| (0..=t).collect::<BTreeSet<_>>())
+                        .difference(&s.undone)
+                        .copied()
+                        .collect();
+                    if rest.is_empty() {
+                        continue;
+                    }
+                    self.undoing.insert(txn, rest);
+                    Phase::Undoing
+                } else {
+                    let next = top.and_then(|t| (0..=t).rev().find(|i| !s.undone.contains(i)));
+                    match next {
+                        Some(n) => Phase::Compensating(n),
+                        None => continue,
+                    }
                 }
             } else {
                 let done = (0..).find(|i| !s.applied.contains(i)).unwrap_or(0);
@@ -498,6 +557,42 @@ steps = [{ service = "orders", kind = "pivot" }, { service = "payments", kind = 
             assert_eq!(sent(&fx), vec![(2, MsgKind::Do, 1, false)], "resend {i}");
         }
         assert_eq!(o.phase(7), Some(Phase::Forward(1)), "never compensated");
+    }
+
+    #[test]
+    fn parallel_compensation_undoes_every_completed_step_at_once() {
+        let (mut o, mut h, _) = setup("compensation = \"parallel\"");
+        let fx = h.call(&mut o, |n, cx| n.on_message(cx, 0, submit()));
+        let id = id_to(&fx, 1);
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 1, reply(MsgKind::Done, 0, true, id))
+        });
+        let id = id_to(&fx, 2);
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 2, reply(MsgKind::Done, 1, true, id))
+        });
+        let id = id_to(&fx, 3);
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 3, reply(MsgKind::Done, 2, false, id))
+        });
+        assert_eq!(
+            sent(&fx),
+            vec![(1, MsgKind::Undo, 0, false), (2, MsgKind::Undo, 1, false)],
+            "both at once"
+        );
+        assert_eq!(o.phase(7), Some(Phase::Undoing));
+        let undo0 = id_to(&fx, 1);
+        let undo1 = id_to(&fx, 2);
+        // Step 0's answer comes first: no need to wait for step 1's in order.
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 1, reply(MsgKind::Undone, 0, true, undo0))
+        });
+        assert!(sent(&fx).is_empty(), "still waiting for step 1");
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 2, reply(MsgKind::Undone, 1, true, undo1))
+        });
+        assert_eq!(sent(&fx), vec![(0, MsgKind::Finished, 0, false)]);
+        assert_eq!(h.stores[0].decision(7), Some(false));
     }
 
     #[test]
