@@ -26,6 +26,7 @@ pub enum MsgKind {
     /// Acknowledges message `re`.
     Ack,
     /// Run step `step` of `txn` (saga command, shared-database statement batch).
+    /// Saga: `value` = 1 for a retriable step (never given up).
     Do,
     /// Reply to `Do`: `ok` = applied, else rejected.
     Done,
@@ -33,7 +34,8 @@ pub enum MsgKind {
     Undo,
     /// Reply to `Undo`.
     Undone,
-    /// Choreography: step `step` of `txn` happened (`ok`) or failed (`!ok`).
+    /// Choreography: step `step` of `txn` happened (`ok`) or failed (`!ok`);
+    /// `value` = 1 when the next step is retriable (never given up).
     Event,
     /// 2PC phase one: prepare step `step` of `txn`.
     Prepare,

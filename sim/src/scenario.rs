@@ -105,6 +105,12 @@ pub struct Service {
     /// Units of this service's resource.
     #[serde(default = "default_capacity")]
     pub capacity: i64,
+    /// Overrides `[write].idempotent` for this service (saga).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotent: Option<bool>,
+    /// Overrides `[write].publish` for what this service publishes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish: Option<Publish>,
 }
 
 fn default_capacity() -> i64 {
@@ -184,6 +190,45 @@ pub enum Publish {
     Direct,
 }
 
+/// What a saga does about its lost isolation (Garcia-Molina & Salem; Richardson §4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Countermeasure {
+    /// Nothing: other sagas see (and decide on) units of sagas that may still abort.
+    #[default]
+    None,
+    /// A step's units stay pending until its saga commits or compensates; another
+    /// saga that would need them waits for the outcome, up to `timeout_ms`.
+    SemanticLock,
+    /// The steps run in an order in which units of scarce resources, once taken, are
+    /// never given back: refusable steps first, scarce ones last.
+    PessimisticView,
+}
+
+impl Countermeasure {
+    fn is_none(&self) -> bool {
+        *self == Countermeasure::None
+    }
+}
+
+/// How an orchestrator runs the compensations of a failed saga.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compensation {
+    /// One at a time, in reverse order: a compensation that is never answered holds
+    /// up the ones before it.
+    #[default]
+    Sequential,
+    /// All at once: every completed step is undone without waiting for the others.
+    Parallel,
+}
+
+impl Compensation {
+    fn is_sequential(&self) -> bool {
+        *self == Compensation::Sequential
+    }
+}
+
 /// Resending of unanswered forward commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -221,6 +266,38 @@ pub struct Step {
     /// Probability the business rule rejects the step.
     #[serde(default)]
     pub reject: f64,
+    /// Saga: compensatable, the pivot, or retriable.
+    #[serde(default, skip_serializing_if = "StepKind::is_compensatable")]
+    pub kind: StepKind,
+}
+
+/// The kind of a saga step (Garcia-Molina & Salem; Richardson §4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepKind {
+    /// Undone by a compensation when a later step fails.
+    #[default]
+    Compensatable,
+    /// The go / no-go step: before it commits the saga may still compensate, after it
+    /// the saga only goes forward.
+    Pivot,
+    /// After the pivot: cannot be refused, resent until it succeeds, never compensated.
+    Retriable,
+}
+
+impl StepKind {
+    fn is_compensatable(&self) -> bool {
+        *self == StepKind::Compensatable
+    }
+
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            StepKind::Compensatable => "compensatable",
+            StepKind::Pivot => "pivot",
+            StepKind::Retriable => "retriable",
+        }
+    }
 }
 
 fn default_amount() -> i64 {
@@ -266,6 +343,19 @@ pub struct Write {
     /// 2PC: the coordinator logs its decision durably.
     #[serde(default = "default_true")]
     pub coordinator_log: bool,
+    /// `publish = "direct"`: how long after its commit a published message leaves
+    /// (the dual-write window a crash can fall into).
+    #[serde(
+        default = "default_dual_write_gap_ms",
+        skip_serializing_if = "is_default_dual_write_gap_ms"
+    )]
+    pub dual_write_gap_ms: u64,
+    /// Saga: the countermeasure against lost isolation.
+    #[serde(default, skip_serializing_if = "Countermeasure::is_none")]
+    pub countermeasure: Countermeasure,
+    /// Saga orchestration: compensations one by one in reverse, or all at once.
+    #[serde(default, skip_serializing_if = "Compensation::is_sequential")]
+    pub compensation: Compensation,
 }
 
 fn default_transactions() -> u32 {
@@ -279,6 +369,12 @@ fn default_true() -> bool {
 }
 fn default_timeout_ms() -> u64 {
     100
+}
+fn default_dual_write_gap_ms() -> u64 {
+    1
+}
+fn is_default_dual_write_gap_ms(ms: &u64) -> bool {
+    *ms == default_dual_write_gap_ms()
 }
 
 impl Write {
@@ -668,6 +764,13 @@ impl Scenario {
         overrides.apply(&mut scenario.limits);
         let problems = crate::scenario_validate::validate_text(&scenario, text);
         if problems.is_empty() {
+            // The countermeasure reorders the steps once the file is known to be valid.
+            if let Some(w) = &mut scenario.write {
+                if w.countermeasure == Countermeasure::PessimisticView {
+                    let order = crate::patterns::saga::pessimistic_order(&scenario.services, w);
+                    w.steps = order.into_iter().map(|i| w.steps[i].clone()).collect();
+                }
+            }
             return Ok(scenario);
         }
         let mut errors: Vec<ScenarioError> = problems
@@ -720,6 +823,24 @@ impl Scenario {
         let mut seen = BTreeSet::new();
         names.retain(|n| seen.insert(n.clone()));
         names
+    }
+
+    /// How service `service` (index in `services`) publishes: its own `publish`, else
+    /// `[write].publish`.
+    pub fn publish_of(&self, service: usize) -> Publish {
+        self.services[service]
+            .publish
+            .or(self.write.as_ref().map(|w| w.publish))
+            .unwrap_or_default()
+    }
+
+    /// Does service `service` de-duplicate: its own `idempotent`, else
+    /// `[write].idempotent`.
+    pub fn idempotent_of(&self, service: usize) -> bool {
+        self.services[service]
+            .idempotent
+            .or(self.write.as_ref().map(|w| w.idempotent))
+            .unwrap_or(true)
     }
 
     /// Every semantic problem, in file order as far as practical.

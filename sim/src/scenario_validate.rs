@@ -198,6 +198,38 @@ impl Validator {
                     None,
                 );
             }
+            self.service_overrides(s, i);
+        }
+    }
+
+    /// A service's `idempotent` / `publish` override only means something where the
+    /// scenario has what it overrides.
+    fn service_overrides(&mut self, s: &Scenario, i: usize) {
+        let svc = &s.services[i];
+        let saga = s.write.as_ref().map(|w| w.protocol) == Some(Protocol::Saga);
+        if svc.idempotent.is_some() && !saga {
+            self.problem(
+                vec![Key("service"), Index(i), Key("idempotent")],
+                format!(
+                    "idempotent on service {:?} applies to sagas only (the [write] protocol is not \"saga\")",
+                    svc.name
+                ),
+                Some("remove it, or set [write] protocol = \"saga\"".into()),
+            );
+        }
+        let view = s.read.as_ref().map(|r| r.method) == Some(ReadMethod::CqrsView);
+        if svc.publish.is_some() && !saga && !view {
+            self.problem(
+                vec![Key("service"), Index(i), Key("publish")],
+                format!(
+                    "publish on service {:?} has nothing to publish: it applies to a saga's \
+                     messages and to changes sent to a CQRS view",
+                    svc.name
+                ),
+                Some(
+                    "remove it, or use protocol = \"saga\" or [read] method = \"cqrs-view\"".into(),
+                ),
+            );
         }
     }
 
@@ -286,6 +318,23 @@ impl Validator {
             "timeout_ms",
             w.timeout_ms,
         );
+        self.countermeasure(w);
+        self.step_kinds(s, w);
+        if w.compensation != crate::scenario::Compensation::Sequential
+            && (w.protocol != Protocol::Saga
+                || w.coordination == crate::scenario::Coordination::Choreography)
+        {
+            self.problem(
+                vec![Key("write"), Key("compensation")],
+                "compensation applies to orchestrated sagas only",
+                Some("a choreography compensates back along the chain; remove it".into()),
+            );
+        }
+        self.period(
+            vec![Key("write"), Key("dual_write_gap_ms")],
+            "dual_write_gap_ms",
+            w.dual_write_gap_ms,
+        );
         if w.retry.backoff_ms == 0 {
             self.problem(
                 vec![Key("write"), Key("retry"), Key("backoff_ms")],
@@ -324,6 +373,117 @@ impl Validator {
                     None,
                 );
             }
+        }
+    }
+
+    /// A countermeasure is a saga's; the semantic lock needs the orchestrator's word
+    /// that a saga committed.
+    fn countermeasure(&mut self, w: &crate::scenario::Write) {
+        use crate::scenario::{Coordination, Countermeasure};
+        if w.countermeasure == Countermeasure::None {
+            return;
+        }
+        let path = || vec![Key("write"), Key("countermeasure")];
+        if w.protocol != Protocol::Saga {
+            self.problem(
+                path(),
+                format!(
+                    "countermeasure applies to sagas only, not to {:?}",
+                    w.protocol.name()
+                ),
+                Some(
+                    "two-phase commit and the shared database keep isolation by locking; remove it"
+                        .into(),
+                ),
+            );
+        } else if w.countermeasure == Countermeasure::SemanticLock
+            && w.coordination == Coordination::Choreography
+        {
+            self.problem(
+                path(),
+                "countermeasure = \"semantic-lock\" needs coordination = \"orchestration\": \
+                 the orchestrator tells each service when its saga committed",
+                Some("use coordination = \"orchestration\", or countermeasure = \"pessimistic-view\"".into()),
+            );
+        }
+    }
+
+    /// Step kinds (saga only): compensatable steps, then at most one pivot, then
+    /// retriable steps, which can never be refused.
+    fn step_kinds(&mut self, s: &Scenario, w: &crate::scenario::Write) {
+        use crate::scenario::StepKind;
+        let mut last = StepKind::Compensatable;
+        for (i, step) in w.steps.iter().enumerate() {
+            let p = |k| vec![Key("write"), Key("steps"), Index(i), Key(k)];
+            let kind = step.kind;
+            if kind != StepKind::Compensatable && w.protocol != Protocol::Saga {
+                self.problem(
+                    p("kind"),
+                    format!("kind = {:?} applies to saga steps only", kind.name()),
+                    Some("remove it, or set [write] protocol = \"saga\"".into()),
+                );
+                continue;
+            }
+            if kind != StepKind::Compensatable
+                && w.countermeasure == crate::scenario::Countermeasure::PessimisticView
+            {
+                self.problem(
+                    p("kind"),
+                    "countermeasure = \"pessimistic-view\" reorders the steps, which step kinds forbid",
+                    Some("with a pivot, order the steps yourself: refusable first, scarce last".into()),
+                );
+            }
+            match (last, kind) {
+                (StepKind::Pivot, StepKind::Pivot) => self.problem(
+                    p("kind"),
+                    "a saga has at most one pivot step",
+                    Some("the steps after the pivot are retriable: kind = \"retriable\"".into()),
+                ),
+                (StepKind::Pivot | StepKind::Retriable, StepKind::Compensatable) => self.problem(
+                    p("service"),
+                    format!(
+                        "step {i} ({}) is compensatable but comes after the pivot: after the pivot a saga only goes forward",
+                        step.service
+                    ),
+                    Some("give it kind = \"retriable\", or move it before the pivot".into()),
+                ),
+                (StepKind::Retriable, StepKind::Pivot) => self.problem(
+                    p("kind"),
+                    "the pivot comes after a retriable step; retriable steps follow the pivot",
+                    Some("move the pivot before the retriable steps".into()),
+                ),
+                _ => {}
+            }
+            if kind == StepKind::Retriable {
+                if step.reject > 0.0 {
+                    self.problem(
+                        p("reject"),
+                        format!(
+                            "a retriable step cannot be refused, but step {i} ({}) has reject = {}",
+                            step.service, step.reject
+                        ),
+                        Some("set reject = 0, or make it the pivot or a compensatable step before it".into()),
+                    );
+                }
+                let capacity = s
+                    .services
+                    .iter()
+                    .find(|x| x.name == step.service)
+                    .map_or(i64::MAX, |x| x.capacity);
+                let demand = i128::from(step.amount) * i128::from(w.transactions);
+                if i128::from(capacity) < demand {
+                    self.problem(
+                        p("amount"),
+                        format!(
+                            "a retriable step must always find its units: {} has capacity {capacity}, \
+                             {} transactions of {} need {demand}",
+                            step.service, w.transactions, step.amount
+                        ),
+                        Some(format!("raise {}'s capacity to at least {demand}", step.service)),
+                    );
+                }
+            }
+            last = last.max(kind);
         }
     }
 

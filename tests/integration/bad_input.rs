@@ -3,7 +3,7 @@
 use crate::util::{sovlab, tempdir};
 
 /// Writes `text` to a file, runs `sovlab run` on it, returns (stderr, path).
-fn run_bad(name: &str, text: &str) -> (String, String) {
+pub(crate) fn run_bad(name: &str, text: &str) -> (String, String) {
     let dir = tempdir(name);
     let path = dir.join("bad.toml");
     std::fs::write(&path, text).unwrap();

@@ -326,7 +326,9 @@ fn shrink_makes_a_catalogue_story_smaller_when_nothing_promised_broke() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let small = sovlab_sim::Scenario::parse(&stdout(&o), "shrunk.toml").unwrap();
     assert!(small.write.as_ref().unwrap().transactions < 60);
-    let r = sovlab_sim::run(&small, 1);
+    // On the seed the shrunk file names: dropping the loss window, a crash alone can
+    // lose a change in the dual-write gap, on another seed than the original's.
+    let r = sovlab_sim::run(&small, small.seed_or(None));
     let convergence = r.verdicts.iter().find(|v| v.name == "convergence").unwrap();
     assert!(!convergence.holds, "still diverges");
     assert!(r.report.expect.met, "the story's expect still holds");

@@ -11,5 +11,6 @@ mod props;
 mod protocols;
 mod reads;
 mod robustness;
+mod saga_design;
 mod util;
 mod verdicts;

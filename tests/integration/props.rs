@@ -246,3 +246,39 @@ fn a_node_restarted_last_recovers_before_the_run_stops() {
         r.report.to_text()
     );
 }
+
+/// A saga whose payments step is the pivot and a shipping step after it retriable,
+/// with commands given up after 3 sends.
+fn pivot_saga(coordination: &str) -> Scenario {
+    let mut s = saga_outbox(coordination);
+    let w = s.write.as_mut().unwrap();
+    w.retry.attempts = Some(3);
+    w.steps[2].kind = sovlab_sim::scenario::StepKind::Pivot;
+    let shipping = scenario(
+        "name = \"p\"\n[[service]]\nname = \"shipping\"\n[write]\nprotocol = \"saga\"\nsteps = [{ service = \"shipping\", kind = \"retriable\" }]\n",
+    );
+    s.services.extend(shipping.services);
+    w.steps.extend(shipping.write.unwrap().steps);
+    Scenario::parse(&s.to_toml(), "pivot.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Sagas with a pivot: atomic, conserving and finished once the faults stop, and
+    /// the retriable step after the pivot is never compensated (both coordinations).
+    #[test]
+    fn pivot_sagas_are_atomic_and_only_go_forward(case in cases(pivot_saga("orchestration"), FaultOptions::default()),
+                                                  chor in cases(pivot_saga("choreography"), FaultOptions::default())) {
+        for c in [&case, &chor] {
+            let r = c.run();
+            for name in ["atomicity", "conservation", "termination"] {
+                let v = r.report.invariants.get(name).unwrap();
+                prop_assert!(v.holds, "{} broke: {:?}\n{:?}", name, v, c);
+            }
+            let undone = r.trace.events.iter().any(|e| matches!(e.kind,
+                sovlab_sim::trace::EventKind::Local { what: sovlab_sim::trace::Local::Compensate, step: 3, .. }));
+            prop_assert!(!undone, "the retriable step was compensated\n{:?}", c);
+        }
+    }
+}

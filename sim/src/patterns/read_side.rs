@@ -10,13 +10,18 @@
 //! - **Publishing changes** (CQRS view): after every call into the protocol node, each
 //!   (transaction, step) whose record that call changed on a source store is published
 //!   to the view as a `change` carrying the new state and the commit time. It is resent
-//!   until the view acknowledges it (events to a read view are, docs/reads.md).
+//!   until the view acknowledges it (every change to a read view is).
 //!   - `publish = "outbox"`: the change is written to that store's outbox in the same
 //!     handler call as the state change. A crash can only fall between handler calls,
 //!     so the state change and its outbox entry are durable together, as if in one
 //!     local transaction; after a restart the relay resends it from the store.
-//!   - `publish = "direct"`: resent from memory; a crash after the commit and before
-//!     the acknowledgement loses it and the view never learns that change.
+//!   - `publish = "direct"`: the change leaves `dual_write_gap_ms` after the commit
+//!     (the same dual-write window as a saga's events, see `saga::publish`) and is
+//!     resent from memory; a crash in the gap, or after it and before the
+//!     acknowledgement, loses it and the view never learns that change.
+//!
+//!   Each source store publishes per its service's `publish` (which overrides
+//!   `[write].publish`).
 //!
 //!   A newer change of a row supersedes an unacknowledged older one: the view needs
 //!   the latest state, and at most one change per row in flight keeps them in order.
@@ -24,13 +29,14 @@
 //! Sharing with the protocol: the changes live in the service store's outbox, next to
 //! whatever the protocol keeps there; a protocol relay should skip `change` entries
 //! (the read side relays them), and acknowledgements from the view are passed on to
-//! the protocol node as well, in case it resent one. The read side's timer uses the
-//! purpose [`READ_SIDE_TIMER`], which protocol nodes must leave free.
+//! the protocol node as well, in case it resent one. The read side's timers use the
+//! purposes [`READ_SIDE_TIMER`] and [`READ_SIDE_GAP_TIMER`], which protocol nodes must
+//! leave free.
 
 use super::reliable::Resender;
 use super::Layout;
 use crate::msg::{Msg, MsgId, MsgKind, NodeIx, StepIx, TxnId};
-use crate::node::{Cx, Effect, Node};
+use crate::node::{timer_id, Cx, Effect, Node};
 use crate::read::{self, Seen};
 use crate::scenario::{Publish, ReadMethod, Scenario};
 use crate::store::Write;
@@ -38,6 +44,8 @@ use crate::trace::{EventKind, Local};
 
 /// The timer purpose the read side uses; protocol nodes must not use it.
 pub const READ_SIDE_TIMER: u8 = 0xF0;
+/// The timer purpose of the read side's dual-write gap (direct publishing).
+pub const READ_SIDE_GAP_TIMER: u8 = 0xF1;
 
 /// One service store on this node.
 #[derive(Debug, Clone)]
@@ -50,6 +58,8 @@ struct Served {
     steps: Vec<StepIx>,
     /// Is it a source of the view (in `read.sources`)?
     publishes: bool,
+    /// How it publishes its changes.
+    publish: Publish,
 }
 
 /// A protocol node with the read side around it.
@@ -58,8 +68,12 @@ pub struct ReadSide {
     served: Vec<Served>,
     /// The view to publish to (cqrs-view only).
     view: Option<NodeIx>,
-    publish: Publish,
     resender: Resender,
+    /// Direct publishing: the dual-write gap, and the changes committed but not yet
+    /// sent (lost in a crash).
+    gap_us: u64,
+    unsent: Vec<Msg>,
+    gap_armed: bool,
 }
 
 /// Wraps node `ix`'s protocol node `inner` with the read side of scenario `s`.
@@ -77,6 +91,7 @@ pub fn wrap(s: &Scenario, l: &Layout, ix: NodeIx, inner: Box<dyn Node>) -> Box<d
                 store: local,
                 steps: read::steps_of(s, service),
                 publishes: sources.contains(&service),
+                publish: s.publish_of(service),
             })
         })
         .collect::<Vec<_>>();
@@ -86,15 +101,17 @@ pub fn wrap(s: &Scenario, l: &Layout, ix: NodeIx, inner: Box<dyn Node>) -> Box<d
     let view = (r.method == ReadMethod::CqrsView)
         .then_some(l.view)
         .flatten();
-    let (publish, backoff_us) = s.write.as_ref().map_or((Publish::Outbox, 20_000), |w| {
-        (w.publish, w.retry.backoff_ms * 1000)
+    let (backoff_us, gap_us) = s.write.as_ref().map_or((20_000, 1_000), |w| {
+        (w.retry.backoff_ms * 1000, w.dual_write_gap_ms * 1000)
     });
     Box::new(ReadSide {
         inner,
         served,
         view,
-        publish,
         resender: Resender::new(READ_SIDE_TIMER, backoff_us, None),
+        gap_us,
+        unsent: Vec::new(),
+        gap_armed: false,
     })
 }
 
@@ -123,7 +140,7 @@ impl ReadSide {
     /// Publishes every row that the effects from index `since` on changed.
     fn publish_changes(&mut self, cx: &mut Cx, since: usize) {
         let Some(view) = self.view else { return };
-        let mut rows: Vec<(usize, TxnId, StepIx)> = Vec::new();
+        let mut rows: Vec<(usize, Publish, TxnId, StepIx)> = Vec::new();
         for e in &cx.effects()[since..] {
             let Effect::Event(EventKind::Local { store, writes, .. }) = e else {
                 continue;
@@ -137,13 +154,14 @@ impl ReadSide {
             };
             for w in writes.iter() {
                 if let Some((txn, step)) = step_row(w) {
-                    if !rows.contains(&(sv.store, txn, step)) {
-                        rows.push((sv.store, txn, step));
+                    let row = (sv.store, sv.publish, txn, step);
+                    if !rows.contains(&row) {
+                        rows.push(row);
                     }
                 }
             }
         }
-        for (store, txn, step) in rows {
+        for (store, publish, txn, step) in rows {
             let Some(rec) = cx.store(store).record(txn, step) else {
                 continue;
             };
@@ -161,7 +179,16 @@ impl ReadSide {
             for id in &superseded {
                 self.resender.ack(*id);
             }
-            if self.publish == Publish::Outbox {
+            if publish == Publish::Direct {
+                self.unsent.retain(|m| (m.txn, m.step) != (txn, step));
+                if !self.gap_armed {
+                    self.gap_armed = true;
+                    cx.set_timer(self.gap_us, timer_id(READ_SIDE_GAP_TIMER, 0));
+                }
+                self.unsent.push(change);
+                continue;
+            }
+            {
                 // Every outbox change is pending in the relay (it never gives up, and
                 // `refill` reloads it after a restart): the relay's list is the outbox's.
                 let mut writes: Vec<Write> = superseded
@@ -184,14 +211,11 @@ impl ReadSide {
         let Some(change) = self.resender.ack(id) else {
             return;
         };
-        if self.publish != Publish::Outbox {
-            return;
-        }
         // A step belongs to one service, so its row to one store.
         let holder = self
             .served
             .iter()
-            .find(|sv| sv.steps.contains(&change.step));
+            .find(|sv| sv.publish == Publish::Outbox && sv.steps.contains(&change.step));
         if let Some(sv) = holder {
             let store = sv.store;
             cx.commit(
@@ -206,10 +230,14 @@ impl ReadSide {
 
     /// Refills the relay from the outboxes (after a restart).
     fn refill(&mut self, cx: &mut Cx) {
-        let (Some(view), Publish::Outbox) = (self.view, self.publish) else {
+        let Some(view) = self.view else {
             return;
         };
-        for sv in &self.served {
+        for sv in self
+            .served
+            .iter()
+            .filter(|sv| sv.publish == Publish::Outbox)
+        {
             for o in cx.store(sv.store).outbox() {
                 if o.msg.kind == MsgKind::Change && o.to == view {
                     self.resender.send(cx, view, o.msg);
@@ -266,13 +294,19 @@ impl Node for ReadSide {
     fn on_timer(&mut self, cx: &mut Cx, timer: u64) {
         if timer == self.resender.timer() {
             self.resender.on_tick(cx);
+        } else if timer == timer_id(READ_SIDE_GAP_TIMER, 0) {
+            let view = self.view.expect("only a view's sources publish");
+            self.gap_armed = false;
+            for change in std::mem::take(&mut self.unsent) {
+                self.resender.send(cx, view, change);
+            }
         } else {
             self.around(cx, |n, cx| n.on_timer(cx, timer));
         }
     }
 
     fn busy(&self) -> bool {
-        self.inner.busy() || !self.resender.is_empty()
+        self.inner.busy() || !self.resender.is_empty() || !self.unsent.is_empty()
     }
 }
 
@@ -328,6 +362,17 @@ method = "{method}"
             "t.toml",
         )
         .unwrap()
+    }
+
+    /// The read side of `orders` (service 0, step 0) in `s`, and its harness.
+    fn orders_of(s: &Scenario) -> (Box<dyn Node>, Harness) {
+        let l = crate::patterns::layout(s);
+        let me = l.service_node[0];
+        let node = wrap(s, &l, me, Box::new(Fake));
+        (
+            node,
+            Harness::new(me, vec![Store::new(StoreKind::Relational, 10)], 1),
+        )
     }
 
     /// The read side of `orders` (service 0, step 0), its harness and the view node.
@@ -402,10 +447,71 @@ method = "{method}"
         assert!(changes(&fx).is_empty(), "acknowledged: not resent");
     }
 
+    /// Fires the dual-write gap timer; returns the effects.
+    fn gap(h: &mut Harness, node: &mut Box<dyn Node>) -> Vec<Effect> {
+        h.call(node.as_mut(), |n, cx| {
+            n.on_timer(cx, timer_id(READ_SIDE_GAP_TIMER, 0))
+        })
+    }
+
+    #[test]
+    fn direct_publishing_leaves_the_dual_write_gap_after_the_commit() {
+        let (mut node, mut h, _) = setup("cqrs-view", "direct");
+        let fx = apply(&mut h, &mut node, 1, false);
+        assert!(changes(&fx).is_empty(), "not at the commit instant");
+        assert!(fx.contains(&Effect::Timer {
+            after_us: 1_000,
+            timer: timer_id(READ_SIDE_GAP_TIMER, 0)
+        }));
+        assert!(node.busy(), "a change in the gap is work in flight");
+        // A crash in the gap: the change is gone, the state change stays.
+        let s = scenario("cqrs-view", "direct");
+        let l = crate::patterns::layout(&s);
+        let mut fresh = wrap(&s, &l, l.service_node[0], Box::new(Fake));
+        let fx = h.call(fresh.as_mut(), |n, cx| n.on_recover(cx));
+        assert!(changes(&fx).is_empty());
+        assert!(!fresh.busy(), "the crash lost it");
+        assert!(h.stores[0].record(1, 0).is_some());
+    }
+
+    #[test]
+    fn the_gap_is_dual_write_gap_ms() {
+        let s = scenario("cqrs-view", "direct").to_toml();
+        let s = Scenario::parse(
+            &s.replace("[write]\n", "[write]\ndual_write_gap_ms = 7\n"),
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(s.write.as_ref().unwrap().dual_write_gap_ms, 7);
+        let (mut node, mut h) = orders_of(&s);
+        let fx = apply(&mut h, &mut node, 1, false);
+        assert!(fx.contains(&Effect::Timer {
+            after_us: 7_000,
+            timer: timer_id(READ_SIDE_GAP_TIMER, 0)
+        }));
+    }
+
+    #[test]
+    fn a_service_publish_overrides_the_write_sections() {
+        let text = scenario("cqrs-view", "outbox").to_toml().replacen(
+            "name = \"orders\"\n",
+            "name = \"orders\"\npublish = \"direct\"\n",
+            1,
+        );
+        let s = Scenario::parse(&text, "t.toml").unwrap();
+        assert_eq!(s.publish_of(0), Publish::Direct);
+        assert_eq!(s.publish_of(1), Publish::Outbox);
+        let (mut node, mut h) = orders_of(&s);
+        let fx = apply(&mut h, &mut node, 1, false);
+        assert!(changes(&fx).is_empty(), "orders publishes directly");
+        assert!(h.stores[0].outbox().is_empty());
+    }
+
     #[test]
     fn direct_publishing_resends_from_memory_and_a_crash_loses_it() {
         let (mut node, mut h, _) = setup("cqrs-view", "direct");
-        let fx = apply(&mut h, &mut node, 1, false);
+        apply(&mut h, &mut node, 1, false);
+        let fx = gap(&mut h, &mut node);
         let c = changes(&fx)[0];
         assert!(h.stores[0].outbox().is_empty(), "nothing durable");
         h.now_us = 20_000;

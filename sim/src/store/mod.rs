@@ -88,6 +88,9 @@ pub enum RejectReason {
     Insufficient,
     /// A compensation had already arrived (tombstone).
     Tombstone,
+    /// Semantic lock: the units it needed stayed pending (taken by sagas not yet
+    /// decided) longer than `timeout_ms`.
+    Lock,
 }
 
 /// One logical write of a local transaction.

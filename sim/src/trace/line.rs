@@ -346,6 +346,7 @@ fn reject_reason_name(r: RejectReason) -> &'static str {
         RejectReason::Rule => "rule",
         RejectReason::Insufficient => "insufficient",
         RejectReason::Tombstone => "tombstone",
+        RejectReason::Lock => "lock",
     }
 }
 
@@ -489,6 +490,7 @@ mod tests {
             RejectReason::Rule,
             RejectReason::Insufficient,
             RejectReason::Tombstone,
+            RejectReason::Lock,
         ];
         let writes: Box<[Write]> = vec![
             Write::Take {

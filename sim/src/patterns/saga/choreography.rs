@@ -10,12 +10,12 @@
 //! step, passes the failure back, and sends the next service a compensation too (it
 //! may have run the step; if not, the compensation leaves a tombstone there).
 
-use super::publish::Publisher;
+use super::publish::{Publisher, PAST_PIVOT};
 use super::{compensate, judge, key, refusal, state, take, KeyKind, StepRule, SERVICE_STORE};
 use crate::msg::{Msg, MsgKind, NodeIx, TxnId};
 use crate::node::{Cx, Node};
-use crate::patterns::{Layout, CLIENT_NODE};
-use crate::scenario::Scenario;
+use crate::patterns::{service_index, Layout, CLIENT_NODE};
+use crate::scenario::{Scenario, StepKind};
 use crate::store::{RejectReason, StepState, Write};
 use crate::trace::{EventKind, Local};
 
@@ -28,6 +28,11 @@ pub struct Service {
     idempotent: bool,
     prev: Option<NodeIx>,
     next: Option<NodeIx>,
+    /// Does the saga have a pivot (or retriable steps)? Its success events are then
+    /// never given up: no service of a choreography can tell whether the steps after
+    /// it reached the pivot, and a give-up's compensations run forward along the chain,
+    /// so one could undo a pivot that had committed, and the steps after it.
+    forward_only: bool,
     publisher: Publisher,
 }
 
@@ -36,12 +41,14 @@ impl Service {
     pub fn new(s: &Scenario, l: &Layout, rule: StepRule) -> Service {
         let w = s.write.as_ref().expect("a saga has a write section");
         let i = usize::from(rule.step);
+        let svc = service_index(s, &w.steps[i].service);
         Service {
             rule,
-            idempotent: w.idempotent,
+            idempotent: s.idempotent_of(svc),
             prev: i.checked_sub(1).map(|p| l.step_node(s, p)),
             next: (i + 1 < w.steps.len()).then(|| l.step_node(s, i + 1)),
-            publisher: Publisher::new(w, SERVICE_STORE, PUBLISH_BASE),
+            forward_only: w.steps.iter().any(|st| st.kind != StepKind::Compensatable),
+            publisher: Publisher::new(w, s.publish_of(svc), SERVICE_STORE, PUBLISH_BASE),
         }
     }
 
@@ -106,7 +113,11 @@ impl Service {
             None => {
                 w.insert(0, take(txn, rule));
                 let (to, msg) = match self.next {
-                    Some(n) => (n, Msg::new(MsgKind::Event, txn, rule.step).ok(true)),
+                    Some(n) => {
+                        let ev = Msg::new(MsgKind::Event, txn, rule.step).ok(true);
+                        let past_pivot = if self.forward_only { PAST_PIVOT } else { 0 };
+                        (n, ev.value(past_pivot))
+                    }
                     None => (CLIENT_NODE, Msg::new(MsgKind::Finished, txn, 0).ok(true)),
                 };
                 self.publisher.stage(cx, &mut w, to, msg);
@@ -325,10 +336,13 @@ steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ s
         );
         assert_eq!(h.stores[0].available(), 8, "but committed");
         let publish = timer_id(PUBLISH_BASE, 0);
-        assert!(fx.contains(&Effect::Timer {
-            after_us: 0,
-            timer: publish
-        }));
+        assert!(
+            fx.contains(&Effect::Timer {
+                after_us: 1_000,
+                timer: publish
+            }),
+            "sent dual_write_gap_ms (1 ms) after the commit"
+        );
         // The crash falls between the commit and the send.
         let l = crate::patterns::layout(&s);
         let mut crashed = Service::new(&s, &l, StepRule::of(&s, &l, 2).unwrap());
@@ -337,6 +351,38 @@ steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ s
         // Without the crash, the send is its own step.
         let fx = h.call(&mut svc, |n, cx| n.on_timer(cx, publish));
         assert_eq!(sent(&fx), vec![(3, MsgKind::Event, 1, true)]);
+    }
+
+    #[test]
+    fn a_services_own_settings_override_the_write_sections() {
+        let s = scenario("outbox", true);
+        let text = s.to_toml().replacen(
+            "name = \"inventory\"\n",
+            "name = \"inventory\"\nidempotent = false\npublish = \"direct\"\n",
+            1,
+        );
+        let s = Scenario::parse(&text, "t.toml").unwrap();
+        let l = crate::patterns::layout(&s);
+        let mut svc = Service::new(&s, &l, StepRule::of(&s, &l, 2).unwrap());
+        let mut h = Harness::new(2, vec![Store::new(StoreKind::Document, 10)], 1);
+        let fx = h.call(&mut svc, |n, cx| n.on_message(cx, 1, event(0, true, 50)));
+        assert_eq!(
+            sent(&fx),
+            vec![(1, MsgKind::Ack, 0, false)],
+            "direct: later"
+        );
+        assert!(h.stores[0].outbox().is_empty(), "no outbox entry");
+        h.call(&mut svc, |n, cx| n.on_message(cx, 1, event(0, true, 50)));
+        assert_eq!(h.stores[0].available(), 6, "not idempotent: taken twice");
+        // The other services keep [write]'s settings.
+        let mut orders = Service::new(&s, &l, StepRule::of(&s, &l, 1).unwrap());
+        let mut h = Harness::new(1, vec![Store::new(StoreKind::Relational, 10)], 1);
+        let submit = Msg {
+            id: 9,
+            ..Msg::new(MsgKind::Submit, 7, 0)
+        };
+        h.call(&mut orders, |n, cx| n.on_message(cx, 0, submit));
+        assert_eq!(h.stores[0].outbox().len(), 1, "orders: outbox");
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! - [`service`]: a service's side of an orchestrated saga (commands in, replies out).
 //! - [`publish`]: how a node publishes what it did: an outbox in the same local
 //!   transaction, relayed from the store, or a direct send after the commit.
+//! - [`semantic_lock`]: the countermeasure that keeps other sagas from deciding on
+//!   units of a saga that may still abort; [`pessimistic_order`] the other one.
 //!
 //! Shared here: the local step every service runs (take the units, or refuse), the keys
 //! services de-duplicate messages by, and the node that hosts an orchestrator (or a 2PC
@@ -17,12 +19,14 @@
 pub mod choreography;
 pub mod orchestrator;
 pub mod publish;
+pub mod semantic_lock;
 pub mod service;
 
 use super::{service_index, Idle, Layout};
 use crate::msg::{Msg, MsgKind, NodeIx, StepIx, TxnId};
 use crate::node::{timer_parts, Cx, Node};
-use crate::scenario::{Coordination, Scenario};
+use crate::scenario::{Coordination, Countermeasure, Scenario, Service as ServiceSection};
+use crate::scenario::{Step, Write as WriteSection};
 use crate::store::{RejectReason, StepState, Write};
 use crate::trace::{EventKind, Local};
 
@@ -35,7 +39,14 @@ pub fn build(s: &Scenario, l: &Layout, ix: NodeIx) -> Box<dyn Node> {
             None => Box::new(Idle),
         };
     }
-    let service = StepRule::of(s, l, ix).map(|rule| service::Service::new(w.idempotent, rule));
+    let service = StepRule::of(s, l, ix).map(|rule| {
+        let svc = service_index(s, &w.steps[usize::from(rule.step)].service);
+        let service = service::Service::new(s.idempotent_of(svc), rule);
+        match w.countermeasure {
+            Countermeasure::SemanticLock => service.with_lock(w.timeout_ms * 1000),
+            _ => service,
+        }
+    });
     if l.coordinator == Some(ix) {
         let log = l.node_stores[usize::from(ix)].len() - 1;
         let orch = orchestrator::Orchestrator::new(s, l, log);
@@ -76,6 +87,32 @@ impl StepRule {
     }
 }
 
+/// The run order of a pessimistic view, as indices into `w.steps`: first the steps
+/// the business rule may refuse (`reject > 0`), then those whose service cannot run
+/// out (capacity for every transaction), then the scarce ones; file order within each.
+/// Units taken by the last step are never given back, since nothing after it can
+/// fail; with one scarce step, no saga is refused for units that are later returned.
+pub fn pessimistic_order(services: &[ServiceSection], w: &WriteSection) -> Vec<usize> {
+    let group = |st: &Step| -> u8 {
+        if st.reject > 0.0 {
+            return 0;
+        }
+        let capacity = services
+            .iter()
+            .find(|x| x.name == st.service)
+            .map_or(i64::MAX, |x| x.capacity);
+        let demand = i128::from(st.amount) * i128::from(w.transactions);
+        if i128::from(capacity) >= demand {
+            1
+        } else {
+            2
+        }
+    };
+    let mut order: Vec<usize> = (0..w.steps.len()).collect();
+    order.sort_by_key(|&i| group(&w.steps[i]));
+    order
+}
+
 /// The service's store on its node: always local index 0 (see `Layout`).
 pub const SERVICE_STORE: usize = 0;
 
@@ -93,6 +130,8 @@ pub enum KeyKind {
     Backward = 4,
     /// Choreography: the client's submit at the first service.
     Submit = 5,
+    /// Semantic lock: the step's saga committed; its units are no longer pending.
+    Settled = 6,
     /// Orchestrator log: the saga began.
     Start = 10,
     /// Orchestrator log: a step was applied.

@@ -8,12 +8,12 @@
 //! the log; with an outbox the relay resends its commands, sent directly they are lost
 //! and the saga waits forever (the dual write, on the orchestrator's side).
 
-use super::publish::Publisher;
+use super::publish::{Publisher, PAST_PIVOT};
 use super::{key, key_parts, KeyKind};
 use crate::msg::{Msg, MsgKind, NodeIx, StepIx, TxnId};
 use crate::node::{Cx, Node};
 use crate::patterns::{Layout, CLIENT_NODE};
-use crate::scenario::Scenario;
+use crate::scenario::{Compensation, Countermeasure, Scenario, StepKind};
 use crate::store::Write;
 use crate::trace::Local;
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,6 +28,8 @@ pub enum Phase {
     Forward(StepIx),
     /// Waiting for the compensation of step `0`.
     Compensating(StepIx),
+    /// `compensation = "parallel"`: waiting for every outstanding compensation.
+    Undoing,
     /// Decided; the client's acknowledgement of the outcome is pending.
     Finished,
 }
@@ -37,13 +39,31 @@ pub fn is_for_orchestrator(msg: &Msg) -> bool {
     matches!(msg.kind, MsgKind::Submit | MsgKind::Done | MsgKind::Undone)
 }
 
+/// How the orchestrator publishes: like the service whose node hosts it, if that
+/// service overrides `publish`, else per `[write]`.
+fn publish_of_host(s: &Scenario, l: &Layout) -> crate::scenario::Publish {
+    let w = s.write.as_ref().expect("a saga has a write section");
+    l.service_node
+        .iter()
+        .position(|n| Some(*n) == l.coordinator)
+        .map_or(w.publish, |svc| s.publish_of(svc))
+}
+
 /// The orchestrator of every saga.
 #[derive(Debug)]
 pub struct Orchestrator {
     log: usize,
     steps: Vec<NodeIx>,
+    /// Which steps are retriable (past the pivot).
+    retriable: Vec<bool>,
     publisher: Publisher,
     sagas: BTreeMap<TxnId, Phase>,
+    /// Semantic lock: tell every step's service of a commit, to settle its units.
+    settle: bool,
+    /// Compensate every completed step at once (else one by one, in reverse).
+    parallel: bool,
+    /// Parallel compensation: the steps whose `undone` is still awaited, per saga.
+    undoing: BTreeMap<TxnId, BTreeSet<StepIx>>,
 }
 
 impl Orchestrator {
@@ -53,8 +73,16 @@ impl Orchestrator {
         Orchestrator {
             log,
             steps: (0..w.steps.len()).map(|i| l.step_node(s, i)).collect(),
-            publisher: Publisher::new(w, log, PUBLISH_BASE),
+            retriable: w
+                .steps
+                .iter()
+                .map(|st| st.kind == StepKind::Retriable)
+                .collect(),
+            publisher: Publisher::new(w, publish_of_host(s, l), log, PUBLISH_BASE),
             sagas: BTreeMap::new(),
+            settle: w.countermeasure == Countermeasure::SemanticLock,
+            parallel: w.compensation == Compensation::Parallel,
+            undoing: BTreeMap::new(),
         }
     }
 
@@ -74,12 +102,40 @@ impl Orchestrator {
     fn forward(&mut self, cx: &mut Cx, w: &mut Vec<Write>, txn: TxnId, step: usize) {
         if step < self.steps.len() {
             let to = self.steps[step];
-            self.publisher
-                .stage(cx, w, to, Msg::new(MsgKind::Do, txn, step as StepIx));
+            let mut cmd = Msg::new(MsgKind::Do, txn, step as StepIx);
+            if self.retriable[step] {
+                cmd = cmd.value(PAST_PIVOT);
+            }
+            self.publisher.stage(cx, w, to, cmd);
             self.sagas.insert(txn, Phase::Forward(step as StepIx));
         } else {
             self.finish(cx, w, txn, true);
         }
+    }
+
+    /// A failure: stages the compensations of steps `top` down to 0, one at a time
+    /// (sequential) or all at once (parallel); the abort decision when there is none.
+    fn undo_from(&mut self, cx: &mut Cx, w: &mut Vec<Write>, txn: TxnId, top: Option<StepIx>) {
+        if !self.parallel {
+            return self.compensate(cx, w, txn, top);
+        }
+        let steps: BTreeSet<StepIx> = top.map_or(BTreeSet::new(), |t| (0..=t).collect());
+        self.undo_all(cx, w, txn, steps);
+    }
+
+    /// Parallel compensation: stages an `undo` to each of `steps`.
+    fn undo_all(&mut self, cx: &mut Cx, w: &mut Vec<Write>, txn: TxnId, steps: BTreeSet<StepIx>) {
+        if steps.is_empty() {
+            self.undoing.remove(&txn);
+            return self.finish(cx, w, txn, false);
+        }
+        for &s in &steps {
+            let to = self.steps[usize::from(s)];
+            self.publisher
+                .stage(cx, w, to, Msg::new(MsgKind::Undo, txn, s));
+        }
+        self.sagas.insert(txn, Phase::Undoing);
+        self.undoing.insert(txn, steps);
     }
 
     /// Stages the compensation of step `step` (counting down), or the abort decision.
@@ -97,6 +153,13 @@ impl Orchestrator {
 
     fn finish(&mut self, cx: &mut Cx, w: &mut Vec<Write>, txn: TxnId, commit: bool) {
         w.push(Write::Decide { txn, commit });
+        if commit && self.settle {
+            // An abort needs no word: each compensation released its step's units.
+            for (step, to) in self.steps.clone().into_iter().enumerate() {
+                let decide = Msg::new(MsgKind::Decide, txn, step as StepIx).ok(true);
+                self.publisher.stage(cx, w, to, decide);
+            }
+        }
         let done = Msg::new(MsgKind::Finished, txn, 0).ok(commit);
         self.publisher.stage(cx, w, CLIENT_NODE, done);
         self.sagas.insert(txn, Phase::Finished);
@@ -129,7 +192,7 @@ impl Orchestrator {
                     w.push(Write::Seen {
                         key: key(KeyKind::Failed, txn, step),
                     });
-                    self.compensate(cx, &mut w, txn, step.checked_sub(1));
+                    self.undo_from(cx, &mut w, txn, step.checked_sub(1));
                 }
             }
             (Some(Phase::Compensating(s)), MsgKind::Undone) if s == step => {
@@ -137,6 +200,18 @@ impl Orchestrator {
                     key: key(KeyKind::Undone, txn, step),
                 });
                 self.compensate(cx, &mut w, txn, step.checked_sub(1));
+            }
+            (Some(Phase::Undoing), MsgKind::Undone) => {
+                let waiting = self.undoing.get_mut(&txn).expect("undoing");
+                if waiting.remove(&step) {
+                    w.push(Write::Seen {
+                        key: key(KeyKind::Undone, txn, step),
+                    });
+                    if waiting.is_empty() {
+                        self.undoing.remove(&txn);
+                        self.finish(cx, &mut w, txn, false);
+                    }
+                }
             }
             // A late or repeated reply: the saga has moved on.
             _ => {}
@@ -154,7 +229,7 @@ impl Orchestrator {
             w.push(Write::Seen {
                 key: key(KeyKind::GaveUp, txn, step),
             });
-            self.compensate(cx, &mut w, txn, Some(step));
+            self.undo_from(cx, &mut w, txn, Some(step));
         }
         self.commit(cx, txn, step, &w);
     }
@@ -196,10 +271,24 @@ impl Orchestrator {
                 } else {
                     failed.checked_sub(1)
                 };
-                let next = top.and_then(|t| (0..=t).rev().find(|i| !s.undone.contains(i)));
-                match next {
-                    Some(n) => Phase::Compensating(n),
-                    None => continue,
+                if self.parallel {
+                    // The undos are in the outbox (or lost, sent directly).
+                    let rest: BTreeSet<StepIx> = top
+                        .map_or(BTreeSet::new(), |t| (0..=t).collect::<BTreeSet<_>>())
+                        .difference(&s.undone)
+                        .copied()
+                        .collect();
+                    if rest.is_empty() {
+                        continue;
+                    }
+                    self.undoing.insert(txn, rest);
+                    Phase::Undoing
+                } else {
+                    let next = top.and_then(|t| (0..=t).rev().find(|i| !s.undone.contains(i)));
+                    match next {
+                        Some(n) => Phase::Compensating(n),
+                        None => continue,
+                    }
                 }
             } else {
                 let done = (0..).find(|i| !s.applied.contains(i)).unwrap_or(0);
@@ -431,6 +520,82 @@ steps = [{{ service = "orders" }}, {{ service = "inventory" }}, {{ service = "pa
     }
 
     #[test]
+    fn a_retriable_step_is_resent_until_answered_and_never_given_up() {
+        let s = Scenario::parse(
+            r#"
+name = "t"
+[[service]]
+name = "orders"
+[[service]]
+name = "payments"
+[write]
+protocol = "saga"
+retry = { attempts = 2, backoff_ms = 10 }
+steps = [{ service = "orders", kind = "pivot" }, { service = "payments", kind = "retriable" }]
+"#,
+            "t.toml",
+        )
+        .unwrap();
+        let l = crate::patterns::layout(&s);
+        let mut o = Orchestrator::new(&s, &l, 0);
+        let mut h = Harness::new(3, vec![Store::new(StoreKind::Relational, 0)], 1);
+        let fx = h.call(&mut o, |n, cx| n.on_message(cx, 0, submit()));
+        let pivot = Harness::sent(&fx)[0].1;
+        assert_eq!(pivot.value, 0, "the pivot's command may be given up");
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 1, reply(MsgKind::Done, 0, true, pivot.id))
+        });
+        let (to, cmd) = Harness::sent(&fx)[0];
+        assert_eq!(
+            (to, cmd.kind, cmd.step, cmd.value),
+            (2, MsgKind::Do, 1, PAST_PIVOT)
+        );
+        let tick = timer_id(PUBLISH_BASE + 2, 0);
+        for i in 1..=5u64 {
+            h.now_us = 10_000 * i + 1;
+            let fx = h.call(&mut o, |n, cx| n.on_timer(cx, tick));
+            assert_eq!(sent(&fx), vec![(2, MsgKind::Do, 1, false)], "resend {i}");
+        }
+        assert_eq!(o.phase(7), Some(Phase::Forward(1)), "never compensated");
+    }
+
+    #[test]
+    fn parallel_compensation_undoes_every_completed_step_at_once() {
+        let (mut o, mut h, _) = setup("compensation = \"parallel\"");
+        let fx = h.call(&mut o, |n, cx| n.on_message(cx, 0, submit()));
+        let id = id_to(&fx, 1);
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 1, reply(MsgKind::Done, 0, true, id))
+        });
+        let id = id_to(&fx, 2);
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 2, reply(MsgKind::Done, 1, true, id))
+        });
+        let id = id_to(&fx, 3);
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 3, reply(MsgKind::Done, 2, false, id))
+        });
+        assert_eq!(
+            sent(&fx),
+            vec![(1, MsgKind::Undo, 0, false), (2, MsgKind::Undo, 1, false)],
+            "both at once"
+        );
+        assert_eq!(o.phase(7), Some(Phase::Undoing));
+        let undo0 = id_to(&fx, 1);
+        let undo1 = id_to(&fx, 2);
+        // Step 0's answer comes first: no need to wait for step 1's in order.
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 1, reply(MsgKind::Undone, 0, true, undo0))
+        });
+        assert!(sent(&fx).is_empty(), "still waiting for step 1");
+        let fx = h.call(&mut o, |n, cx| {
+            n.on_message(cx, 2, reply(MsgKind::Undone, 1, true, undo1))
+        });
+        assert_eq!(sent(&fx), vec![(0, MsgKind::Finished, 0, false)]);
+        assert_eq!(h.stores[0].decision(7), Some(false));
+    }
+
+    #[test]
     fn a_recovering_orchestrator_resends_from_its_outbox() {
         let (mut o, mut h, s) = setup("publish = \"outbox\"");
         let fx = h.call(&mut o, |n, cx| n.on_message(cx, 0, submit()));
@@ -458,7 +623,7 @@ steps = [{{ service = "orders" }}, {{ service = "inventory" }}, {{ service = "pa
             "sent in a later step"
         );
         assert!(fx.contains(&Effect::Timer {
-            after_us: 0,
+            after_us: 1_000,
             timer: timer_id(PUBLISH_BASE, 0)
         }));
         let mut o = Orchestrator::new(&s, &crate::patterns::layout(&s), 0);

@@ -5,9 +5,12 @@
 //!   transaction as the state change, so both happen or neither. A relay sends it from
 //!   the store and resends it until it is acknowledged, then marks it done; after a
 //!   crash `recover` refills the relay from the store. At-least-once, crash or not.
-//! - Direct: the local transaction commits, and sending is a separate step after it,
-//!   resent from memory. A crash between the commit and the acknowledgement loses the
-//!   message while the state change stays: the dual-write problem.
+//! - Direct: the local transaction commits, and sending is a separate step after it:
+//!   the messages leave `dual_write_gap_ms` after the commit (a timer of this node), and
+//!   are resent from memory. A crash between the commit and the acknowledgement (in
+//!   the gap, or while unacknowledged) loses the message while the state change
+//!   stays: the dual-write problem. The gap is a rule of this protocol layer, the same
+//!   for every message a local transaction publishes (see `read_side` for view changes).
 //!
 //! Forward messages (a command, a success event) are given up after `retry.attempts`;
 //! compensations, failure events and outcomes are resent until acknowledged.
@@ -23,15 +26,21 @@ const PUBLISH: u8 = 0;
 const FORWARD: u8 = 1;
 const RELIABLE: u8 = 2;
 
-/// Is `msg` a forward message, given up after `retry.attempts`?
+/// `value` of a command or success event for a retriable step (past the pivot): it
+/// is resent until answered, never given up.
+pub const PAST_PIVOT: i64 = 1;
+
+/// Is `msg` a forward message, given up after `retry.attempts`? Not one to a step
+/// past the pivot: the saga can no longer go back, only forward.
 pub fn is_forward(msg: &Msg) -> bool {
-    msg.kind == MsgKind::Do || (msg.kind == MsgKind::Event && msg.ok)
+    (msg.kind == MsgKind::Do || (msg.kind == MsgKind::Event && msg.ok)) && msg.value != PAST_PIVOT
 }
 
 /// A node's outgoing messages: staged with a local transaction, sent after it.
 #[derive(Debug)]
 pub struct Publisher {
     mode: Publish,
+    gap_us: u64,
     store: usize,
     base: u8,
     forward: Resender,
@@ -42,12 +51,13 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// A publisher per `w`'s publish and retry settings, with its outbox in local store
-    /// `store` and its timers at purposes `base..base + 3`.
-    pub fn new(w: &WriteSection, store: usize, base: u8) -> Publisher {
+    /// A publisher in `mode` with `w`'s retry settings and dual-write gap, its outbox
+    /// in local store `store` and its timers at purposes `base..base + 3`.
+    pub fn new(w: &WriteSection, mode: Publish, store: usize, base: u8) -> Publisher {
         let backoff = w.retry.backoff_ms * 1000;
         Publisher {
-            mode: w.publish,
+            mode,
+            gap_us: w.dual_write_gap_ms * 1000,
             store,
             base,
             forward: Resender::new(base + FORWARD, backoff, w.retry.attempts),
@@ -68,7 +78,7 @@ impl Publisher {
     }
 
     /// After the commit: the relay sends outbox messages at once (they are in the
-    /// store); direct messages are sent in a step of their own.
+    /// store); direct messages leave in a step of their own, the dual-write gap later.
     pub fn flush(&mut self, cx: &mut Cx) {
         if self.staged.is_empty() {
             return;
@@ -81,7 +91,7 @@ impl Publisher {
             }
             Publish::Direct => {
                 if self.unsent.is_empty() {
-                    cx.set_timer(0, timer_id(self.base + PUBLISH, 0));
+                    cx.set_timer(self.gap_us, timer_id(self.base + PUBLISH, 0));
                 }
                 self.unsent.append(&mut self.staged);
             }

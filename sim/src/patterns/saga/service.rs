@@ -5,7 +5,12 @@
 //! has its reply, and an idempotent service answers a repeated command from its store.
 //! A service that is not idempotent runs a repeated command again: a retried `do`
 //! takes the units twice, a repeated `undo` gives them back twice.
+//!
+//! With a [`SemanticLock`], a `do` that would need units pending for undecided sagas
+//! waits (no reply yet) until a `decide` or an `undo` settles them, or its timeout
+//! refuses it with reason `lock`.
 
+use super::semantic_lock::{settled_key, SemanticLock, Waiting};
 use super::{compensate, judge, key, refusal, state, take, KeyKind, StepRule, SERVICE_STORE};
 use crate::msg::{Msg, MsgKind, NodeIx};
 use crate::node::{Cx, Node};
@@ -17,15 +22,27 @@ use crate::trace::{EventKind, Local};
 pub struct Service {
     idempotent: bool,
     rule: StepRule,
+    lock: Option<SemanticLock>,
 }
 
 impl Service {
     /// A service running `rule`'s step.
     pub fn new(idempotent: bool, rule: StepRule) -> Service {
-        Service { idempotent, rule }
+        Service {
+            idempotent,
+            rule,
+            lock: None,
+        }
     }
 
-    fn on_do(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
+    /// The same service behind a semantic lock whose waits time out after `timeout_us`.
+    pub fn with_lock(mut self, timeout_us: u64) -> Service {
+        self.lock = Some(SemanticLock::new(timeout_us));
+        self
+    }
+
+    /// `retry`: a command that waited on the semantic lock, tried again.
+    fn on_do(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg, retry: bool) {
         let txn = msg.txn;
         let rule = self.rule;
         let reply = |cx: &mut Cx, ok: bool| {
@@ -57,6 +74,12 @@ impl Service {
                 return reply(cx, false);
             }
         }
+        if let Some(lock) = &mut self.lock {
+            let available = cx.store(SERVICE_STORE).available();
+            if !lock.admit(cx, (available, rule.amount), from, msg, retry) {
+                return;
+            }
+        }
         let ok = match judge(cx, SERVICE_STORE, txn, rule) {
             Some(reason) => {
                 writes.insert(0, refusal(txn, rule, reason));
@@ -66,10 +89,66 @@ impl Service {
             None => {
                 writes.insert(0, take(txn, rule));
                 cx.commit(SERVICE_STORE, Local::Commit, txn, rule.step, &writes);
+                if let Some(lock) = &mut self.lock {
+                    lock.took(txn, rule.amount);
+                }
                 true
             }
         };
         reply(cx, ok);
+    }
+
+    /// A waiting command's time is up: refuse it (reason `lock`) and reply.
+    fn refuse_locked(&mut self, cx: &mut Cx, w: Waiting) {
+        let (txn, rule) = (w.msg.txn, self.rule);
+        let available = cx.store(SERVICE_STORE).available();
+        cx.event(EventKind::Reject {
+            txn,
+            step: rule.step,
+            reason: RejectReason::Lock,
+            available,
+            needed: rule.amount,
+        });
+        let mut writes = vec![refusal(txn, rule, RejectReason::Lock)];
+        if self.idempotent {
+            writes.push(Write::Seen {
+                key: key(KeyKind::Do, txn, rule.step),
+            });
+        }
+        cx.commit(SERVICE_STORE, Local::Abort, txn, rule.step, &writes);
+        cx.send(
+            w.from,
+            Msg::new(MsgKind::Done, txn, rule.step)
+                .ok(false)
+                .re(w.msg.id),
+        );
+    }
+
+    /// An outcome released units: the waiting commands are judged again.
+    fn released(&mut self, cx: &mut Cx, txn: crate::msg::TxnId) {
+        let Some(lock) = &mut self.lock else { return };
+        if lock.release(txn) {
+            for w in lock.waiting() {
+                self.on_do(cx, w.from, w.msg, true);
+            }
+        }
+    }
+
+    /// The orchestrator's commit decision (semantic lock): this step's units are no
+    /// longer pending.
+    fn on_decide(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
+        let k = settled_key(msg.txn, self.rule.step);
+        if !cx.store(SERVICE_STORE).seen(k) {
+            cx.commit(
+                SERVICE_STORE,
+                Local::Log,
+                msg.txn,
+                self.rule.step,
+                &[Write::Seen { key: k }],
+            );
+        }
+        cx.send(from, Msg::new(MsgKind::Ack, msg.txn, msg.step).re(msg.id));
+        self.released(cx, msg.txn);
     }
 
     fn on_undo(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
@@ -89,34 +168,49 @@ impl Service {
                 .ok(true)
                 .re(msg.id),
         );
+        self.released(cx, txn);
     }
 }
 
 impl Node for Service {
     fn on_start(&mut self, _cx: &mut Cx) {}
 
+    fn on_recover(&mut self, cx: &mut Cx) {
+        if let Some(lock) = &mut self.lock {
+            lock.rebuild(cx, self.rule.step);
+        }
+    }
+
     fn on_message(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
         if msg.step != self.rule.step {
             return;
         }
         match msg.kind {
-            MsgKind::Do => self.on_do(cx, from, msg),
+            MsgKind::Do => self.on_do(cx, from, msg, false),
             MsgKind::Undo => self.on_undo(cx, from, msg),
+            MsgKind::Decide if self.lock.is_some() => self.on_decide(cx, from, msg),
             _ => {}
         }
     }
 
-    fn on_timer(&mut self, _cx: &mut Cx, _timer: u64) {}
+    fn on_timer(&mut self, cx: &mut Cx, timer: u64) {
+        let Some(lock) = &mut self.lock else { return };
+        if SemanticLock::owns(timer) {
+            if let Some(w) = lock.timed_out(cx.now_us, timer) {
+                self.refuse_locked(cx, w);
+            }
+        }
+    }
 
     fn busy(&self) -> bool {
-        false
+        self.lock.as_ref().is_some_and(SemanticLock::busy)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::Harness;
+    use crate::node::{Effect, Harness};
     use crate::scenario::StoreKind;
     use crate::store::Store;
 
@@ -194,6 +288,97 @@ mod tests {
             })
         )));
         assert_eq!(h.stores[0].available(), 10, "the late command took nothing");
+    }
+
+    #[test]
+    fn under_a_semantic_lock_a_command_waits_for_the_pending_sagas_outcome() {
+        let mut h = harness(4);
+        let mut s = Service::new(true, RULE).with_lock(50_000);
+        let do_ = |txn, id| Msg {
+            id,
+            ..Msg::new(MsgKind::Do, txn, 1)
+        };
+        let fx = h.call(&mut s, |n, cx| n.on_message(cx, 1, do_(7, 5)));
+        assert_eq!(replies(&fx), vec![(MsgKind::Done, true, 5)]);
+        // Saga 8 needs 3, 1 is free and 3 are pending for saga 7: no answer yet.
+        let fx = h.call(&mut s, |n, cx| n.on_message(cx, 1, do_(8, 6)));
+        assert!(replies(&fx).is_empty(), "waits: {fx:?}");
+        assert!(s.busy());
+        // Saga 7 commits: its units are settled, saga 8 is judged and refused.
+        let decide = Msg {
+            id: 9,
+            ..Msg::new(MsgKind::Decide, 7, 1).ok(true)
+        };
+        let fx = h.call(&mut s, |n, cx| n.on_message(cx, 1, decide));
+        assert_eq!(
+            replies(&fx),
+            vec![(MsgKind::Ack, false, 9), (MsgKind::Done, false, 6)]
+        );
+        assert!(h.stores[0].seen(settled_key(7, 1)));
+        assert!(!s.busy());
+    }
+
+    #[test]
+    fn under_a_semantic_lock_a_compensation_lets_the_waiting_command_run() {
+        let mut h = harness(4);
+        let mut s = Service::new(true, RULE).with_lock(50_000);
+        h.call(&mut s, |n, cx| n.on_message(cx, 1, cmd(MsgKind::Do, 5)));
+        let waiting = Msg {
+            id: 6,
+            ..Msg::new(MsgKind::Do, 8, 1)
+        };
+        h.call(&mut s, |n, cx| n.on_message(cx, 1, waiting));
+        let fx = h.call(&mut s, |n, cx| n.on_message(cx, 1, cmd(MsgKind::Undo, 7)));
+        assert_eq!(
+            replies(&fx),
+            vec![(MsgKind::Undone, true, 7), (MsgKind::Done, true, 6)],
+            "saga 7 gave its units back: saga 8 takes them"
+        );
+        assert_eq!(h.stores[0].record(8, 1).unwrap().state, StepState::Applied);
+    }
+
+    #[test]
+    fn a_semantic_lock_timeout_refuses_with_reason_lock() {
+        let mut h = harness(4);
+        let mut s = Service::new(true, RULE).with_lock(50_000);
+        h.call(&mut s, |n, cx| n.on_message(cx, 1, cmd(MsgKind::Do, 5)));
+        let waiting = Msg {
+            id: 6,
+            ..Msg::new(MsgKind::Do, 8, 1)
+        };
+        let fx = h.call(&mut s, |n, cx| n.on_message(cx, 1, waiting));
+        let Some(Effect::Timer { timer, after_us }) = fx.last().cloned() else {
+            panic!("a timeout: {fx:?}")
+        };
+        assert_eq!(after_us, 50_000);
+        h.now_us = 50_000;
+        let fx = h.call(&mut s, |n, cx| n.on_timer(cx, timer));
+        assert_eq!(replies(&fx), vec![(MsgKind::Done, false, 6)]);
+        assert!(fx.iter().any(|e| matches!(
+            e,
+            Effect::Event(EventKind::Reject {
+                reason: RejectReason::Lock,
+                txn: 8,
+                ..
+            })
+        )));
+        // A crash then restart: saga 7's units are pending again (from the store).
+        let mut s = Service::new(true, RULE).with_lock(50_000);
+        h.call(&mut s, |n, cx| n.on_recover(cx));
+        let fx = h.call(&mut s, |n, cx| {
+            n.on_message(
+                cx,
+                1,
+                Msg {
+                    id: 11,
+                    ..Msg::new(MsgKind::Do, 9, 1)
+                },
+            )
+        });
+        assert!(
+            replies(&fx).is_empty(),
+            "still waits for saga 7 after the crash"
+        );
     }
 
     #[test]
