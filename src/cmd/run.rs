@@ -23,7 +23,7 @@ pub fn run(
         }
     }
     let seed = scenario.seed_or(seed);
-    let result = sovlab_sim::run(&scenario, seed);
+    let result = sovlab_sim::run_explained(&scenario, seed);
     if let Some(t) = trace_path {
         write_atomic(t, force, |w| result.trace.write_jsonl(w))?;
     }

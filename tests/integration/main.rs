@@ -10,3 +10,4 @@ mod protocols;
 mod reads;
 mod robustness;
 mod util;
+mod why;

@@ -31,6 +31,10 @@ pub struct Verdict {
     pub example: Option<String>,
     /// The trace event (`seq`) where the example broke, when it is known.
     pub at_seq: Option<u64>,
+    /// What every violation is about (see [`subject`]): the cause analysis asks whether
+    /// one particular violation survives a change to the scenario.
+    #[serde(skip)]
+    pub subjects: std::collections::BTreeSet<String>,
 }
 
 impl Verdict {
@@ -41,6 +45,7 @@ impl Verdict {
             violations: 0,
             example: None,
             at_seq: None,
+            subjects: Default::default(),
         }
     }
 
@@ -48,11 +53,25 @@ impl Verdict {
     pub fn violation(&mut self, example: impl FnOnce() -> String, at_seq: Option<u64>) {
         self.holds = false;
         self.violations += 1;
+        let text = example();
+        self.subjects.insert(subject(&text).to_string());
         if self.example.is_none() {
-            self.example = Some(example());
+            self.example = Some(text);
             self.at_seq = at_seq;
         }
     }
+}
+
+/// What a violation's words say it is about: its transaction ("txn 3"), else what comes
+/// before the first colon (a service, for conservation).
+pub fn subject(example: &str) -> &str {
+    if let Some(i) = example.find("txn ") {
+        let digits = example[i + 4..]
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(example.len() - i - 4);
+        return &example[i..i + 4 + digits];
+    }
+    example.split(':').next().unwrap_or(example)
 }
 
 /// Does invariant `name` apply to scenario `s`?
