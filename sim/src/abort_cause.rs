@@ -8,7 +8,7 @@
 //! | `insufficient` | a `reject` with reason `insufficient` (too few units left) |
 //! | `tombstone` | a `reject` with reason `tombstone` (a compensation came first) |
 //! | `gave-up` | a saga's log records that a step's message was given up (retries exhausted) |
-//! | `timeout` | a 2PC coordinator decided abort with no `no` vote: its vote timeout |
+//! | `timeout` | a 2PC coordinator decided abort with no `no` vote (its vote timeout), or the shared database's app timed its statement out and told the client it failed |
 //! | `presumed-abort` | a 2PC abort decided by a coordinator recovering from a crash, or presumed by one that forgot (no decision event at all) |
 //! | `crash-rollback` | a database rolled the transaction back while recovering from a crash |
 //! | `never-accepted` | no node but the client ever received its submit |
@@ -42,6 +42,8 @@ pub fn causes(trace: &Trace) -> BTreeMap<TxnId, &'static str> {
     let decisive = decisive_events(trace);
     let accepted = accepted(trace);
     let presumed = presumed_by_message(trace);
+    let told_aborted = told_aborted(trace);
+    let protocol = trace.scenario.write.as_ref().map(|w| w.protocol);
     check::outcomes(trace)
         .into_iter()
         .filter(|(_, o)| *o == Outcome::Aborted)
@@ -52,7 +54,12 @@ pub fn causes(trace: &Trace) -> BTreeMap<TxnId, &'static str> {
                 "never-accepted"
             } else if presumed.contains_key(&txn) {
                 "presumed-abort"
-            } else if trace.scenario.write.as_ref().map(|w| w.protocol) == Some(Protocol::Saga) {
+            } else if protocol == Some(Protocol::SharedDatabase) && told_aborted.contains_key(&txn)
+            {
+                // The app's statement timeout: it told the client "failed" and the
+                // database never ran the transaction.
+                "timeout"
+            } else if protocol == Some(Protocol::Saga) {
                 "stranded"
             } else {
                 "unknown"
@@ -146,6 +153,21 @@ fn accepted(trace: &Trace) -> BTreeMap<TxnId, ()> {
             {
                 Some((msg.txn, ()))
             }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Transactions the client was told had aborted.
+fn told_aborted(trace: &Trace) -> BTreeMap<TxnId, ()> {
+    trace
+        .events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Outcome {
+                txn,
+                committed: false,
+            } => Some((txn, ())),
             _ => None,
         })
         .collect()

@@ -63,6 +63,20 @@ pub struct WriteReport {
     pub latency_ms: Latency,
 }
 
+impl WriteReport {
+    /// The non-zero causes of `aborted_by`, e.g. "5 rule, 2 timeout" with `sep` ", ".
+    pub fn causes_in_words(&self, sep: &str) -> String {
+        let parts: Vec<String> = self
+            .aborted_by
+            .0
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, n)| format!("{n} {c}"))
+            .collect();
+        parts.join(sep)
+    }
+}
+
 /// The `read` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReadReport {
@@ -289,14 +303,7 @@ impl Report {
                 l.p50, l.p99, l.max
             );
             if w.aborted > 0 {
-                let parts: Vec<String> = w
-                    .aborted_by
-                    .0
-                    .iter()
-                    .filter(|(_, n)| *n > 0)
-                    .map(|(c, n)| format!("{n} {c}"))
-                    .collect();
-                let _ = writeln!(t, "           aborted by {}", parts.join(", "));
+                let _ = writeln!(t, "           aborted by {}", w.causes_in_words(", "));
             }
         }
         if let Some(r) = &self.read {

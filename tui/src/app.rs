@@ -349,7 +349,7 @@ impl App {
 
     /// Runs `scenario` with `seed` and shows it.
     pub fn open_scenario(&mut self, scenario: &Scenario, seed: u64) {
-        let result = sovlab_sim::run(scenario, seed);
+        let result = sovlab_sim::run_explained(scenario, seed);
         self.open_result(scenario.name.clone(), result, Origin::Catalogue);
     }
 
@@ -393,7 +393,7 @@ impl App {
             run.seed.wrapping_sub(1)
         };
         let t = run.now_us();
-        let result = sovlab_sim::run(&run.scenario, seed);
+        let result = sovlab_sim::run_explained(&run.scenario, seed);
         let mut view = RunView::new(run.label.clone(), Arc::new(result), run.origin);
         view.node = run.node.min(view.trace().nodes.len().saturating_sub(1));
         view.panel = run.panel;

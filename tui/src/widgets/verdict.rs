@@ -85,6 +85,12 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
             ),
         ]));
     }
+    if let Some(w) = r.report.write.as_ref().filter(|w| w.aborted > 0) {
+        lines.push(Line::styled(
+            format!("aborted by {}", w.causes_in_words(" · ")),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
     if r.report.write.is_some() {
         let (c, a) = run.told_by_cursor();
         lines.push(Line::styled(
@@ -147,6 +153,7 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
                 Style::new().fg(Color::Magenta),
             ));
         }
+        lines.extend(super::fork_diff::lines(&fork.diff));
     }
     f.render_widget(
         Paragraph::new(lines)
