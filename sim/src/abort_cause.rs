@@ -25,8 +25,8 @@ use crate::patterns::CLIENT_NODE;
 use crate::report::indexmap_like::OrderedMap;
 use crate::scenario::Protocol;
 use crate::store::{RejectReason, Write};
-use crate::trace::{EventKind, Trace};
-use std::collections::BTreeMap;
+use crate::trace::{Event, EventKind, Trace};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The causes every report lists, in this order, even when their count is 0.
 pub const ALWAYS: [&str; 5] = [
@@ -50,12 +50,11 @@ pub fn causes(trace: &Trace) -> BTreeMap<TxnId, &'static str> {
         .map(|(txn, _)| {
             let cause = if let Some(c) = decisive.get(&txn) {
                 c
-            } else if !accepted.contains_key(&txn) {
+            } else if !accepted.contains(&txn) {
                 "never-accepted"
-            } else if presumed.contains_key(&txn) {
+            } else if presumed.contains(&txn) {
                 "presumed-abort"
-            } else if protocol == Some(Protocol::SharedDatabase) && told_aborted.contains_key(&txn)
-            {
+            } else if protocol == Some(Protocol::SharedDatabase) && told_aborted.contains(&txn) {
                 // The app's statement timeout: it told the client "failed" and the
                 // database never ran the transaction.
                 "timeout"
@@ -142,50 +141,39 @@ fn decisive_events(trace: &Trace) -> BTreeMap<TxnId, &'static str> {
     first
 }
 
+/// The transactions of the events `pick` names.
+fn txns_where(trace: &Trace, pick: impl Fn(&Event) -> Option<TxnId>) -> BTreeSet<TxnId> {
+    trace.events.iter().filter_map(pick).collect()
+}
+
 /// Transactions whose submit some node other than the client received.
-fn accepted(trace: &Trace) -> BTreeMap<TxnId, ()> {
-    trace
-        .events
-        .iter()
-        .filter_map(|e| match e.kind {
-            EventKind::Deliver { msg, .. }
-                if msg.kind == MsgKind::Submit && e.node != CLIENT_NODE =>
-            {
-                Some((msg.txn, ()))
-            }
-            _ => None,
-        })
-        .collect()
+fn accepted(trace: &Trace) -> BTreeSet<TxnId> {
+    txns_where(trace, |e| match e.kind {
+        EventKind::Deliver { msg, .. } if msg.kind == MsgKind::Submit && e.node != CLIENT_NODE => {
+            Some(msg.txn)
+        }
+        _ => None,
+    })
 }
 
 /// Transactions the client was told had aborted.
-fn told_aborted(trace: &Trace) -> BTreeMap<TxnId, ()> {
-    trace
-        .events
-        .iter()
-        .filter_map(|e| match e.kind {
-            EventKind::Outcome {
-                txn,
-                committed: false,
-            } => Some((txn, ())),
-            _ => None,
-        })
-        .collect()
+fn told_aborted(trace: &Trace) -> BTreeSet<TxnId> {
+    txns_where(trace, |e| match e.kind {
+        EventKind::Outcome {
+            txn,
+            committed: false,
+        } => Some(txn),
+        _ => None,
+    })
 }
 
 /// 2PC transactions a participant was told to abort (a coordinator that kept no
 /// decision answers every question with abort).
-fn presumed_by_message(trace: &Trace) -> BTreeMap<TxnId, ()> {
-    trace
-        .events
-        .iter()
-        .filter_map(|e| match e.kind {
-            EventKind::Deliver { msg, .. } if msg.kind == MsgKind::Decide && !msg.ok => {
-                Some((msg.txn, ()))
-            }
-            _ => None,
-        })
-        .collect()
+fn presumed_by_message(trace: &Trace) -> BTreeSet<TxnId> {
+    txns_where(trace, |e| match e.kind {
+        EventKind::Deliver { msg, .. } if msg.kind == MsgKind::Decide && !msg.ok => Some(msg.txn),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
