@@ -4,8 +4,10 @@
 //! [`Trace`]; [`check`] judges the trace and [`report`] summarizes it. Nothing
 //! downstream of the trace re-runs logic or peeks at live state.
 
+pub mod abort_cause;
 pub mod bench;
 pub mod check;
+pub mod diff;
 pub mod exec;
 pub mod keyed;
 pub mod msg;
@@ -24,6 +26,7 @@ pub mod strategies;
 pub mod sweep;
 pub mod trace;
 pub mod trace_load;
+pub mod why;
 pub mod world;
 
 pub use check::Verdict;
@@ -47,6 +50,15 @@ pub struct RunResult {
 /// Runs `scenario` with `seed` and judges the run.
 pub fn run(scenario: &Scenario, seed: u64) -> RunResult {
     run_with(scenario, seed, RunOptions::default())
+}
+
+/// [`run`], then explains every broken invariant ([`why::explain`]: re-runs without
+/// faults, only when something is broken).
+pub fn run_explained(scenario: &Scenario, seed: u64) -> RunResult {
+    let mut r = run(scenario, seed);
+    let because = why::explain(scenario, seed, RunOptions::default(), &r);
+    r.report.explain(because);
+    r
 }
 
 /// [`run`] with options.

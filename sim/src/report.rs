@@ -55,8 +55,26 @@ pub struct WriteReport {
     pub aborted: u32,
     /// Anything else.
     pub unfinished: u32,
+    /// How many aborted transactions each cause explains; adds up to `aborted`
+    /// (see [`crate::abort_cause`]).
+    #[serde(default)]
+    pub aborted_by: indexmap_like::OrderedMap<u32>,
     /// From the client's submit to the outcome it was told.
     pub latency_ms: Latency,
+}
+
+impl WriteReport {
+    /// The non-zero causes of `aborted_by`, e.g. "5 rule, 2 timeout" with `sep` ", ".
+    pub fn causes_in_words(&self, sep: &str) -> String {
+        let parts: Vec<String> = self
+            .aborted_by
+            .0
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, n)| format!("{n} {c}"))
+            .collect();
+        parts.join(sep)
+    }
 }
 
 /// The `read` section.
@@ -91,6 +109,13 @@ pub struct InvariantReport {
     /// The trace event where the example broke.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub at_seq: Option<u64>,
+    /// Where the state was first seen wrong: the victim's event (the same as `at_seq`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detected_seq: Option<u64>,
+    /// Which faults the example needs and why ([`crate::why`]); filled by
+    /// [`Report::explain`], absent from a report that did not look.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub because: Option<crate::why::Because>,
 }
 
 /// The `expect` section: the scenario's lists, and whether this run met them.
@@ -207,6 +232,7 @@ pub fn build(trace: &Trace, verdicts: &[Verdict]) -> Report {
             committed: count(Outcome::Committed),
             aborted: count(Outcome::Aborted),
             unfinished: count(Outcome::Unfinished),
+            aborted_by: crate::abort_cause::aborted_by(trace),
             latency_ms: Latency::of(&mut write_latencies(trace)),
         }
     });
@@ -239,6 +265,8 @@ pub fn build(trace: &Trace, verdicts: &[Verdict]) -> Report {
                             violations: v.violations,
                             example: v.example.clone(),
                             at_seq: v.at_seq,
+                            detected_seq: v.at_seq,
+                            because: None,
                         },
                     )
                 })
@@ -255,6 +283,15 @@ pub fn build(trace: &Trace, verdicts: &[Verdict]) -> Report {
 }
 
 impl Report {
+    /// Attaches each broken invariant's explanation (see [`crate::why::explain`]).
+    pub fn explain(&mut self, because: Vec<(String, crate::why::Because)>) {
+        for (name, b) in because {
+            if let Some((_, v)) = self.invariants.0.iter_mut().find(|(n, _)| *n == name) {
+                v.because = Some(b);
+            }
+        }
+    }
+
     /// The report for people.
     pub fn to_text(&self) -> String {
         let mut t = String::new();
@@ -282,6 +319,9 @@ impl Report {
                 "           latency p50 {} ms, p99 {} ms, max {} ms",
                 l.p50, l.p99, l.max
             );
+            if w.aborted > 0 {
+                let _ = writeln!(t, "           aborted by {}", w.causes_in_words(", "));
+            }
         }
         if let Some(r) = &self.read {
             let _ = writeln!(
@@ -311,6 +351,9 @@ impl Report {
                 }
                 if let Some(ex) = &v.example {
                     let _ = write!(t, "\n         e.g. {ex}");
+                }
+                if let Some(b) = &v.because {
+                    let _ = write!(t, "\n         because {}", b.story);
                 }
             }
             let _ = writeln!(t);

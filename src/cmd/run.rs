@@ -31,7 +31,7 @@ pub fn run(
         }
     }
     let seed = scenario.seed_or(seed);
-    let mut result = sovlab_sim::run(&scenario, seed);
+    let mut result = sovlab_sim::run_explained(&scenario, seed);
     result.report.file = Some(stem(file));
     if let Some(t) = trace_path {
         write_atomic(t, force, |w| result.trace.write_jsonl(w))?;

@@ -14,3 +14,4 @@ mod robustness;
 mod saga_design;
 mod util;
 mod verdicts;
+mod why;

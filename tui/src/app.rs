@@ -456,7 +456,7 @@ impl App {
 
     /// Runs `scenario` with `seed` and shows it.
     pub fn open_scenario(&mut self, scenario: &Scenario, seed: u64) {
-        let result = sovlab_sim::run(scenario, seed);
+        let result = sovlab_sim::run_explained(scenario, seed);
         self.open_result(scenario.name.clone(), result, Origin::Catalogue);
     }
 

@@ -104,7 +104,11 @@ pub fn variant(
     });
     let probe = s.clone();
     if let Some(x) = s.expect.as_mut() {
-        for (list, word) in [(&mut x.holds, "hold"), (&mut x.violated, "break")] {
+        for (list, word) in [
+            (&mut x.holds, "hold"),
+            (&mut x.violated, "break"),
+            (&mut x.sometimes, "break sometimes"),
+        ] {
             list.retain(|n| {
                 let ok = applies(&probe, n);
                 if !ok {

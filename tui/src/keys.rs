@@ -268,7 +268,8 @@ impl App {
             KeyCode::Enter => {
                 if run.panel == Panel::Verdicts {
                     match run.result.verdicts.get(run.verdict_sel) {
-                        Some(v) if !v.holds => match v.at_seq {
+                        // To the cause when the report knows it, else to the victim.
+                        Some(v) if !v.holds => match crate::whatif::cause_seq(&run.result, v) {
                             Some(at) => run.jump(at as usize),
                             None => self.status = format!("{} broke at the end of the run", v.name),
                         },

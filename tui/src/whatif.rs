@@ -60,6 +60,8 @@ pub struct Fork {
     pub at_ms: u64,
     /// The change itself, so a new seed can re-run the same what-if.
     pub change: Change,
+    /// Parent and fork side by side (outcomes, aborts by cause, verdicts).
+    pub diff: sovlab_sim::diff::Diff,
 }
 
 /// Partitions of `s` active at `at_ms` (started, not yet healed).
@@ -204,7 +206,9 @@ pub fn fork(run: &RunView, choice: &Choice) -> Result<RunView, String> {
         Change::Add(f) => f.at_ms,
         Change::HealAt(t) => *t,
     };
+    let diff = sovlab_sim::diff::compare(&run.result, &result);
     let fork = Fork {
+        diff,
         at_ms,
         change: choice.change.clone(),
         label: choice.label.clone(),
@@ -282,4 +286,44 @@ pub fn verdict_changes(before: &[Verdict], after: &[Verdict]) -> Vec<String> {
             (b.holds != a.holds).then(|| format!("{}: {} -> {}", a.name, word(b), word(a)))
         })
         .collect()
+}
+
+/// Where to look for why `v` broke: its `because.cause_seq` when the run was explained,
+/// else where it was detected (`at_seq`).
+pub fn cause_seq(r: &sovlab_sim::RunResult, v: &Verdict) -> Option<u64> {
+    r.report
+        .invariants
+        .get(&v.name)
+        .and_then(|i| i.because.as_ref())
+        .and_then(|b| b.cause_seq)
+        .or(v.at_seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sovlab_sim::trace::EventKind;
+
+    #[test]
+    fn enter_on_a_broken_verdict_goes_to_its_cause_not_its_victim() {
+        let text = include_str!("../../scenarios/2pc-coordinator-crash-forever.toml");
+        let s = Scenario::parse(text, "2pc.toml").expect("catalogue scenario");
+        let r = sovlab_sim::run_explained(&s, 1);
+        let v = r.verdicts.iter().find(|v| v.name == "termination").unwrap();
+        let crash = r
+            .trace
+            .events
+            .iter()
+            .position(|e| e.kind == EventKind::Crash);
+        assert_eq!(cause_seq(&r, v), crash.map(|c| c as u64));
+        assert_ne!(cause_seq(&r, v), v.at_seq);
+        // Unexplained (a saved trace, say): the victim's place.
+        let plain = sovlab_sim::run(&s, 1);
+        let v = plain
+            .verdicts
+            .iter()
+            .find(|v| v.name == "termination")
+            .unwrap();
+        assert_eq!(cause_seq(&plain, v), v.at_seq);
+    }
 }

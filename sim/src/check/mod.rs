@@ -38,6 +38,10 @@ pub struct Verdict {
     /// visits each); not part of the report.
     #[serde(skip)]
     pub every_at: Vec<u64>,
+    /// What every violation is about (see [`subject`]): the cause analysis asks whether
+    /// one particular violation survives a change to the scenario.
+    #[serde(skip)]
+    pub subjects: std::collections::BTreeSet<String>,
 }
 
 impl Verdict {
@@ -49,6 +53,7 @@ impl Verdict {
             example: None,
             at_seq: None,
             every_at: Vec::new(),
+            subjects: Default::default(),
         }
     }
 
@@ -57,11 +62,25 @@ impl Verdict {
         self.holds = false;
         self.violations += 1;
         self.every_at.extend(at_seq);
+        let text = example();
+        self.subjects.insert(subject(&text).to_string());
         if self.example.is_none() {
-            self.example = Some(example());
+            self.example = Some(text);
             self.at_seq = at_seq;
         }
     }
+}
+
+/// What a violation's words say it is about: its transaction ("txn 3"), else what comes
+/// before the first colon (a service, for conservation).
+pub fn subject(example: &str) -> &str {
+    if let Some(i) = example.find("txn ") {
+        let digits = example[i + 4..]
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(example.len() - i - 4);
+        return &example[i..i + 4 + digits];
+    }
+    example.split(':').next().unwrap_or(example)
 }
 
 /// Does invariant `name` apply to scenario `s`?

@@ -426,6 +426,7 @@ heal_ms = 15
             example: Some("txn 2: applied at orders; not at payments".into()),
             at_seq: Some(40),
             every_at: vec![40],
+            subjects: Default::default(),
         }];
         let inside = Diagram::new(&r.trace, &broken, 30, 50);
         let text = svg::render(&inside);

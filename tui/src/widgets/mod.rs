@@ -3,6 +3,7 @@
 pub mod about;
 pub mod diagram;
 pub mod glyphs;
+pub mod fork_diff;
 pub mod inspector;
 pub mod timeline;
 pub mod verdict;

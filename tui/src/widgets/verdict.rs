@@ -152,6 +152,12 @@ fn lines(run: &RunView, width: usize, focused: bool) -> Vec<Line<'static>> {
             ),
         ]));
     }
+    if let Some(w) = r.report.write.as_ref().filter(|w| w.aborted > 0) {
+        lines.push(Line::styled(
+            format!("aborted by {}", w.causes_in_words(" · ")),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
     if r.report.write.is_some() {
         let (c, a) = run.told_by_cursor();
         let why = if width >= 64 {
@@ -210,6 +216,7 @@ fn lines(run: &RunView, width: usize, focused: bool) -> Vec<Line<'static>> {
                 Style::new().fg(Color::Magenta),
             ));
         }
+        lines.extend(super::fork_diff::lines(&fork.diff));
     }
     lines
 }
