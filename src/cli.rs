@@ -41,6 +41,20 @@ impl LimitArgs {
     }
 }
 
+/// `--engine madsim|des`: which executor runs the scenario.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct EngineArg {
+    /// Executor: madsim (the reference) or des (the discrete-event loop, faster). A
+    /// seed replays exactly only on the engine that ran it.
+    #[arg(long, value_name = "ENGINE", default_value = "madsim", value_parser = parse_engine)]
+    pub engine: sovlab_sim::Engine,
+}
+
+fn parse_engine(s: &str) -> Result<sovlab_sim::Engine, String> {
+    sovlab_sim::Engine::from_name(s)
+        .ok_or_else(|| format!("unknown engine {s:?}; expected \"madsim\" or \"des\""))
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -54,6 +68,9 @@ pub enum Command {
         /// Open a saved trace (JSON Lines) instead of running a scenario.
         #[arg(long, conflicts_with = "file")]
         trace: Option<PathBuf>,
+        /// The executor.
+        #[command(flatten)]
+        engine: EngineArg,
     },
     /// Run one scenario and report the verdict.
     Run {
@@ -74,6 +91,9 @@ pub enum Command {
         /// Overrides of the scenario's [limits].
         #[command(flatten)]
         limits: LimitArgs,
+        /// The executor.
+        #[command(flatten)]
+        engine: EngineArg,
     },
     /// Run a range of seeds and count which broke which invariant.
     Sweep {
@@ -91,6 +111,9 @@ pub enum Command {
         /// Run only slice K of N (1-based), e.g. 2/4.
         #[arg(long)]
         shard: Option<String>,
+        /// The executor.
+        #[command(flatten)]
+        engine: EngineArg,
     },
     /// Shrink a breaking run to a minimal fault schedule that still breaks `expect`.
     Shrink {
@@ -105,6 +128,9 @@ pub enum Command {
         /// Overwrite the output path even if it exists.
         #[arg(long)]
         force: bool,
+        /// The executor.
+        #[command(flatten)]
+        engine: EngineArg,
     },
     /// Draw a run as a space-time diagram.
     Export {
@@ -128,6 +154,9 @@ pub enum Command {
         /// Overwrite output paths even if they exist.
         #[arg(long)]
         force: bool,
+        /// The executor.
+        #[command(flatten)]
+        engine: EngineArg,
     },
     /// Validate scenario files; print nothing on success.
     Check {

@@ -218,7 +218,7 @@ pub fn sweep(scenario: &Scenario, seeds: u64, threads: usize) -> SweepRate {
                 if seed >= seeds {
                     return;
                 }
-                let r = crate::run_with(scenario, seed, RunOptions { keep_events: false });
+                let r = crate::run_with(scenario, seed, RunOptions::counters_only());
                 std::hint::black_box(r.report.trace_hash);
             });
         }

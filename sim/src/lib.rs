@@ -31,7 +31,7 @@ pub use report::Report;
 pub use scenario::{Scenario, ScenarioError};
 pub use scenario_hints::did_you_mean;
 pub use trace::Trace;
-pub use world::RunOptions;
+pub use exec::{Engine, RunOptions};
 
 /// A finished run: its trace, verdicts and report.
 #[derive(Debug, Clone)]
@@ -49,9 +49,14 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunResult {
     run_with(scenario, seed, RunOptions::default())
 }
 
+/// [`run`] on `engine` (every event kept, hashed).
+pub fn run_on(scenario: &Scenario, seed: u64, engine: Engine) -> RunResult {
+    run_with(scenario, seed, RunOptions::default().on(engine))
+}
+
 /// [`run`] with options.
 pub fn run_with(scenario: &Scenario, seed: u64, opts: RunOptions) -> RunResult {
-    let trace = world::run(scenario, seed, opts);
+    let trace = exec::run(scenario, seed, opts);
     let verdicts = check::check_all(&trace);
     let report = report::build(&trace, &verdicts);
     RunResult {

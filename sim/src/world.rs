@@ -179,7 +179,8 @@ pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Trace {
     // The lab's own net model decides loss and latency; madsim's sockets are unused.
     config.net.packet_loss_rate = 0.0;
     let runtime = Runtime::with_seed_and_config(seed, config);
-    let sys = System::new(scenario, opts.keep_events);
+    let mut sys = System::new(scenario, opts.keep_events);
+    sys.configure(&opts);
     let n = sys.node_count();
     let world: Shared = Arc::new(Mutex::new(World {
         sys,

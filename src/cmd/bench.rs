@@ -159,8 +159,8 @@ pub fn bench(json_out: bool, quick: bool, seed: u64) -> Result<ExitCode> {
 
     // Warm up caches and the allocator so the first figure is not penalized.
     bench::raw_madsim(sizes.round_trips / 10, seed);
-    let counters = RunOptions { keep_events: false };
-    let full = RunOptions { keep_events: true };
+    let counters = RunOptions::counters_only();
+    let full = RunOptions::default();
     let cases: [(&str, Scenario, RunOptions); 7] = [
         ("saga", three_services("saga", 0.0, 200), counters),
         ("saga_loss", three_services("saga", 0.05, 200), counters),

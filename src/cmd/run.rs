@@ -15,6 +15,7 @@ pub fn run(
     trace_path: Option<&Path>,
     force: bool,
     limits: &LimitArgs,
+    engine: sovlab_sim::Engine,
 ) -> Result<ExitCode> {
     let scenario = load_with_limits(file, limits)?;
     if let Some(t) = trace_path {
@@ -23,7 +24,7 @@ pub fn run(
         }
     }
     let seed = scenario.seed_or(seed);
-    let result = sovlab_sim::run(&scenario, seed);
+    let result = sovlab_sim::run_on(&scenario, seed, engine);
     if let Some(t) = trace_path {
         write_atomic(t, force, |w| result.trace.write_jsonl(w))?;
     }

@@ -72,7 +72,7 @@ fn hashes_pinned_before_the_optimizations_still_hold() {
     let s = scenario(FAULTY);
     for (seed, hash, events) in PINNED {
         for keep_events in [true, false] {
-            let r = run_with(&s, seed, RunOptions { keep_events });
+            let r = run_with(&s, seed, RunOptions { keep_events, ..Default::default() });
             assert_eq!(
                 r.trace.hash_hex(),
                 hash,
@@ -92,7 +92,7 @@ fn hashes_pinned_before_the_optimizations_still_hold() {
 fn a_run_stopped_by_max_events_keeps_its_pinned_hash() {
     let mut s = scenario(FAULTY);
     s.limits.max_events = 500;
-    let r = run_with(&s, 5, RunOptions { keep_events: false });
+    let r = run_with(&s, 5, RunOptions::counters_only());
     // Re-pinned with the fault schedule walked by the supervisor (see `PINNED`).
     assert_eq!(r.trace.hash_hex(), "b94f42fc80fd6942");
     assert_eq!(
@@ -134,7 +134,7 @@ fn a_long_run_keeps_its_pinned_hash() {
     let text = FAULTY
         .replace("transactions = 40", "transactions = 4000")
         .replace("duration_ms = 3000", "duration_ms = 600000");
-    let r = run_with(&scenario(&text), 11, RunOptions { keep_events: false });
+    let r = run_with(&scenario(&text), 11, RunOptions::counters_only());
     // Re-pinned with the fault schedule walked by the supervisor (see `PINNED`).
     assert_eq!(r.trace.hash_hex(), "a44f840cfb7946a0");
     assert_eq!(r.trace.event_count, 93974);
@@ -153,7 +153,7 @@ fn a_run_frees_its_world() {
     let mut limited = s.clone();
     limited.limits.max_events = 300;
     for (s, keep_events) in [(&s, true), (&short, false), (&limited, false)] {
-        let r = run_with(s, 4, RunOptions { keep_events });
+        let r = run_with(s, 4, RunOptions { keep_events, ..Default::default() });
         assert!(r.trace.event_count > 0);
         assert_eq!(live_worlds(), before, "the world of a run was not freed");
     }

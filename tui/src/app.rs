@@ -285,6 +285,8 @@ pub const SPEEDS: [u32; 11] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000];
 /// The whole application.
 #[derive(Debug)]
 pub struct App {
+    /// The engine new runs use (forks and re-runs use their run's own).
+    pub engine: sovlab_sim::Engine,
     /// The screen that is up.
     pub screen: Screen,
     /// The catalogue.
@@ -330,6 +332,7 @@ impl App {
             })
             .collect();
         App {
+            engine: sovlab_sim::Engine::default(),
             screen: Screen::Catalogue,
             catalogue,
             cat_sel: 0,
@@ -349,7 +352,7 @@ impl App {
 
     /// Runs `scenario` with `seed` and shows it.
     pub fn open_scenario(&mut self, scenario: &Scenario, seed: u64) {
-        let result = sovlab_sim::run(scenario, seed);
+        let result = sovlab_sim::run_on(scenario, seed, self.engine);
         self.open_result(scenario.name.clone(), result, Origin::Catalogue);
     }
 
@@ -393,7 +396,7 @@ impl App {
             run.seed.wrapping_sub(1)
         };
         let t = run.now_us();
-        let result = sovlab_sim::run(&run.scenario, seed);
+        let result = sovlab_sim::run_on(&run.scenario, seed, run.trace().engine);
         let mut view = RunView::new(run.label.clone(), Arc::new(result), run.origin);
         view.node = run.node.min(view.trace().nodes.len().saturating_sub(1));
         view.panel = run.panel;

@@ -110,6 +110,11 @@ pub fn variant(
 impl CompareView {
     /// Runs `base` with `seed` under every protocol. `None` without a `[write]` section.
     pub fn new(base: &Scenario, seed: u64) -> Option<CompareView> {
+        CompareView::new_on(base, seed, sovlab_sim::Engine::default())
+    }
+
+    /// [`CompareView::new`] with every row run on `engine`.
+    pub fn new_on(base: &Scenario, seed: u64, engine: sovlab_sim::Engine) -> Option<CompareView> {
         base.write.as_ref()?;
         let rows = VARIANTS
             .iter()
@@ -117,7 +122,7 @@ impl CompareView {
                 let (s, dropped) = variant(base, p, c);
                 let result = match s.validate().into_iter().next() {
                     Some(problem) => Err(problem.message),
-                    None => Ok(Arc::new(sovlab_sim::run(&s, seed))),
+                    None => Ok(Arc::new(sovlab_sim::run_on(&s, seed, engine))),
                 };
                 CompareRow {
                     label: label.to_string(),

@@ -129,6 +129,7 @@ pub(super) mod tests {
             }
         }
         Trace {
+            engine: crate::Engine::Madsim,
             scenario: s,
             seed: 0,
             nodes: l.nodes,

@@ -192,6 +192,11 @@ impl System {
         }
     }
 
+    /// Applies the recording side of `opts` (`hash`; `keep_events` is given to `new`).
+    pub fn configure(&mut self, opts: &super::RunOptions) {
+        self.rec.set_hashing(opts.hash);
+    }
+
     /// The run's nodes and stores.
     pub fn layout(&self) -> &Layout {
         &self.layout
@@ -530,6 +535,8 @@ impl System {
             end_us: self.end_us,
             stop: self.rec.stop.clone().unwrap_or(StopReason::Duration),
             final_stores: self.stores.iter().map(Store::snapshot).collect(),
+            // The executor names itself if it is not the reference.
+            engine: super::Engine::Madsim,
         }
     }
 }
