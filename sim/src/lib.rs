@@ -27,11 +27,11 @@ pub mod trace_load;
 pub mod world;
 
 pub use check::Verdict;
+pub use exec::{Engine, RunOptions};
 pub use report::Report;
 pub use scenario::{Scenario, ScenarioError};
 pub use scenario_hints::did_you_mean;
 pub use trace::Trace;
-pub use exec::{Engine, RunOptions};
 
 /// A finished run: its trace, verdicts and report.
 #[derive(Debug, Clone)]

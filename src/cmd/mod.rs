@@ -29,7 +29,15 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             force,
             limits,
             engine,
-        }) => run::run(&file, seed, json, trace.as_deref(), force, &limits, engine.engine),
+        }) => run::run(
+            &file,
+            seed,
+            json,
+            trace.as_deref(),
+            force,
+            &limits,
+            engine.engine,
+        ),
         Some(Command::Check { files }) => check::check(&files),
         Some(Command::List) => list::list(),
         Some(Command::Export {

@@ -3,6 +3,7 @@
 mod bad_input;
 mod cli;
 mod core;
+mod engines;
 mod forks;
 mod perf_determinism;
 mod props;

@@ -17,7 +17,17 @@ pub use system::{live_worlds, Input, Step, System, Todo, MIN_DELAY_US, TICK_US};
 /// Which executor runs a scenario. A seed replays exactly only on the same engine
 /// (and version): the two order events at one instant differently.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {

@@ -347,6 +347,13 @@ impl System {
     fn send(&mut self, from: NodeIx, to: NodeIx, msg: Msg, now_us: u64, chance: &mut dyn Chance) {
         self.counters.sent += 1;
         self.record(now_us, from, EventKind::Send { to, msg });
+        if from == to {
+            // A call inside one process (a coordinator hosted on its service's node):
+            // no network, so no loss, duplicate, partition or latency. It waits in the
+            // inbox behind what is there and is handled in the same wake-up.
+            self.push(to, Input::Message { from, msg });
+            return;
+        }
         match self.net.fate(from, to, chance) {
             Fate::Dropped(reason) => {
                 self.counters.dropped += 1;
