@@ -209,6 +209,17 @@ pub fn process_cpu_secs() -> Option<f64> {
 /// Sweep throughput: `seeds` counters-only runs (checked and reported, as a sweep
 /// does) spread over `threads` OS threads, each running its own madsim runtime.
 pub fn sweep(scenario: &Scenario, seeds: u64, threads: usize) -> SweepRate {
+    sweep_on(scenario, seeds, threads, crate::Engine::Madsim)
+}
+
+/// [`sweep`] on `engine`.
+pub fn sweep_on(
+    scenario: &Scenario,
+    seeds: u64,
+    threads: usize,
+    engine: crate::Engine,
+) -> SweepRate {
+    let opts = RunOptions::counters_only().on(engine);
     let next = AtomicU64::new(0);
     let clocks = Clocks::start(process_cpu_secs);
     std::thread::scope(|s| {
@@ -218,7 +229,7 @@ pub fn sweep(scenario: &Scenario, seeds: u64, threads: usize) -> SweepRate {
                 if seed >= seeds {
                     return;
                 }
-                let r = crate::run_with(scenario, seed, RunOptions::counters_only());
+                let r = crate::run_with(scenario, seed, opts);
                 std::hint::black_box(r.report.trace_hash);
             });
         }
