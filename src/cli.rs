@@ -47,6 +47,20 @@ impl LimitArgs {
     }
 }
 
+/// `--engine madsim|des`: which executor runs the scenario.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct EngineArg {
+    /// Executor: madsim (the reference) or des (the discrete-event loop, faster). A
+    /// seed replays exactly only on the engine that ran it.
+    #[arg(long, value_name = "ENGINE", default_value = "madsim", value_parser = parse_engine)]
+    pub engine: sovlab_sim::Engine,
+}
+
+fn parse_engine(s: &str) -> Result<sovlab_sim::Engine, String> {
+    sovlab_sim::Engine::from_name(s)
+        .ok_or_else(|| format!("unknown engine {s:?}; expected \"madsim\" or \"des\""))
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -61,6 +75,9 @@ pub enum Command {
         /// Open a saved trace (JSON Lines) instead of running a scenario.
         #[arg(long, conflicts_with = "file")]
         trace: Option<PathBuf>,
+        /// The executor.
+        #[command(flatten)]
+        engine: EngineArg,
     },
     /// Run one scenario and report the verdict.
     #[command(
@@ -84,6 +101,9 @@ pub enum Command {
         /// Overrides of the scenario's [limits].
         #[command(flatten)]
         limits: LimitArgs,
+        /// The executor.
+        #[command(flatten)]
+        engine: EngineArg,
     },
     /// Run a range of seeds and count which broke which invariant.
     #[command(after_help = "Example:\n  sovlab sweep saga-isolation --seeds 0..2000")]
@@ -102,6 +122,9 @@ pub enum Command {
         /// Run only slice K of N (1-based), e.g. 2/4.
         #[arg(long)]
         shard: Option<String>,
+        /// The executor.
+        #[command(flatten)]
+        engine: EngineArg,
     },
     /// Shrink a breaking run to a minimal fault schedule that still breaks `expect`.
     #[command(
@@ -119,6 +142,9 @@ pub enum Command {
         /// Overwrite the output path even if it exists.
         #[arg(long)]
         force: bool,
+        /// The executor.
+        #[command(flatten)]
+        engine: EngineArg,
     },
     /// Draw a run as a space-time diagram.
     #[command(after_help = "Example:\n  sovlab export 2pc-no-log --svg run.svg --mermaid run.mmd")]
@@ -143,6 +169,9 @@ pub enum Command {
         /// Overwrite output paths even if they exist.
         #[arg(long)]
         force: bool,
+        /// The executor.
+        #[command(flatten)]
+        engine: EngineArg,
     },
     /// Validate scenario files; print nothing on success.
     #[command(after_help = "Example:\n  sovlab check scenarios/ my-scenario.toml")]

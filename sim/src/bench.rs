@@ -209,6 +209,17 @@ pub fn process_cpu_secs() -> Option<f64> {
 /// Sweep throughput: `seeds` counters-only runs (checked and reported, as a sweep
 /// does) spread over `threads` OS threads, each running its own madsim runtime.
 pub fn sweep(scenario: &Scenario, seeds: u64, threads: usize) -> SweepRate {
+    sweep_on(scenario, seeds, threads, crate::Engine::Madsim)
+}
+
+/// [`sweep`] on `engine`.
+pub fn sweep_on(
+    scenario: &Scenario,
+    seeds: u64,
+    threads: usize,
+    engine: crate::Engine,
+) -> SweepRate {
+    let opts = RunOptions::counters_only().on(engine);
     let next = AtomicU64::new(0);
     let clocks = Clocks::start(process_cpu_secs);
     std::thread::scope(|s| {
@@ -218,7 +229,7 @@ pub fn sweep(scenario: &Scenario, seeds: u64, threads: usize) -> SweepRate {
                 if seed >= seeds {
                     return;
                 }
-                let r = crate::run_with(scenario, seed, RunOptions { keep_events: false });
+                let r = crate::run_with(scenario, seed, opts);
                 std::hint::black_box(r.report.trace_hash);
             });
         }
@@ -252,7 +263,7 @@ impl CheckRate {
 /// (`check::check_all`, every invariant) `repeats` times and keeps the fastest try.
 /// Only the checkers are timed, not the run.
 pub fn checking(scenario: &Scenario, seed: u64, repeats: usize) -> CheckRate {
-    let trace = crate::run_with(scenario, seed, RunOptions { keep_events: true }).trace;
+    let trace = crate::run_with(scenario, seed, RunOptions::default()).trace;
     let mut best = CheckRate {
         events: trace.event_count,
         secs: f64::INFINITY,

@@ -30,11 +30,11 @@ pub mod why;
 pub mod world;
 
 pub use check::Verdict;
+pub use exec::{Engine, RunOptions};
 pub use report::Report;
 pub use scenario::{Scenario, ScenarioError};
 pub use scenario_hints::did_you_mean;
 pub use trace::Trace;
-pub use world::RunOptions;
 
 /// A finished run: its trace, verdicts and report.
 #[derive(Debug, Clone)]
@@ -55,15 +55,26 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunResult {
 /// [`run`], then explains every broken invariant ([`why::explain`]: re-runs without
 /// faults, only when something is broken).
 pub fn run_explained(scenario: &Scenario, seed: u64) -> RunResult {
-    let mut r = run(scenario, seed);
-    let because = why::explain(scenario, seed, RunOptions::default(), &r);
+    run_explained_on(scenario, seed, Engine::Madsim)
+}
+
+/// [`run_explained`] on `engine`: the re-runs use the same engine.
+pub fn run_explained_on(scenario: &Scenario, seed: u64, engine: Engine) -> RunResult {
+    let opts = RunOptions::default().on(engine);
+    let mut r = run_with(scenario, seed, opts);
+    let because = why::explain(scenario, seed, opts, &r);
     r.report.explain(because);
     r
 }
 
+/// [`run`] on `engine` (every event kept, hashed).
+pub fn run_on(scenario: &Scenario, seed: u64, engine: Engine) -> RunResult {
+    run_with(scenario, seed, RunOptions::default().on(engine))
+}
+
 /// [`run`] with options.
 pub fn run_with(scenario: &Scenario, seed: u64, opts: RunOptions) -> RunResult {
-    let trace = world::run(scenario, seed, opts);
+    let trace = exec::run(scenario, seed, opts);
     let verdicts = check::check_all(&trace);
     let report = report::build(&trace, &verdicts);
     RunResult {

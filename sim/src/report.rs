@@ -146,6 +146,8 @@ pub struct Report {
     pub file: Option<String>,
     /// Seed.
     pub seed: u64,
+    /// The executor that ran it (`madsim` or `des`).
+    pub engine: String,
     /// FNV-1a 64 of the trace's event lines.
     pub trace_hash: String,
     /// Number of trace events.
@@ -243,6 +245,7 @@ pub fn build(trace: &Trace, verdicts: &[Verdict]) -> Report {
         scenario: s.name.clone(),
         file: None,
         seed: trace.seed,
+        engine: trace.engine.name().to_string(),
         trace_hash: trace.hash_hex(),
         events: trace.event_count,
         virtual_ms: trace.end_us / 1000,

@@ -10,7 +10,7 @@
 //! re-judged by running, never assumed.
 
 use crate::scenario::{Fault, FaultKind};
-use crate::{RunOptions, Scenario, Verdict};
+use crate::{Engine, RunOptions, Scenario, Verdict};
 
 /// Most runs one shrink may spend; the best scenario so far is kept when it runs out.
 pub const MAX_RUNS: u32 = 1500;
@@ -30,6 +30,8 @@ pub struct Shrunk {
     pub verdicts: Vec<Verdict>,
     /// Runs spent.
     pub runs: u32,
+    /// The engine every run was made on: the seed replays on it.
+    pub engine: Engine,
 }
 
 impl Shrunk {
@@ -62,6 +64,16 @@ impl std::fmt::Display for NothingToShrink {
 
 /// Shrinks `scenario` at `seed`: the smaller scenario that still breaks the targets.
 pub fn shrink(scenario: &Scenario, seed: u64) -> Result<Shrunk, NothingToShrink> {
+    shrink_on(scenario, seed, Engine::Madsim)
+}
+
+/// [`shrink`] with every run on `engine`: the witness seed replays on it.
+pub fn shrink_on(
+    scenario: &Scenario,
+    seed: u64,
+    engine: Engine,
+) -> Result<Shrunk, NothingToShrink> {
+    let options = |s: &Scenario| options(s).on(engine);
     let first = crate::run_with(scenario, seed, options(scenario));
     let target = targets(scenario, &first.verdicts);
     if target.is_empty() {
@@ -76,7 +88,7 @@ pub fn shrink(scenario: &Scenario, seed: u64) -> Result<Shrunk, NothingToShrink>
     let mut runs = 0;
     let (small, witness) = minimize(scenario.clone(), seed, &mut |c, seed| {
         runs += 1;
-        breaks(c, seed, &target)
+        breaks(c, seed, &target, engine)
     });
     let last = crate::run_with(&small, witness, options(&small));
     Ok(Shrunk {
@@ -86,6 +98,7 @@ pub fn shrink(scenario: &Scenario, seed: u64) -> Result<Shrunk, NothingToShrink>
         target,
         verdicts: last.verdicts,
         runs,
+        engine,
     })
 }
 
@@ -112,12 +125,13 @@ pub fn targets(s: &Scenario, verdicts: &[Verdict]) -> Vec<String> {
 fn options(s: &Scenario) -> RunOptions {
     RunOptions {
         keep_events: crate::check::needs_events(s),
+        ..RunOptions::default()
     }
 }
 
 /// Does `s` with `seed` break every invariant in `target`?
-fn breaks(s: &Scenario, seed: u64, target: &[String]) -> bool {
-    let r = crate::run_with(s, seed, options(s));
+fn breaks(s: &Scenario, seed: u64, target: &[String], engine: Engine) -> bool {
+    let r = crate::run_with(s, seed, options(s).on(engine));
     target
         .iter()
         .all(|t| r.verdicts.iter().any(|v| &v.name == t && !v.holds))
@@ -426,6 +440,14 @@ pub fn changes(from: &Scenario, to: &Scenario) -> Vec<String> {
     out
 }
 
+/// The command-line flag that picks `engine` (empty for the default, madsim).
+pub fn engine_flag(engine: Engine) -> String {
+    match engine {
+        Engine::Madsim => String::new(),
+        e => format!(" --engine {e}"),
+    }
+}
+
 /// The shrunk scenario as a file: a comment header, then the TOML. `file` names the
 /// original in the header's command line.
 pub fn render(file: &str, from: &Scenario, shrunk: &Shrunk) -> String {
@@ -433,8 +455,9 @@ pub fn render(file: &str, from: &Scenario, shrunk: &Shrunk) -> String {
     let (small, verdicts, target) = (&shrunk.scenario, &shrunk.verdicts, &shrunk.target);
     let mut s = small.clone();
     s.seed = Some(seed);
+    let engine = engine_flag(shrunk.engine);
     let mut head = format!(
-        "# Shrunk by `sovlab shrink {file} --seed {asked}` (sovlab {}).\n",
+        "# Shrunk by `sovlab shrink {file} --seed {asked}{engine}` (sovlab {}).\n",
         env!("CARGO_PKG_VERSION")
     );
     if seed != asked {
@@ -452,7 +475,9 @@ pub fn render(file: &str, from: &Scenario, shrunk: &Shrunk) -> String {
         "# Smaller than the original: {}.\n",
         changes(from, small).join(", ")
     ));
-    head.push_str("# The seed is set below: `sovlab run THIS_FILE` replays it.\n\n");
+    head.push_str(&format!(
+        "# The seed is set below: `sovlab run THIS_FILE{engine}` replays it.\n\n"
+    ));
     head + &s.to_toml()
 }
 
@@ -519,11 +544,12 @@ steps = [{ service = "orders" }, { service = "payments" }]
             target: vec![],
             verdicts: vec![],
             runs: 0,
+            engine: Engine::Madsim,
         }
     }
 
     fn aborted(s: &Scenario) -> u32 {
-        let r = crate::run_with(s, 1, RunOptions { keep_events: false });
+        let r = crate::run_with(s, 1, RunOptions::counters_only());
         r.report.write.unwrap().aborted
     }
 

@@ -5,7 +5,7 @@
 //! by seed before anything is summed, so the summary does not depend on how the threads
 //! raced: one job and eight give the same bytes.
 
-use crate::{RunOptions, Scenario};
+use crate::{Engine, RunOptions, Scenario};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -42,16 +42,22 @@ pub struct SeedRun {
     pub messages: [u64; 4],
 }
 
-/// Runs `seed` and keeps only what the summary needs.
+/// Runs `seed` on the reference engine and keeps only what the summary needs.
 pub fn run_one(scenario: &Scenario, seed: u64) -> SeedRun {
+    run_one_on(scenario, seed, Engine::Madsim)
+}
+
+/// [`run_one`] on `engine`. No trace hash: the summary shows none (a seed it names is
+/// replayed with `sovlab run`, which hashes its trace), so no event is written as a
+/// JSON line.
+pub fn run_one_on(scenario: &Scenario, seed: u64, engine: Engine) -> SeedRun {
+    let opts = RunOptions {
+        keep_events: KEEP_EVENTS,
+        hash: false,
+        engine,
+    };
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        crate::run_with(
-            scenario,
-            seed,
-            RunOptions {
-                keep_events: KEEP_EVENTS,
-            },
-        )
+        crate::run_with(scenario, seed, opts)
     }));
     let Ok(r) = run else {
         return SeedRun {
@@ -119,6 +125,17 @@ pub fn run_seeds(
     jobs: usize,
     done: &(dyn Fn() + Sync),
 ) -> Vec<SeedRun> {
+    run_seeds_on(scenario, seeds, jobs, Engine::Madsim, done)
+}
+
+/// [`run_seeds`] on `engine`.
+pub fn run_seeds_on(
+    scenario: &Scenario,
+    seeds: Range<u64>,
+    jobs: usize,
+    engine: Engine,
+    done: &(dyn Fn() + Sync),
+) -> Vec<SeedRun> {
     let next = AtomicU64::new(seeds.start);
     let mut all: Vec<SeedRun> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..jobs.max(1))
@@ -136,7 +153,7 @@ pub fn run_seeds(
                             break;
                         }
                         for seed in from..(from.saturating_add(CHUNK)).min(seeds.end) {
-                            mine.push(run_one(scenario, seed));
+                            mine.push(run_one_on(scenario, seed, engine));
                             done();
                         }
                     }
@@ -456,16 +473,20 @@ pub fn to_text(s: &Value, file: &str, shrinkable: &[String]) -> String {
     let any_broken = s["invariants"]
         .as_object()
         .and_then(|m| first(&mut m.keys()));
+    let engine = s["engine"]
+        .as_str()
+        .and_then(Engine::from_name)
+        .map_or_else(String::new, crate::shrink::engine_flag);
     if let Some(seed) = to_shrink
         .or(s["expect"]["seeds"][0].as_u64())
         .or(any_broken)
     {
         let _ = write!(
             t,
-            "next       sovlab run {file} --seed {seed}  |  sovlab export {file} --seed {seed} --svg run.svg"
+            "next       sovlab run {file} --seed {seed}{engine}  |  sovlab export {file} --seed {seed}{engine} --svg run.svg"
         );
         if let Some(seed) = to_shrink {
-            let _ = write!(t, "  |  sovlab shrink {file} --seed {seed}");
+            let _ = write!(t, "  |  sovlab shrink {file} --seed {seed}{engine}");
         }
         let _ = writeln!(t);
     }

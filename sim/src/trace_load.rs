@@ -7,6 +7,7 @@
 //! error naming the line, never a panic.
 
 use crate::check;
+use crate::exec::Engine;
 use crate::msg::{Msg, MsgKind, NodeIx};
 use crate::patterns;
 use crate::read::ReadResult;
@@ -173,6 +174,16 @@ pub fn parse(text: &str, file: &str) -> Result<Trace, TraceError> {
         }
         events.push(e);
     }
+    // Traces written before engines existed were madsim's.
+    let engine = match h.get("engine") {
+        None => Engine::Madsim,
+        Some(v) => v.as_str().and_then(Engine::from_name).ok_or_else(|| {
+            err(
+                1,
+                format!("unknown engine {v} in the header; expected \"madsim\" or \"des\""),
+            )
+        })?,
+    };
     let last_t = events.last().map_or(0, |e| e.t_us);
     let end_us = h.get("end_us").and_then(Value::as_u64).unwrap_or(last_t);
     let stop = h
@@ -194,6 +205,7 @@ pub fn parse(text: &str, file: &str) -> Result<Trace, TraceError> {
         end_us,
         stop,
         final_stores,
+        engine,
     })
 }
 

@@ -25,7 +25,7 @@ use futures::channel::mpsc;
 use futures::StreamExt;
 use madsim::runtime::{Handle, NodeHandle, Runtime};
 use madsim::task::NodeId;
-use madsim::time::{sleep, Duration, Instant, TimeHandle};
+use madsim::time::{sleep, sleep_until, Duration, Instant, TimeHandle};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use crate::exec::{live_worlds, RunOptions};
@@ -45,6 +45,10 @@ const PRUNE_EVERY_EVENTS: u64 = 2_000;
 struct World {
     sys: System,
     start: Instant,
+    /// The time of the event being handled, exact: a send's time plus its delay, a
+    /// tick's multiple of 1 ms. madsim's own clock runs a little ahead (each poll
+    /// advances it by 50-100 ns), so events are stamped with this one.
+    logical_us: u64,
     /// The simulation's clock, set when the run starts.
     clock: Option<TimeHandle>,
     /// The madsim node of each simulated node.
@@ -71,19 +75,27 @@ enum MachineOp {
 
 impl World {
     fn now_us(&self) -> u64 {
-        // The runtime's clock read directly: the same instant `Instant::now()` gives
-        // inside the simulation, without its thread-local look-up and handle clone.
-        let now = match &self.clock {
-            Some(clock) => clock.now_instant(),
-            None => Instant::now(),
-        };
-        now.duration_since(self.start).as_micros() as u64
+        self.logical_us
+    }
+
+    /// Moves the exact clock to `due_us`, never back (madsim may wake two tasks a
+    /// few ns apart in the other order than their exact times).
+    fn reach(&mut self, due_us: u64) -> u64 {
+        self.logical_us = self.logical_us.max(due_us);
+        self.logical_us
+    }
+
+    /// The madsim instant of exact time `t_us`.
+    fn instant(&self, t_us: u64) -> Instant {
+        self.start + Duration::from_micros(t_us)
     }
 
     /// Turns the core's [`Todo`]s into madsim tasks and wake-ups, in order. Kills and
     /// restarts are returned, to be done without the lock.
     fn drain(&mut self, world: &Shared) -> Vec<MachineOp> {
         let mut ops = Vec::new();
+        let now = self.logical_us;
+        let start = self.start;
         let World {
             sys,
             machines,
@@ -101,10 +113,11 @@ impl World {
                 } => {
                     let world = world.clone();
                     let supervisor = supervisor.as_ref().expect("supervisor set");
+                    let due = now + after_us;
                     supervisor.spawn(async move {
-                        sleep(Duration::from_micros(after_us)).await;
+                        sleep_until(start + Duration::from_micros(due)).await;
                         let mut w = lock(&world);
-                        let now = w.now_us();
+                        let now = w.reach(due);
                         w.sys.arrive(from, to, msg, now);
                         w.drain(&world);
                     });
@@ -118,9 +131,11 @@ impl World {
                     let world = world.clone();
                     // Spawned on the current node, which is `node` (timers are set
                     // only by its handlers): a crash cancels it.
+                    let due = now + after_us;
                     madsim::task::spawn(async move {
-                        sleep(Duration::from_micros(after_us)).await;
+                        sleep_until(start + Duration::from_micros(due)).await;
                         let mut w = lock(&world);
+                        w.reach(due);
                         w.sys.timer_due(node, timer, incarnation);
                         w.drain(&world);
                     });
@@ -179,11 +194,13 @@ pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Trace {
     // The lab's own net model decides loss and latency; madsim's sockets are unused.
     config.net.packet_loss_rate = 0.0;
     let runtime = Runtime::with_seed_and_config(seed, config);
-    let sys = System::new(scenario, opts.keep_events);
+    let mut sys = System::new(scenario, opts.keep_events);
+    sys.configure(&opts);
     let n = sys.node_count();
     let world: Shared = Arc::new(Mutex::new(World {
         sys,
         start: Instant::now(),
+        logical_us: 0,
         clock: None,
         machines: vec![None; n],
         wakes: vec![None; n],
@@ -223,9 +240,14 @@ pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Trace {
         // faults at or after time T run identically until T (tests/integration/forks.rs).
         let tick = Duration::from_micros(crate::exec::TICK_US);
         let mut pruned_at = 0;
+        let mut tick_us = 0;
         loop {
-            sleep(tick).await;
-            let now_us = lock(&sup).now_us();
+            // Ticks at exact multiples of 1 ms: a `sleep` each would drift by the
+            // scheduling time of every tick.
+            tick_us += crate::exec::TICK_US;
+            let at = lock(&sup).instant(tick_us);
+            sleep_until(at).await;
+            let now_us = lock(&sup).reach(tick_us);
             loop {
                 let ops = {
                     let mut w = lock(&sup);

@@ -188,9 +188,12 @@ pub fn bench(json_out: bool, quick: bool, seed: u64) -> Result<ExitCode> {
 
     // Warm up caches and the allocator so the first figure is not penalized.
     bench::raw_madsim(sizes.round_trips / 10, seed);
-    let counters = RunOptions { keep_events: false };
-    let full = RunOptions { keep_events: true };
-    let cases: [(&str, Scenario, RunOptions); 7] = [
+    let counters = RunOptions::counters_only();
+    let full = RunOptions::default();
+    let des = counters.on(sovlab_sim::Engine::Des);
+    let cases: [(&str, Scenario, RunOptions); 8] = [
+        // The discrete-event executor on the `saga` case: `des_ratio`.
+        ("des", three_services("saga", 0.0, 200), des),
         ("saga", three_services("saga", 0.0, 200), counters),
         ("saga_loss", three_services("saga", 0.05, 200), counters),
         (
@@ -254,6 +257,13 @@ pub fn bench(json_out: bool, quick: bool, seed: u64) -> Result<ExitCode> {
         );
     }
 
+    // `des_ratio` is over CPU time, steady on a shared machine (`des_ratio_wall`: wall).
+    if let (Some(wall), Some(cpu)) = (m.get("des_ratio").cloned(), m.get("des_ratio_cpu").cloned())
+    {
+        m.insert("des_ratio_wall".into(), wall);
+        m.insert("des_ratio".into(), cpu);
+    }
+
     let sweep_scenario = Scenario::parse(SWEEP_SCENARIO, "scenarios/shared-db-crash.toml")
         .expect("the catalogue parses");
     bench::sweep(&sweep_scenario, sizes.sweep_seeds / 10, 1);
@@ -269,6 +279,25 @@ pub fn bench(json_out: bool, quick: bool, seed: u64) -> Result<ExitCode> {
         }
     }
     let (one_s, all_s) = (one.wall.per_s(), all.wall.per_s());
+    // The same sweep on the DES, in this process, right after: `des_sweep_ratio`.
+    let mut des_one = bench::SweepRate::default();
+    for _ in 0..sizes.repeats {
+        let r = bench::sweep_on(
+            &sweep_scenario,
+            sizes.sweep_seeds,
+            1,
+            sovlab_sim::Engine::Des,
+        );
+        if r.wall.per_s() > des_one.wall.per_s() {
+            des_one = r;
+        }
+    }
+    let des_one_s = des_one.wall.per_s();
+    m.insert("des_sweep_seeds_per_s_1".into(), json!(des_one_s.round()));
+    m.insert(
+        "des_sweep_ratio".into(),
+        json!(round(des_one_s / one_s.max(1e-9), 2)),
+    );
     m.insert("sweep_seeds_per_s_1".into(), json!(one_s.round()));
     m.insert("sweep_seeds_per_s_all".into(), json!(all_s.round()));
     m.insert(

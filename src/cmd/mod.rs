@@ -28,7 +28,16 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             trace,
             force,
             limits,
-        }) => run::run(&file, seed, json, trace.as_deref(), force, &limits),
+            engine,
+        }) => run::run(
+            &file,
+            seed,
+            json,
+            trace.as_deref(),
+            force,
+            &limits,
+            engine.engine,
+        ),
         Some(Command::Check { files }) => check::check(&files),
         Some(Command::List) => list::list(),
         Some(Command::Export {
@@ -39,7 +48,9 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             from,
             events,
             force,
+            engine,
         }) => export::export(export::Request {
+            engine: engine.engine,
             file: &file,
             seed,
             svg: svg.as_deref(),
@@ -53,18 +64,23 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             seed,
             out,
             force,
-        }) => shrink::shrink(&file, seed, out.as_deref(), force),
+            engine,
+        }) => shrink::shrink(&file, seed, out.as_deref(), force, engine.engine),
         Some(Command::Sweep {
             file,
             seeds,
             jobs,
             json,
             shard,
-        }) => sweep::sweep(&file, &seeds, jobs, json, shard.as_deref()),
-        Some(Command::Tui { file, seed, trace }) => {
-            tui::tui(file.as_deref(), seed, trace.as_deref())
-        }
-        None => tui::tui(None, None, None),
+            engine,
+        }) => sweep::sweep(&file, &seeds, jobs, json, shard.as_deref(), engine.engine),
+        Some(Command::Tui {
+            file,
+            seed,
+            trace,
+            engine,
+        }) => tui::tui(file.as_deref(), seed, trace.as_deref(), engine.engine),
+        None => tui::tui(None, None, None, sovlab_sim::Engine::default()),
         Some(Command::Bench {
             rss_child: true, ..
         }) => bench::rss_child(),

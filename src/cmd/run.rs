@@ -23,6 +23,7 @@ pub fn run(
     trace_path: Option<&Path>,
     force: bool,
     limits: &LimitArgs,
+    engine: sovlab_sim::Engine,
 ) -> Result<ExitCode> {
     let scenario = load_with_limits(file, limits)?;
     if let Some(t) = trace_path {
@@ -31,7 +32,7 @@ pub fn run(
         }
     }
     let seed = scenario.seed_or(seed);
-    let mut result = sovlab_sim::run_explained(&scenario, seed);
+    let mut result = sovlab_sim::run_explained_on(&scenario, seed, engine);
     result.report.file = Some(stem(file));
     if let Some(t) = trace_path {
         write_atomic(t, force, |w| result.trace.write_jsonl(w))?;

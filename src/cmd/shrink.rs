@@ -9,14 +9,20 @@ use std::path::Path;
 use std::process::ExitCode;
 
 /// Shrinks `file` at `seed` and writes the result (stdout by default).
-pub fn shrink(file: &Path, seed: u64, out: Option<&Path>, force: bool) -> Result<ExitCode> {
+pub fn shrink(
+    file: &Path,
+    seed: u64,
+    out: Option<&Path>,
+    force: bool,
+    engine: sovlab_sim::Engine,
+) -> Result<ExitCode> {
     let scenario = load(file)?;
     if let Some(o) = out {
         if same_file(o, file) {
             bail!("--out {} would overwrite the scenario file", o.display());
         }
     }
-    let shrunk = match shrink::shrink(&scenario, seed) {
+    let shrunk = match shrink::shrink_on(&scenario, seed, engine) {
         Ok(s) => s,
         Err(why) => bail!(
             "nothing to shrink: with seed {seed} this scenario {why}\n  hint: `sovlab sweep {} --seeds 0..1000` finds seeds that break an invariant",

@@ -67,6 +67,7 @@ pub fn sweep(
     jobs: Option<usize>,
     json: bool,
     shard: Option<&str>,
+    engine: sovlab_sim::Engine,
 ) -> Result<ExitCode> {
     let whole = parse_seeds(seeds)?;
     let shard = shard.map(parse_shard).transpose()?;
@@ -82,10 +83,12 @@ pub fn sweep(
     };
     let bar = progress_bar(range.end - range.start);
     let started = Instant::now();
-    let runs = sweep::run_seeds(&scenario, range.clone(), jobs, &|| bar.inc(1));
+    let runs = sweep::run_seeds_on(&scenario, range.clone(), jobs, engine, &|| bar.inc(1));
     let secs = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    let summary = sweep::summarize(&scenario, &whole, shard, range.clone(), &runs);
+    let mut summary = sweep::summarize(&scenario, &whole, shard, range.clone(), &runs);
+    // The seeds it names replay on this engine only.
+    summary["engine"] = serde_json::json!(engine);
     if json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {

@@ -18,12 +18,19 @@ pub(crate) fn catalogue() -> Vec<(String, String)> {
 }
 
 /// Opens the TUI: on the catalogue, on one scenario, or on a saved trace.
-pub fn tui(file: Option<&Path>, seed: Option<u64>, trace: Option<&Path>) -> Result<ExitCode> {
+pub fn tui(
+    file: Option<&Path>,
+    seed: Option<u64>,
+    trace: Option<&Path>,
+    engine: sovlab_sim::Engine,
+) -> Result<ExitCode> {
     let mut entries = catalogue();
     let mut app;
     if let Some(t) = trace {
         let result = sovlab_sim::trace_load::load_result(t)?;
         app = App::new(entries, seed);
+        // Re-runs and forks of a saved trace use the engine that wrote it.
+        app.engine = result.trace.engine;
         let label = format!("{} ({})", result.trace.scenario.name, t.display());
         app.open_result(label, result, Origin::Catalogue);
         if let Some(run) = app.run.as_mut() {
@@ -44,9 +51,11 @@ pub fn tui(file: Option<&Path>, seed: Option<u64>, trace: Option<&Path>) -> Resu
         entries.retain(|(l, _)| *l != label);
         entries.insert(0, (label, text));
         app = App::new(entries, seed);
+        app.engine = engine;
         app.open_scenario(&scenario, scenario.seed_or(seed));
     } else {
         app = App::new(entries, seed);
+        app.engine = engine;
     }
     // Checked after the input (a bad file is still reported as one): without a
     // terminal the UI cannot start, and the system's "No such device or address"

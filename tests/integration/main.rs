@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 mod core;
 mod docs;
+mod engines;
 mod forks;
 mod perf_determinism;
 mod pinned;

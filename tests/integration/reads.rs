@@ -231,7 +231,7 @@ fn the_read_report_matches_the_contract() {
     assert!(j["invariants"]["consistent-reads"]["holds"] == false);
     // Reads are judged from the event log: a counters-only run would misjudge them.
     assert!(sovlab_sim::check::needs_events(&s));
-    let counters_only = sovlab_sim::RunOptions { keep_events: false };
+    let counters_only = sovlab_sim::RunOptions::counters_only();
     let r = sovlab_sim::run_with(&s, 1, counters_only);
     assert_eq!(
         r.report.read.unwrap().complete,

@@ -247,7 +247,7 @@ fn parse_and_run(bytes: &[u8]) {
         s.limits.max_events = s.limits.max_events.min(20_000);
         // A bounded run: virtual time is cheap but not free.
         s.duration_ms = s.duration_ms.min(30_000);
-        let r = run_with(&s, 1, RunOptions { keep_events: false });
+        let r = run_with(&s, 1, RunOptions::counters_only());
         assert!(
             r.trace.event_count <= 20_000 + 1_000,
             "the event limit holds"

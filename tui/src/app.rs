@@ -386,6 +386,8 @@ pub const SPEEDS: [u32; 11] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000];
 /// The whole application.
 #[derive(Debug)]
 pub struct App {
+    /// The engine new runs use (forks and re-runs use their run's own).
+    pub engine: sovlab_sim::Engine,
     /// The screen that is up.
     pub screen: Screen,
     /// The catalogue.
@@ -435,6 +437,7 @@ impl App {
             })
             .collect();
         App {
+            engine: sovlab_sim::Engine::default(),
             screen: Screen::Catalogue,
             catalogue,
             cat_sel: 0,
@@ -456,7 +459,7 @@ impl App {
 
     /// Runs `scenario` with `seed` and shows it.
     pub fn open_scenario(&mut self, scenario: &Scenario, seed: u64) {
-        let result = sovlab_sim::run_explained(scenario, seed);
+        let result = sovlab_sim::run_explained_on(scenario, seed, self.engine);
         self.open_result(scenario.name.clone(), result, Origin::Catalogue);
     }
 

@@ -30,6 +30,8 @@ pub struct CompareRow {
 pub struct CompareView {
     /// The seed every row ran with.
     pub seed: u64,
+    /// The engine every row runs on.
+    pub engine: sovlab_sim::Engine,
     /// The scenario's name.
     pub name: String,
     /// One row per protocol run so far.
@@ -132,6 +134,11 @@ impl CompareView {
     /// The table for `base` with `seed` under every protocol, none run yet (see
     /// [`CompareView::work`]). `None` without a `[write]` section.
     pub fn new(base: &Scenario, seed: u64) -> Option<CompareView> {
+        CompareView::new_on(base, seed, sovlab_sim::Engine::default())
+    }
+
+    /// [`CompareView::new`] with every row run on `engine`.
+    pub fn new_on(base: &Scenario, seed: u64, engine: sovlab_sim::Engine) -> Option<CompareView> {
         base.write.as_ref()?;
         let waiting = VARIANTS
             .iter()
@@ -142,6 +149,7 @@ impl CompareView {
             .collect();
         Some(CompareView {
             seed,
+            engine,
             name: base.name.clone(),
             rows: Vec::new(),
             waiting,
@@ -158,7 +166,7 @@ impl CompareView {
         let (label, s, dropped) = self.waiting.remove(0);
         let result = match s.validate().into_iter().next() {
             Some(problem) => Err(problem.message),
-            None => Ok(Arc::new(sovlab_sim::run(&s, self.seed))),
+            None => Ok(Arc::new(sovlab_sim::run_on(&s, self.seed, self.engine))),
         };
         self.rows.push(CompareRow {
             label,

@@ -305,7 +305,7 @@ impl App {
             self.screen = Screen::Compare;
             return;
         }
-        match CompareView::new(&run.scenario, run.seed) {
+        match CompareView::new_on(&run.scenario, run.seed, run.trace().engine) {
             Some(mut c) => {
                 c.base = self.run.take().map(Box::new);
                 self.compare = Some(c);

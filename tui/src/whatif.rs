@@ -188,7 +188,8 @@ pub fn fork(run: &RunView, choice: &Choice) -> Result<RunView, String> {
     if let Some(p) = s.validate().into_iter().next() {
         return Err(format!("cannot fork: {}", p.message));
     }
-    let result = sovlab_sim::run(&s, run.seed);
+    // The same engine as the run forked: a seed replays only on its own engine.
+    let result = sovlab_sim::run_on(&s, run.seed, run.trace().engine);
     let old = &run.trace().events;
     let new = &result.trace.events;
     let diverged_at = old
@@ -267,7 +268,7 @@ pub fn reseed(run: &RunView, seed: u64) -> Result<RunView, String> {
         }
         _ => RunView::new(
             run.label.clone(),
-            Arc::new(sovlab_sim::run(&run.scenario, seed)),
+            Arc::new(sovlab_sim::run_explained_on(&run.scenario, seed, run.trace().engine)),
             run.origin,
         ),
     };

@@ -25,6 +25,7 @@ pub fn trace_at(text: &str, events: Vec<(NodeIx, EventKind)>) -> Trace {
         }
     }
     Trace {
+        engine: crate::Engine::Madsim,
         scenario: s,
         seed: 0,
         nodes: l.nodes,

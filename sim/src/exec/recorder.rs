@@ -9,6 +9,8 @@ use crate::trace::{Event, EventKind, Fnv64, LineWriter, StopReason};
 pub struct Recorder {
     events: Vec<Event>,
     keep_events: bool,
+    /// Write each event's JSON line and hash it (off for sweeps, which show no hash).
+    hashing: bool,
     count: u64,
     hash: Fnv64,
     lines: LineWriter,
@@ -24,6 +26,7 @@ impl Recorder {
         Recorder {
             events: Vec::new(),
             keep_events,
+            hashing: true,
             count: 0,
             hash: Fnv64::default(),
             lines: LineWriter::new(&layout.node_names, &layout.store_names),
@@ -36,11 +39,13 @@ impl Recorder {
     /// Records that `kind` happened at `node` at `t_us`.
     pub fn record(&mut self, t_us: u64, node: NodeIx, kind: EventKind) {
         let e = Event { t_us, node, kind };
-        // Every event feeds the hash, kept or not: a sweep's seed replays to the same
-        // `trace_hash` a full run prints.
-        self.line.clear();
-        self.lines.write(&mut self.line, self.count, &e);
-        self.hash.write(&self.line);
+        // Every event feeds the hash, kept or not, unless hashing is off: a
+        // counters-only run's seed replays to the same `trace_hash` a full run prints.
+        if self.hashing {
+            self.line.clear();
+            self.lines.write(&mut self.line, self.count, &e);
+            self.hash.write(&self.line);
+        }
         self.count += 1;
         if self.keep_events {
             self.events.push(e);
@@ -53,6 +58,11 @@ impl Recorder {
         }
     }
 
+    /// Stops (or restarts) writing and hashing event lines; the hash is then 0.
+    pub fn set_hashing(&mut self, on: bool) {
+        self.hashing = on;
+    }
+
     /// How many events were recorded.
     pub fn count(&self) -> u64 {
         self.count
@@ -60,6 +70,9 @@ impl Recorder {
 
     /// The trace hash so far.
     pub fn hash(&self) -> u64 {
+        if !self.hashing {
+            return 0;
+        }
         self.hash.finish()
     }
 

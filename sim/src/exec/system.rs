@@ -192,6 +192,11 @@ impl System {
         }
     }
 
+    /// Applies the recording side of `opts` (`hash`; `keep_events` is given to `new`).
+    pub fn configure(&mut self, opts: &super::RunOptions) {
+        self.rec.set_hashing(opts.hash);
+    }
+
     /// The run's nodes and stores.
     pub fn layout(&self) -> &Layout {
         &self.layout
@@ -342,6 +347,13 @@ impl System {
     fn send(&mut self, from: NodeIx, to: NodeIx, msg: Msg, now_us: u64, chance: &mut dyn Chance) {
         self.counters.sent += 1;
         self.record(now_us, from, EventKind::Send { to, msg });
+        if from == to {
+            // A call inside one process (a coordinator hosted on its service's node):
+            // no network, so no loss, duplicate, partition or latency. It waits in the
+            // inbox behind what is there and is handled in the same wake-up.
+            self.push(to, Input::Message { from, msg });
+            return;
+        }
         match self.net.fate(from, to, chance) {
             Fate::Dropped(reason) => {
                 self.counters.dropped += 1;
@@ -530,6 +542,8 @@ impl System {
             end_us: self.end_us,
             stop: self.rec.stop.clone().unwrap_or(StopReason::Duration),
             final_stores: self.stores.iter().map(Store::snapshot).collect(),
+            // The executor names itself if it is not the reference.
+            engine: super::Engine::Madsim,
         }
     }
 }

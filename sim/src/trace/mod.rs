@@ -104,6 +104,9 @@ pub struct Trace {
     pub stop: StopReason,
     /// Each store's content at the end, by store index.
     pub final_stores: Vec<Snapshot>,
+    /// The executor that ran it: a seed replays exactly on the same engine.
+    #[serde(default)]
+    pub engine: crate::exec::Engine,
 }
 
 /// FNV-1a 64-bit, fed incrementally.
@@ -164,6 +167,7 @@ impl Trace {
             "sovlab": env!("CARGO_PKG_VERSION"),
             "scenario": self.scenario.name,
             "seed": self.seed,
+            "engine": self.engine,
             "nodes": self.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
             // The scenario as run, so a saved trace is self-contained: a viewer rebuilds
             // nodes, stores and verdicts from it without the original file.

@@ -19,6 +19,8 @@ use std::process::ExitCode;
 
 /// What the user asked for.
 pub struct Request<'a> {
+    /// The executor.
+    pub engine: sovlab_sim::Engine,
     /// The scenario file or catalogue name.
     pub file: &'a Path,
     /// Seed (default: the scenario's, else 0).
@@ -55,7 +57,7 @@ pub fn export(req: Request<'_>) -> Result<ExitCode> {
     }
     let scenario = load(req.file)?;
     let seed = scenario.seed_or(req.seed);
-    let r = sovlab_sim::run(&scenario, seed);
+    let r = sovlab_sim::run_on(&scenario, seed, req.engine);
     let total = r.trace.events.len() as u64;
     if req.from >= total.max(1) {
         bail!(

@@ -1,0 +1,212 @@
+//! The discrete-event executor: one loop over a binary heap of timed events, one
+//! seeded RNG, no async, no locks, no task per message. It drives the same
+//! [`System`] as the madsim executor and keeps the same rules
+//! (docs/architecture.md, "The core and its executors").
+//!
+//! Time jumps from one due event to the next: an event's time is exactly the time
+//! it was scheduled for (a send's time plus its latency, a tick's multiple of 1 ms).
+//! Events due at one instant run in a random order drawn from the run's RNG, as
+//! madsim runs its ready tasks in a random order: each event gets a random tie-break
+//! when it is scheduled.
+
+use super::{RunOptions, Step, System, Todo, TICK_US};
+use crate::msg::{Msg, NodeIx};
+use crate::scenario::Scenario;
+use crate::trace::Trace;
+use rand::rngs::SmallRng;
+use rand::{RngCore, SeedableRng};
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+/// Something due at a time.
+#[derive(Debug, Clone, Copy)]
+enum Ev {
+    /// A message in transit reaches `to`.
+    Arrive { from: NodeIx, to: NodeIx, msg: Msg },
+    /// A timer of `node` is due.
+    Timer {
+        node: NodeIx,
+        timer: u64,
+        incarnation: u32,
+    },
+    /// `node` has input: handle its inbox.
+    Wake(NodeIx),
+    /// `node` boots (at the start, or after a restart).
+    Boot(NodeIx),
+    /// The supervisor tick: faults, then the end check.
+    Tick,
+}
+
+/// A heap entry: the earliest `at_us` first, then the smallest tie-break.
+struct Due {
+    at_us: u64,
+    tie: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Due {}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed: `BinaryHeap` is a max-heap and the earliest must come out first.
+        (other.at_us, other.tie).cmp(&(self.at_us, self.tie))
+    }
+}
+
+/// The executor's state beside the core.
+struct Des {
+    sys: System,
+    now_us: u64,
+    queue: BinaryHeap<Due>,
+    rng: SmallRng,
+    /// A node whose handler saw the run stopped handles nothing more (as madsim's
+    /// node loop returns then), until it boots again.
+    ended: Vec<bool>,
+}
+
+impl Des {
+    fn at(&mut self, at_us: u64, ev: Ev) {
+        let tie = self.rng.next_u64();
+        self.queue.push(Due { at_us, tie, ev });
+    }
+
+    /// Schedules the core's todos, in the order it pushed them.
+    fn drain(&mut self) {
+        let now = self.now_us;
+        // `todo()` borrows the core; the heap and RNG are separate fields.
+        let Des {
+            sys, queue, rng, ..
+        } = self;
+        for todo in sys.todo() {
+            let (at_us, ev) = match todo {
+                Todo::Arrive {
+                    after_us,
+                    from,
+                    to,
+                    msg,
+                } => (now + after_us, Ev::Arrive { from, to, msg }),
+                Todo::Timer {
+                    after_us,
+                    node,
+                    timer,
+                    incarnation,
+                } => (
+                    now + after_us,
+                    Ev::Timer {
+                        node,
+                        timer,
+                        incarnation,
+                    },
+                ),
+                Todo::Wake(n) => (now, Ev::Wake(n)),
+                Todo::Boot(n) => (now, Ev::Boot(n)),
+                // Its timers are stale now; the core drops them when they come.
+                Todo::Kill(_) => continue,
+            };
+            let tie = rng.next_u64();
+            queue.push(Due { at_us, tie, ev });
+        }
+    }
+
+    fn boot(&mut self, n: NodeIx) {
+        self.ended[usize::from(n)] = false;
+        self.sys.boot(n, self.now_us, &mut self.rng);
+        self.drain();
+    }
+
+    fn wake(&mut self, n: NodeIx) {
+        if self.ended[usize::from(n)] {
+            return;
+        }
+        loop {
+            match self.sys.handle_next(n, self.now_us, &mut self.rng) {
+                Step::Idle => break,
+                Step::Stale => continue,
+                Step::Ran => {
+                    self.drain();
+                    if self.sys.stopped() {
+                        self.ended[usize::from(n)] = true;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fires the faults due now, then checks the end; true: the run is over.
+    fn tick(&mut self) -> bool {
+        while self.sys.fire_next_fault(self.now_us) {
+            self.drain();
+        }
+        if self.sys.check_end(self.now_us) {
+            return true;
+        }
+        self.at(self.now_us + TICK_US, Ev::Tick);
+        false
+    }
+
+    fn go(&mut self) {
+        for n in 0..self.sys.node_count() {
+            self.at(0, Ev::Boot(n as NodeIx));
+        }
+        self.at(TICK_US, Ev::Tick);
+        // The tick is always scheduled again, so the queue never runs dry.
+        while let Some(Due { at_us, ev, .. }) = self.queue.pop() {
+            self.now_us = at_us;
+            match ev {
+                Ev::Arrive { from, to, msg } => {
+                    self.sys.arrive(from, to, msg, at_us);
+                    self.drain();
+                }
+                Ev::Timer {
+                    node,
+                    timer,
+                    incarnation,
+                } => {
+                    self.sys.timer_due(node, timer, incarnation);
+                    self.drain();
+                }
+                Ev::Wake(n) => self.wake(n),
+                Ev::Boot(n) => self.boot(n),
+                Ev::Tick => {
+                    if self.tick() {
+                        break;
+                    }
+                }
+            }
+        }
+        self.sys.finish(self.now_us);
+    }
+}
+
+/// Runs `scenario` with `seed` on the discrete-event executor and returns its
+/// trace. Deterministic: the same scenario and seed give the same trace, byte for
+/// byte (a different one than madsim's: the engines order ties differently).
+pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Trace {
+    let mut sys = System::new(scenario, opts.keep_events);
+    sys.configure(&opts);
+    let n = sys.node_count();
+    let mut des = Des {
+        sys,
+        now_us: 0,
+        queue: BinaryHeap::with_capacity(256),
+        rng: SmallRng::seed_from_u64(seed),
+        ended: vec![false; n],
+    };
+    des.go();
+    let mut trace = des.sys.trace(seed);
+    trace.engine = super::Engine::Des;
+    trace
+}

@@ -1,0 +1,353 @@
+//! The two engines and the core's rules they share: local calls inside one node,
+//! exact delivery times, and cross-checks that keep the discrete-event executor
+//! honest against madsim, the reference (rates over many seeds, final stores, traces
+//! that load back).
+
+use crate::util::{root, scenario};
+use sovlab_sim::trace::{EventKind, Trace};
+use sovlab_sim::{run_with, Engine, RunOptions, Scenario};
+use std::collections::BTreeMap;
+
+/// An orchestrated saga whose coordinator runs on the `orders` node, on a lossy,
+/// duplicating network.
+fn hosted(loss: f64, duplicate: f64, latency: [u64; 2]) -> Scenario {
+    scenario(&format!(
+        r#"
+name = "hosted"
+duration_ms = 3000
+[network]
+loss = {loss}
+duplicate = {duplicate}
+latency_ms = [{}, {}]
+[[service]]
+name = "orders"
+[[service]]
+name = "payments"
+store = "key-value"
+[write]
+protocol = "saga"
+coordinator = "orders"
+transactions = 20
+concurrency = 3
+steps = [{{ service = "orders" }}, {{ service = "payments", amount = 5 }}]
+"#,
+        latency[0], latency[1]
+    ))
+}
+
+fn full(engine: Engine) -> RunOptions {
+    RunOptions::default().on(engine)
+}
+
+/// (sender, message id) of a send; sends of one id from one node are one message.
+type Key = (u16, u32);
+
+/// Every send's time, and every delivery's time, by (sender, message id).
+fn sends_and_deliveries(t: &Trace) -> (BTreeMap<Key, u64>, BTreeMap<Key, Vec<u64>>) {
+    let mut sends = BTreeMap::new();
+    let mut delivered: BTreeMap<Key, Vec<u64>> = BTreeMap::new();
+    for e in &t.events {
+        match &e.kind {
+            EventKind::Send { msg, .. } => {
+                sends.insert((e.node, msg.id), e.t_us);
+            }
+            EventKind::Deliver { from, msg } => {
+                delivered.entry((*from, msg.id)).or_default().push(e.t_us)
+            }
+            _ => {}
+        }
+    }
+    (sends, delivered)
+}
+
+#[test]
+fn a_hosted_coordinator_talks_to_its_service_without_the_network() {
+    for engine in Engine::ALL {
+        let mut local = 0;
+        for seed in 0..20 {
+            let t = run_with(&hosted(0.3, 0.3, [2, 10]), seed, full(engine)).trace;
+            let (sends, delivered) = sends_and_deliveries(&t);
+            for e in &t.events {
+                let (to, msg) = match &e.kind {
+                    EventKind::Drop { to, msg, .. } | EventKind::Duplicate { to, msg } => {
+                        (*to, msg)
+                    }
+                    _ => continue,
+                };
+                assert_ne!(
+                    e.node, to,
+                    "{engine} seed {seed}: a local message was lost or duplicated: {msg:?}"
+                );
+            }
+            for e in &t.events {
+                let EventKind::Send { to, msg } = &e.kind else {
+                    continue;
+                };
+                if *to != e.node {
+                    continue;
+                }
+                local += 1;
+                let key = (e.node, msg.id);
+                assert_eq!(
+                    delivered.get(&key).map(Vec::as_slice),
+                    Some(&[sends[&key]][..]),
+                    "{engine} seed {seed}: a local message is delivered once, at once"
+                );
+            }
+        }
+        assert!(local > 100, "{engine}: only {local} local messages");
+    }
+}
+
+#[test]
+fn a_delivery_comes_exactly_at_send_time_plus_latency() {
+    // [2, 2]: every network message takes exactly 2 ms; [0, 0]: the 1 ms floor;
+    // [2, 10]: never more than 10 ms (the madsim clock once stamped 10 001 us).
+    for (latency, lo, hi) in [
+        ([2, 2], 2000, 2000),
+        ([0, 0], 1000, 1000),
+        ([2, 10], 2000, 10_000),
+    ] {
+        for engine in Engine::ALL {
+            let mut seen = 0;
+            for seed in 0..10 {
+                let t = run_with(&hosted(0.0, 0.2, latency), seed, full(engine)).trace;
+                let (sends, delivered) = sends_and_deliveries(&t);
+                for (key, times) in &delivered {
+                    let sent = sends[key];
+                    for &at in times {
+                        if at == sent {
+                            continue; // local
+                        }
+                        seen += 1;
+                        let d = at - sent;
+                        assert!(
+                            (lo..=hi).contains(&d),
+                            "{engine} seed {seed} latency {latency:?}: delivered {d} us after its send"
+                        );
+                    }
+                }
+            }
+            assert!(seen > 100, "{engine}: {seen} deliveries");
+        }
+    }
+}
+
+/// The catalogue, parsed.
+fn catalogue() -> Vec<(String, Scenario)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            out.push((path.file_name().unwrap().to_string_lossy().into_owned(), s));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// What one engine's runs of one scenario add up to.
+#[derive(Default)]
+struct Tally {
+    runs: f64,
+    /// Runs (of the first `EXPECT_SEEDS`) whose `[expect]` was met.
+    expect_met: f64,
+    sent: f64,
+    dropped: f64,
+    duplicated: f64,
+    queries: f64,
+    complete: f64,
+    /// Runs that broke each invariant.
+    broken: BTreeMap<String, f64>,
+}
+
+const EXPECT_SEEDS: u64 = 200;
+const RATE_SEEDS: u64 = 500;
+
+fn tally(s: &Scenario, engine: Engine) -> Tally {
+    // Counters only, no hash: what a sweep pays.
+    let opts = RunOptions {
+        keep_events: sovlab_sim::check::needs_events(s),
+        hash: false,
+        engine,
+    };
+    let mut t = Tally::default();
+    for seed in 0..RATE_SEEDS {
+        let r = run_with(s, seed, opts);
+        t.runs += 1.0;
+        if seed < EXPECT_SEEDS && r.report.expect.met {
+            t.expect_met += 1.0;
+        }
+        let m = r.report.messages;
+        t.sent += m.sent as f64;
+        t.dropped += m.dropped as f64;
+        t.duplicated += m.duplicated as f64;
+        if let Some(q) = &r.report.read {
+            t.queries += f64::from(q.complete + q.partial + q.failed);
+            t.complete += f64::from(q.complete);
+        }
+        for v in &r.verdicts {
+            *t.broken.entry(v.name.clone()).or_default() += f64::from(u8::from(!v.holds));
+        }
+    }
+    t
+}
+
+/// Two proportions agree within four standard errors of their difference (pooled).
+fn agree(what: &str, (a, n): (f64, f64), (b, m): (f64, f64)) -> Result<(), String> {
+    if n == 0.0 || m == 0.0 {
+        return Ok(());
+    }
+    let p = (a + b) / (n + m);
+    let se = (p * (1.0 - p) * (1.0 / n + 1.0 / m)).sqrt();
+    let d = (a / n - b / m).abs();
+    if d <= 4.0 * se + 1e-12 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: madsim {:.4} vs des {:.4} (n {n}, {m}); 4 s.e. = {:.4}",
+            a / n,
+            b / m,
+            4.0 * se
+        ))
+    }
+}
+
+#[test]
+fn every_catalogue_scenario_behaves_alike_on_both_engines() {
+    let mut problems = Vec::new();
+    for (name, s) in catalogue() {
+        let (a, b) = (tally(&s, Engine::Madsim), tally(&s, Engine::Des));
+        let n = EXPECT_SEEDS as f64;
+        let (ea, eb) = (a.expect_met / n, b.expect_met / n);
+        if (ea - eb).abs() > 0.1 {
+            problems.push(format!("{name}: expect met madsim {ea:.3} vs des {eb:.3}"));
+        }
+        let mut checks = vec![
+            agree("loss", (a.dropped, a.sent), (b.dropped, b.sent)),
+            agree(
+                "duplication",
+                (a.duplicated, a.sent),
+                (b.duplicated, b.sent),
+            ),
+            agree(
+                "completeness",
+                (a.complete, a.queries),
+                (b.complete, b.queries),
+            ),
+        ];
+        for (inv, &broke) in &a.broken {
+            let other = b.broken.get(inv).copied().unwrap_or(0.0);
+            checks.push(agree(inv, (broke, a.runs), (other, b.runs)));
+        }
+        problems.extend(
+            checks
+                .into_iter()
+                .filter_map(Result::err)
+                .map(|e| format!("{name}: {e}")),
+        );
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn a_loss_free_fixed_latency_run_ends_with_the_same_stores_on_both_engines() {
+    let s = scenario(
+        r#"
+name = "calm"
+duration_ms = 3000
+[network]
+latency_ms = [3, 3]
+[[service]]
+name = "orders"
+[[service]]
+name = "inventory"
+store = "document"
+capacity = 1000
+[[service]]
+name = "payments"
+store = "key-value"
+capacity = 100000
+[write]
+protocol = "saga"
+transactions = 30
+concurrency = 4
+steps = [{ service = "orders" }, { service = "inventory", amount = 2 }, { service = "payments", amount = 7 }]
+"#,
+    );
+    for seed in 0..5 {
+        let a = run_with(&s, seed, full(Engine::Madsim));
+        let b = run_with(&s, seed, full(Engine::Des));
+        assert_eq!(a.report.write.as_ref().unwrap().committed, 30);
+        assert_eq!(
+            a.trace.final_stores, b.trace.final_stores,
+            "seed {seed}: final stores differ"
+        );
+        assert_ne!(
+            a.trace.hash, b.trace.hash,
+            "two engines, two orders of events"
+        );
+    }
+}
+
+#[test]
+fn des_traces_load_back_and_pass_the_same_checkers() {
+    let dir = crate::util::tempdir("des-traces");
+    for (name, s) in catalogue() {
+        let r = run_with(&s, 3, full(Engine::Des));
+        assert_eq!(r.trace.engine, Engine::Des);
+        assert_eq!(r.report.engine, "des");
+        let path = dir.join(&name).with_extension("jsonl");
+        let mut out = Vec::new();
+        r.trace.write_jsonl(&mut out).unwrap();
+        std::fs::write(&path, out).unwrap();
+        let back = sovlab_sim::trace_load::load_result(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.trace.engine, Engine::Des, "{name}");
+        assert_eq!(back.trace.hash, r.trace.hash, "{name}");
+        assert_eq!(back.verdicts, r.verdicts, "{name}");
+    }
+}
+
+#[test]
+fn a_seed_replays_exactly_on_its_engine() {
+    let s = hosted(0.2, 0.1, [1, 9]);
+    let a = run_with(&s, 5, full(Engine::Des));
+    let b = run_with(&s, 5, full(Engine::Des));
+    let c = run_with(&s, 6, full(Engine::Des));
+    let jsonl = |t: &Trace| {
+        let mut v = Vec::new();
+        t.write_jsonl(&mut v).unwrap();
+        v
+    };
+    assert_eq!(jsonl(&a.trace), jsonl(&b.trace));
+    assert_ne!(a.trace.hash, c.trace.hash);
+    // Counters only or not, the hash is the same (a sweep's seed replays with `run`).
+    let counted = run_with(&s, 5, RunOptions::counters_only().on(Engine::Des));
+    assert_eq!(counted.trace.hash, a.trace.hash);
+    // A sweep's runs skip the hash.
+    let unhashed = RunOptions {
+        hash: false,
+        ..RunOptions::counters_only()
+    };
+    assert_eq!(run_with(&s, 5, unhashed.on(Engine::Des)).trace.hash, 0);
+}
+
+#[test]
+fn the_engine_is_named_on_the_command_line_in_the_header_and_the_report() {
+    let out = crate::util::sovlab(&["run", "checkout-saga", "--engine", "des", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["engine"], "des");
+    let out = crate::util::sovlab(&["run", "checkout-saga", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["engine"], "madsim");
+    let bad = crate::util::sovlab(&["run", "checkout-saga", "--engine", "tokio"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(bad.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected \"madsim\" or \"des\""));
+    let s =
+        scenario(&std::fs::read_to_string(root().join("scenarios/checkout-saga.toml")).unwrap());
+    let t = run_with(&s, 1, full(Engine::Des)).trace;
+    let header: serde_json::Value = serde_json::from_str(&t.header_line()).unwrap();
+    assert_eq!(header["engine"], "des");
+}
