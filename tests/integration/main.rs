@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 mod core;
 mod forks;
+mod keyed;
 mod perf_determinism;
 mod props;
 mod protocols;
