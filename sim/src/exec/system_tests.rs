@@ -369,6 +369,44 @@ crash = "orders"
 }
 
 #[test]
+fn for_ms_ends_a_window_where_the_absolute_end_would() {
+    let absolute = r#"
+[[fault]]
+at_ms = 20
+partition = [["orders"], ["payments"]]
+heal_ms = 50
+[[fault]]
+at_ms = 30
+loss = 0.5
+until_ms = 35
+"#;
+    let relative = r#"
+[[fault]]
+at_ms = 20
+partition = [["orders"], ["payments"]]
+for_ms = 30
+[[fault]]
+at_ms = 30
+loss = 0.5
+for_ms = 5
+"#;
+    let (a, b) = (scenario(1, absolute), scenario(1, relative));
+    let (sa, sb) = (System::new(&a, 7, false), System::new(&b, 7, false));
+    let ends: Vec<u64> = fault_schedule(&b, sb.layout())
+        .iter()
+        .map(|d| d.at_us)
+        .collect();
+    assert_eq!(ends, [20_000, 30_000, 35_000, 50_000]);
+    assert_eq!(
+        fault_schedule(&a, sa.layout()),
+        fault_schedule(&b, sb.layout())
+    );
+    // What shrink edits: the same fault with its absolute end.
+    let f = b.faults[0].clone().with_absolute_end();
+    assert_eq!((f.heal_ms, f.for_ms), (Some(50), None));
+}
+
+#[test]
 fn delays_shorter_than_the_floor_wait_the_floor() {
     let mut s = scenario(1, "");
     s.network.latency_ms = [0, 0];
