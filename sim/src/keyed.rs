@@ -7,7 +7,8 @@
 //! [`Purpose`] so two kinds of decision about the same thing never share a stream.
 
 use rand::rngs::SmallRng;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
+use std::collections::BTreeMap;
 
 /// What a stream decides; the first part of every key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -52,6 +53,65 @@ pub fn stream(seed: u64, purpose: Purpose, parts: &[u64]) -> SmallRng {
     SmallRng::seed_from_u64(key_hash(seed, purpose, parts))
 }
 
+/// The keyed draws of one run: a seed, and how many times each key was drawn so far.
+///
+/// A decision that can happen more than once under the same key (a step's rule judged
+/// again after a retry, the same message sent again) gets the next *occurrence* of
+/// its key: the n-th draw of key K is `stream(seed, purpose, K ++ [n])`. The count is
+/// per key, so another transaction drawing more never shifts it. Keys are told apart
+/// by their 64-bit hash (a collision in one run is about as likely as 2^-40).
+#[derive(Debug, Clone)]
+pub struct Draws {
+    seed: u64,
+    seen: BTreeMap<u64, u32>,
+}
+
+impl Draws {
+    /// No key drawn yet, under `seed`.
+    pub fn new(seed: u64) -> Draws {
+        Draws {
+            seed,
+            seen: BTreeMap::new(),
+        }
+    }
+
+    /// The run's seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The stream of the next occurrence of (`purpose`, `parts`).
+    pub fn next(&mut self, purpose: Purpose, parts: &[u64]) -> SmallRng {
+        let n = self.seen.entry(key_hash(0, purpose, parts)).or_insert(0);
+        let occurrence = u64::from(*n);
+        *n += 1;
+        let mut key = parts.to_vec();
+        key.push(occurrence);
+        stream(self.seed, purpose, &key)
+    }
+
+    /// True with probability `p`, drawn from the next occurrence of the key; never
+    /// draws (and counts no occurrence) for p <= 0 or p >= 1.
+    pub fn chance(&mut self, purpose: Purpose, parts: &[u64], p: f64) -> bool {
+        if p <= 0.0 {
+            false
+        } else if p >= 1.0 {
+            true
+        } else {
+            self.next(purpose, parts).gen::<f64>() < p
+        }
+    }
+
+    /// A uniform pick in `0..n` from the next occurrence of the key; 0 without
+    /// drawing when `n <= 1`.
+    pub fn pick(&mut self, purpose: Purpose, parts: &[u64], n: u32) -> u32 {
+        if n <= 1 {
+            return 0;
+        }
+        self.next(purpose, parts).gen_range(0..n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +134,42 @@ mod tests {
             let d: Vec<f64> = (0..8).map(|_| o.gen()).collect();
             assert_ne!(d, d1);
         }
+    }
+
+    #[test]
+    fn a_key_counts_its_own_occurrences_only() {
+        let mut a = Draws::new(3);
+        let mut b = Draws::new(3);
+        // `b` draws other keys in between: key [1, 2]'s draws do not move.
+        let xa: Vec<u32> = (0..6)
+            .map(|_| a.pick(Purpose::Rule, &[1, 2], 1000))
+            .collect();
+        let xb: Vec<u32> = (0..6)
+            .map(|i| {
+                b.pick(Purpose::Rule, &[9, i], 1000);
+                b.pick(Purpose::Message, &[1, 2], 1000);
+                b.pick(Purpose::Rule, &[1, 2], 1000)
+            })
+            .collect();
+        assert_eq!(xa, xb);
+        // Successive occurrences of one key are different draws.
+        assert!(xa.windows(2).any(|w| w[0] != w[1]), "{xa:?}");
+    }
+
+    #[test]
+    fn certain_and_impossible_chances_use_no_occurrence() {
+        let mut a = Draws::new(5);
+        let mut b = Draws::new(5);
+        assert!(a.chance(Purpose::Rule, &[1], 1.0));
+        assert!(!a.chance(Purpose::Rule, &[1], 0.0));
+        assert_eq!(a.pick(Purpose::Read, &[1], 1), 0);
+        let d: Vec<bool> = (0..20)
+            .map(|_| a.chance(Purpose::Rule, &[1], 0.5))
+            .collect();
+        let e: Vec<bool> = (0..20)
+            .map(|_| b.chance(Purpose::Rule, &[1], 0.5))
+            .collect();
+        assert_eq!(d, e);
     }
 
     #[test]

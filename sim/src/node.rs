@@ -5,8 +5,11 @@
 //! [`Cx`]: messages to send, timers to set, local transactions on its *own* stores,
 //! and protocol events for the trace. No async, no clock, no randomness of its own:
 //! the context supplies time and chance, so a protocol can be driven step by step in
-//! a unit test with no runtime at all.
+//! a unit test with no runtime at all. Chance is keyed: a node names what it decides
+//! (`cx.chance_for(Purpose::Rule, &[txn, step], p)`) and gets that decision's own
+//! stream, so no draw depends on how many others came before it (see [`crate::keyed`]).
 
+use crate::keyed::{Draws, Purpose};
 use crate::msg::{Msg, MsgId, NodeIx, StepIx, TxnId};
 use crate::store::{Store, Write};
 use crate::trace::{EventKind, Local};
@@ -39,7 +42,8 @@ pub enum Effect {
     Event(EventKind),
 }
 
-/// Where chance comes from: the executor's seeded RNG.
+/// A source of uniform draws (the network model draws a message's fate from its
+/// keyed stream through it; tests may pass any seeded RNG).
 pub trait Chance {
     /// A uniform draw in [0, 1).
     fn uniform(&mut self) -> f64;
@@ -61,7 +65,7 @@ pub struct Cx<'a> {
     store_ids: &'a [u16],
     effects: &'a mut Vec<Effect>,
     next_msg_id: &'a mut MsgId,
-    chance: &'a mut dyn Chance,
+    draws: &'a mut Draws,
 }
 
 impl<'a> Cx<'a> {
@@ -73,7 +77,7 @@ impl<'a> Cx<'a> {
         store_ids: &'a [u16],
         effects: &'a mut Vec<Effect>,
         next_msg_id: &'a mut MsgId,
-        chance: &'a mut dyn Chance,
+        draws: &'a mut Draws,
     ) -> Self {
         Cx {
             now_us,
@@ -82,7 +86,7 @@ impl<'a> Cx<'a> {
             store_ids,
             effects,
             next_msg_id,
-            chance,
+            draws,
         }
     }
 
@@ -113,23 +117,17 @@ impl<'a> Cx<'a> {
         self.effects.push(Effect::Event(kind));
     }
 
-    /// True with probability `p` (never draws for p <= 0 or p >= 1).
-    pub fn chance(&mut self, p: f64) -> bool {
-        if p <= 0.0 {
-            false
-        } else if p >= 1.0 {
-            true
-        } else {
-            self.chance.uniform() < p
-        }
+    /// True with probability `p`, from the next occurrence of the stream keyed by
+    /// (`purpose`, `key`) (never draws for p <= 0 or p >= 1). A step's rule is keyed
+    /// by `[txn, step]`; its occurrence is the attempt.
+    pub fn chance_for(&mut self, purpose: Purpose, key: &[u64], p: f64) -> bool {
+        self.draws.chance(purpose, key, p)
     }
 
-    /// A uniform draw in `0..n`; 0 without drawing when `n <= 1`.
-    pub fn pick(&mut self, n: u32) -> u32 {
-        if n <= 1 {
-            return 0;
-        }
-        ((self.chance.uniform() * f64::from(n)) as u32).min(n - 1)
+    /// A uniform draw in `0..n` from the next occurrence of the stream keyed by
+    /// (`purpose`, `key`); 0 without drawing when `n <= 1`.
+    pub fn pick_for(&mut self, purpose: Purpose, key: &[u64], n: u32) -> u32 {
+        self.draws.pick(purpose, key, n)
     }
 
     /// The effects of the current call so far, in order (a wrapper node uses this to
@@ -174,14 +172,14 @@ pub struct Harness {
     /// Effects of the last call.
     pub effects: Vec<Effect>,
     next_id: MsgId,
-    rng: rand::rngs::StdRng,
+    draws: Draws,
     /// Virtual time given to the next call.
     pub now_us: u64,
     me: NodeIx,
 }
 
 impl Harness {
-    /// A harness for node `me` owning `stores`, with a seeded RNG.
+    /// A harness for node `me` owning `stores`, drawing keyed chance under `seed`.
     pub fn new(me: NodeIx, stores: Vec<Store>, seed: u64) -> Harness {
         let store_ids = (0..stores.len() as u16).collect();
         Harness {
@@ -189,7 +187,7 @@ impl Harness {
             store_ids,
             effects: Vec::new(),
             next_id: 1000,
-            rng: rand::SeedableRng::seed_from_u64(seed),
+            draws: Draws::new(seed),
             now_us: 0,
             me,
         }
@@ -209,7 +207,7 @@ impl Harness {
             &self.store_ids,
             &mut self.effects,
             &mut self.next_id,
-            &mut self.rng,
+            &mut self.draws,
         );
         f(node, &mut cx);
         std::mem::take(&mut self.effects)

@@ -467,6 +467,10 @@ pub struct Fault {
     /// Restrict the loss window to the link between these two nodes (both directions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<[String; 2]>,
+    /// How long a partition or loss window lasts, from its start (instead of the
+    /// absolute `heal_ms` / `until_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_ms: Option<u64>,
 }
 
 /// What kind of fault a [`Fault`] is.
@@ -498,6 +502,26 @@ pub enum FaultKind<'a> {
 }
 
 impl Fault {
+    /// The absolute end a `for_ms` duration gives: `at_ms + for_ms`.
+    fn end_by_duration(&self) -> Option<u64> {
+        self.for_ms.map(|d| self.at_ms.saturating_add(d))
+    }
+
+    /// The same fault with a `for_ms` duration written as the absolute `heal_ms` /
+    /// `until_ms` it means (what shrink edits).
+    pub fn with_absolute_end(mut self) -> Fault {
+        if let Some(end) = self.end_by_duration() {
+            if self.partition.is_some() && self.heal_ms.is_none() {
+                self.heal_ms = Some(end);
+            }
+            if self.loss.is_some() && self.until_ms.is_none() {
+                self.until_ms = Some(end);
+            }
+            self.for_ms = None;
+        }
+        self
+    }
+
     /// The kind of this fault; `None` when zero or several kinds are set (a validation error).
     pub fn kind(&self) -> Option<FaultKind<'_>> {
         match (&self.crash, &self.partition, self.loss) {
@@ -507,11 +531,11 @@ impl Fault {
             }),
             (None, Some(groups), None) => Some(FaultKind::Partition {
                 groups,
-                heal_ms: self.heal_ms,
+                heal_ms: self.heal_ms.or(self.end_by_duration()),
             }),
             (None, None, Some(p)) => Some(FaultKind::Loss {
                 p,
-                until_ms: self.until_ms,
+                until_ms: self.until_ms.or(self.end_by_duration()),
                 link: self.link.as_ref(),
             }),
             _ => None,

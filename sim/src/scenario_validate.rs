@@ -1,7 +1,7 @@
 //! Semantic checks of a parsed scenario: what the types cannot say.
 
 use crate::scenario::{
-    FaultKind, PathPart, Problem, Protocol, ReadMethod, Scenario, CLIENT, INVARIANTS,
+    Fault, FaultKind, PathPart, Problem, Protocol, ReadMethod, Scenario, CLIENT, INVARIANTS,
 };
 use crate::scenario_hints::did_you_mean;
 use std::collections::BTreeSet;
@@ -42,6 +42,19 @@ impl Validator {
             message: message.into(),
             hint,
         });
+    }
+
+    /// A window ends one way: `for_ms` (relative) or the absolute `end` key, not both.
+    fn one_end(&mut self, f: &Fault, i: usize, end: &'static str, has_end: bool) {
+        if f.for_ms.is_some() && has_end {
+            self.problem(
+                vec![Key("fault"), Index(i), Key("for_ms")],
+                format!("for_ms and {end} both end this fault"),
+                Some(format!(
+                    "keep one: for_ms is a duration from at_ms, {end} an absolute time"
+                )),
+            );
+        }
     }
 
     fn probability(&mut self, path: Vec<PathPart>, what: &str, p: f64) {
@@ -644,11 +657,19 @@ impl Validator {
                     stray(self, "heal_ms", f.heal_ms.is_some(), "partition");
                     stray(self, "until_ms", f.until_ms.is_some(), "loss");
                     stray(self, "link", f.link.is_some(), "loss");
+                    if f.for_ms.is_some() {
+                        self.problem(
+                            p("for_ms"),
+                            "for_ms belongs to a partition or loss fault",
+                            Some("a crash lasts restart_ms: write restart_ms = ...".into()),
+                        );
+                    }
                 }
                 FaultKind::Partition { groups, heal_ms } => {
                     stray(self, "restart_ms", f.restart_ms.is_some(), "crash");
                     stray(self, "until_ms", f.until_ms.is_some(), "loss");
                     stray(self, "link", f.link.is_some(), "loss");
+                    self.one_end(f, i, "heal_ms", f.heal_ms.is_some());
                     if groups.len() < 2 {
                         self.problem(
                             p("partition"),
@@ -698,6 +719,7 @@ impl Validator {
                 } => {
                     stray(self, "restart_ms", f.restart_ms.is_some(), "crash");
                     stray(self, "heal_ms", f.heal_ms.is_some(), "partition");
+                    self.one_end(f, i, "until_ms", f.until_ms.is_some());
                     self.probability(p("loss"), "loss", prob);
                     if let Some(u) = until_ms {
                         if u < f.at_ms {

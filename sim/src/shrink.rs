@@ -155,6 +155,9 @@ pub fn minimize(
     seed: u64,
     test: &mut dyn FnMut(&Scenario, u64) -> bool,
 ) -> (Scenario, u64) {
+    // Durations as absolute ends: the passes move a fault's start and end.
+    let mut s = s;
+    s.faults = s.faults.into_iter().map(Fault::with_absolute_end).collect();
     let mut m = Minimizer {
         best: s,
         seed,

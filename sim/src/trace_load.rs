@@ -14,7 +14,8 @@ use crate::read::ReadResult;
 use crate::scenario::Scenario;
 use crate::store::{RejectReason, Snapshot, Write};
 use crate::trace::{
-    Counters, DropReason, Event, EventKind, Fnv64, Local, StopReason, Trace, TRACE_VERSION,
+    Counters, DropReason, Event, EventKind, Fnv64, Local, StopReason, Trace,
+    OLDEST_READABLE_VERSION, TRACE_VERSION,
 };
 use crate::{report, RunResult};
 use serde::de::DeserializeOwned;
@@ -98,12 +99,12 @@ pub fn parse(text: &str, file: &str) -> Result<Trace, TraceError> {
         ));
     }
     match h.get("version").and_then(Value::as_u64) {
-        Some(v) if v == u64::from(TRACE_VERSION) => {}
+        Some(v) if (u64::from(OLDEST_READABLE_VERSION)..=u64::from(TRACE_VERSION)).contains(&v) => {}
         other => {
             return Err(err(
                 1,
                 format!(
-                "unsupported trace version {other:?}; this sovlab reads version {TRACE_VERSION}"
+                "unsupported trace version {other:?}; this sovlab reads versions {OLDEST_READABLE_VERSION} to {TRACE_VERSION}"
             ),
             ))
         }
@@ -529,6 +530,27 @@ link = ["coordinator", "database"]
         ] {
             assert!(text.contains(&format!("\"kind\":\"{k}\"")), "{k} missing");
         }
+    }
+
+    #[test]
+    fn version_1_traces_still_load_and_later_versions_do_not() {
+        let s = Scenario::parse(SCENARIO, "t.toml").unwrap();
+        let run = crate::run(&s, 2);
+        let text = jsonl(&run.trace);
+        let v2 = format!("\"version\":{TRACE_VERSION}");
+        assert!(
+            text.lines().next().unwrap().contains(&v2),
+            "written as version 2"
+        );
+        let v1 = text.replacen(&v2, "\"version\":1", 1);
+        assert_eq!(parse(&v1, "old.jsonl").unwrap().events, run.trace.events);
+        let v3 = text.replacen(&v2, "\"version\":3", 1);
+        let e = parse(&v3, "new.jsonl").unwrap_err();
+        assert!(
+            e.message.contains("unsupported trace version"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

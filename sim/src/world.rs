@@ -165,15 +165,14 @@ async fn node_loop(world: Shared, me: NodeIx) {
         let mut w = lock(&world);
         w.wakes[usize::from(me)] = Some(tx);
         let now = w.now_us();
-        w.sys.boot(me, now, &mut madsim::rand::thread_rng());
+        w.sys.boot(me, now);
         w.drain(&world);
     }
     while rx.next().await.is_some() {
         let mut w = lock(&world);
         let now = w.now_us();
-        let mut rng = madsim::rand::thread_rng();
         loop {
-            match w.sys.handle_next(me, now, &mut rng) {
+            match w.sys.handle_next(me, now) {
                 Step::Idle => break,
                 Step::Stale => continue,
                 Step::Ran => {
@@ -194,7 +193,7 @@ pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Trace {
     // The lab's own net model decides loss and latency; madsim's sockets are unused.
     config.net.packet_loss_rate = 0.0;
     let runtime = Runtime::with_seed_and_config(seed, config);
-    let mut sys = System::new(scenario, opts.keep_events);
+    let mut sys = System::new(scenario, seed, opts.keep_events);
     sys.configure(&opts);
     let n = sys.node_count();
     let world: Shared = Arc::new(Mutex::new(World {
@@ -302,6 +301,6 @@ pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Trace {
     w.wakes.iter_mut().for_each(|s| *s = None);
     drop(w);
     drop(runtime);
-    let trace = lock(&world).sys.trace(seed);
+    let trace = lock(&world).sys.trace();
     trace
 }

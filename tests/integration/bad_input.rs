@@ -72,6 +72,28 @@ fn heal_before_the_partition_is_a_contradiction() {
 }
 
 #[test]
+fn a_window_ends_by_for_ms_or_by_its_absolute_end_not_both() {
+    let text = format!(
+        "{GOOD_HEAD}[[service]]\nname = \"payments\"\n[[fault]]\nat_ms = 300\nloss = 0.5\nuntil_ms = 400\nfor_ms = 50\n"
+    );
+    let (err, path) = run_bad("for-ms", &text);
+    assert!(err.contains(&format!("{path}:10:10")), "{err}");
+    assert!(
+        err.contains("for_ms and until_ms both end this fault"),
+        "{err}"
+    );
+    let text = format!(
+        "{GOOD_HEAD}[[service]]\nname = \"payments\"\n[[fault]]\nat_ms = 300\ncrash = \"payments\"\nfor_ms = 50\n"
+    );
+    let (err, path) = run_bad("for-ms-crash", &text);
+    assert!(err.contains(&format!("{path}:9:10")), "{err}");
+    assert!(
+        err.contains("for_ms belongs to a partition or loss fault"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_missing_file_is_usage_not_a_panic() {
     let out = sovlab(&["run", "/nonexistent/x.toml"]);
     assert_eq!(out.status.code(), Some(2));

@@ -6,6 +6,7 @@ mod core;
 mod docs;
 mod engines;
 mod forks;
+mod keyed;
 mod perf_determinism;
 mod pinned;
 mod props;

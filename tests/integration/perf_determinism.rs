@@ -62,8 +62,9 @@ link = ["client", "coordinator"]
 /// That changes madsim's random draws in every run with a fault, as all of these
 /// have; runs without faults keep their traces.
 ///
-/// Re-pinned (branch `des`), every hash here: two rules of the core changed every
-/// trace. A coordinator hosted on a service's node calls it locally (no network: no
+/// Re-pinned, every hash here, when keyed randomness (trace version 2: every draw
+/// from a stream keyed by what it decides, `sim/src/keyed.rs`) met two new rules of
+/// the core. A coordinator hosted on a service's node calls it locally (no network: no
 /// loss, duplicate or latency, and no random draw for it), and a delivery is stamped
 /// at exactly its send time plus the drawn latency (the madsim clock had stamped it
 /// 1-2 us late); madsim's supervisor ticks at exact multiples of 1 ms.

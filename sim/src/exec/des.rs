@@ -122,7 +122,7 @@ impl Des {
 
     fn boot(&mut self, n: NodeIx) {
         self.ended[usize::from(n)] = false;
-        self.sys.boot(n, self.now_us, &mut self.rng);
+        self.sys.boot(n, self.now_us);
         self.drain();
     }
 
@@ -131,7 +131,7 @@ impl Des {
             return;
         }
         loop {
-            match self.sys.handle_next(n, self.now_us, &mut self.rng) {
+            match self.sys.handle_next(n, self.now_us) {
                 Step::Idle => break,
                 Step::Stale => continue,
                 Step::Ran => {
@@ -195,7 +195,7 @@ impl Des {
 /// trace. Deterministic: the same scenario and seed give the same trace, byte for
 /// byte (a different one than madsim's: the engines order ties differently).
 pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Trace {
-    let mut sys = System::new(scenario, opts.keep_events);
+    let mut sys = System::new(scenario, seed, opts.keep_events);
     sys.configure(&opts);
     let n = sys.node_count();
     let mut des = Des {
@@ -206,7 +206,7 @@ pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Trace {
         ended: vec![false; n],
     };
     des.go();
-    let mut trace = des.sys.trace(seed);
+    let mut trace = des.sys.trace();
     trace.engine = super::Engine::Des;
     trace
 }

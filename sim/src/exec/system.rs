@@ -7,9 +7,10 @@
 
 use super::faults::{fault_schedule, Action, Due};
 use super::recorder::Recorder;
+use crate::keyed::{Draws, Purpose};
 use crate::msg::{Msg, MsgId, NodeIx};
 use crate::net::{Fate, Net};
-use crate::node::{Chance, Cx, Effect, Node};
+use crate::node::{Cx, Effect, Node};
 use crate::patterns::{self, Layout};
 use crate::scenario::Scenario;
 use crate::store::Store;
@@ -125,6 +126,8 @@ pub struct System {
     rec: Recorder,
     counters: Counters,
     next_msg_id: MsgId,
+    /// Every random decision of the run, keyed by what it decides.
+    draws: Draws,
     in_flight: u64,
     effects: Vec<Effect>,
     todo: Vec<Todo>,
@@ -140,8 +143,8 @@ impl Drop for System {
 }
 
 impl System {
-    /// The system of `scenario`, every node down and not yet booted.
-    pub fn new(scenario: &Scenario, keep_events: bool) -> System {
+    /// The system of `scenario` under `seed`, every node down and not yet booted.
+    pub fn new(scenario: &Scenario, seed: u64, keep_events: bool) -> System {
         let layout = patterns::layout(scenario);
         let faults = fault_schedule(scenario, &layout);
         let mut slots: Vec<Slot> = (0..layout.nodes.len())
@@ -183,6 +186,7 @@ impl System {
             net,
             counters: Counters::default(),
             next_msg_id: 0,
+            draws: Draws::new(seed),
             in_flight: 0,
             effects: Vec::new(),
             todo: Vec::new(),
@@ -243,14 +247,14 @@ impl System {
 
     /// Starts `node` for the first time, or after a restart: a fresh machine, then
     /// its `on_start` / `on_recover`.
-    pub fn boot(&mut self, me: NodeIx, now_us: u64, chance: &mut dyn Chance) {
+    pub fn boot(&mut self, me: NodeIx, now_us: u64) {
         let slot = &mut self.slots[usize::from(me)];
         slot.up = true;
         slot.booting = false;
         let first = !slot.started;
         slot.started = true;
         slot.machine = Some(patterns::build_node(&self.scenario, &self.layout, me));
-        self.call(me, now_us, chance, |n, cx| {
+        self.call(me, now_us, |n, cx| {
             if first {
                 n.on_start(cx)
             } else {
@@ -261,7 +265,7 @@ impl System {
 
     /// Handles the next input in `me`'s inbox, to completion: no crash can come
     /// between a handler and its effects (handler atomicity).
-    pub fn handle_next(&mut self, me: NodeIx, now_us: u64, chance: &mut dyn Chance) -> Step {
+    pub fn handle_next(&mut self, me: NodeIx, now_us: u64) -> Step {
         let Some(input) = self.slots[usize::from(me)].inbox.pop_front() else {
             return Step::Idle;
         };
@@ -269,27 +273,21 @@ impl System {
             Input::Message { from, msg } => {
                 self.counters.delivered += 1;
                 self.record(now_us, me, EventKind::Deliver { from, msg });
-                self.call(me, now_us, chance, |n, cx| n.on_message(cx, from, msg));
+                self.call(me, now_us, |n, cx| n.on_message(cx, from, msg));
             }
             Input::Timer { timer, incarnation } => {
                 if incarnation != self.slots[usize::from(me)].incarnation {
                     return Step::Stale;
                 }
                 self.record(now_us, me, EventKind::Timer { timer });
-                self.call(me, now_us, chance, |n, cx| n.on_timer(cx, timer));
+                self.call(me, now_us, |n, cx| n.on_timer(cx, timer));
             }
         }
         Step::Ran
     }
 
     /// Calls node `me` with a context, then carries out its effects in order.
-    fn call(
-        &mut self,
-        me: NodeIx,
-        now_us: u64,
-        chance: &mut dyn Chance,
-        f: impl FnOnce(&mut dyn Node, &mut Cx),
-    ) {
+    fn call(&mut self, me: NodeIx, now_us: u64, f: impl FnOnce(&mut dyn Node, &mut Cx)) {
         let Some(mut node) = self.slots[usize::from(me)].machine.take() else {
             return;
         };
@@ -299,6 +297,7 @@ impl System {
             stores,
             effects,
             next_msg_id,
+            draws,
             ..
         } = self;
         let ids = &slots[usize::from(me)].stores;
@@ -315,22 +314,22 @@ impl System {
                 ids,
                 effects,
                 next_msg_id,
-                &mut *chance,
+                draws,
             );
             f(node.as_mut(), &mut cx);
         }
-        self.apply_effects(me, now_us, chance);
+        self.apply_effects(me, now_us);
         let slot = &mut self.slots[usize::from(me)];
         slot.busy = node.busy();
         slot.machine = Some(node);
     }
 
-    fn apply_effects(&mut self, me: NodeIx, now_us: u64, chance: &mut dyn Chance) {
+    fn apply_effects(&mut self, me: NodeIx, now_us: u64) {
         let mut effects = std::mem::take(&mut self.effects);
         // Drained by value: an event's writes move into the trace, uncopied.
         for effect in effects.drain(..) {
             match effect {
-                Effect::Send { to, msg } => self.send(me, to, msg, now_us, chance),
+                Effect::Send { to, msg } => self.send(me, to, msg, now_us),
                 Effect::Timer { after_us, timer } => self.todo.push(Todo::Timer {
                     after_us: after_us.max(MIN_DELAY_US),
                     node: me,
@@ -344,7 +343,7 @@ impl System {
         self.effects = effects;
     }
 
-    fn send(&mut self, from: NodeIx, to: NodeIx, msg: Msg, now_us: u64, chance: &mut dyn Chance) {
+    fn send(&mut self, from: NodeIx, to: NodeIx, msg: Msg, now_us: u64) {
         self.counters.sent += 1;
         self.record(now_us, from, EventKind::Send { to, msg });
         if from == to {
@@ -354,7 +353,18 @@ impl System {
             self.push(to, Input::Message { from, msg });
             return;
         }
-        match self.net.fate(from, to, chance) {
+        // Keyed by what the message is and which send of it this is, never by its id
+        // (ids shift when another transaction sends more): loss, latency, duplicate
+        // and the duplicate's latency all come from this one stream.
+        let key = [
+            u64::from(from),
+            u64::from(to),
+            msg.kind as u64,
+            u64::from(msg.txn),
+            u64::from(msg.step),
+        ];
+        let mut chance = self.draws.next(Purpose::Message, &key);
+        match self.net.fate(from, to, &mut chance) {
             Fate::Dropped(reason) => {
                 self.counters.dropped += 1;
                 self.record(now_us, from, EventKind::Drop { to, msg, reason });
@@ -529,10 +539,10 @@ impl System {
     }
 
     /// The trace of the finished run (its events are taken out of the system).
-    pub fn trace(&mut self, seed: u64) -> Trace {
+    pub fn trace(&mut self) -> Trace {
         Trace {
             scenario: self.scenario.clone(),
-            seed,
+            seed: self.draws.seed(),
             nodes: self.layout.nodes.clone(),
             stores: self.layout.stores.clone(),
             events: self.rec.take_events(),

@@ -4,8 +4,6 @@ use super::*;
 use crate::scenario::{Scenario, StoreKind};
 use crate::store::Snapshot;
 use crate::trace::Event;
-use rand::rngs::StdRng;
-use rand::SeedableRng;
 
 /// A saga over two services, loss-free, with `extra` appended (faults, limits).
 fn scenario(transactions: u32, extra: &str) -> Scenario {
@@ -38,10 +36,6 @@ steps = [{{ service = "orders" }}, {{ service = "payments", amount = 3 }}]
     Scenario::parse(&text, "core.toml").expect("test scenario parses")
 }
 
-fn rng() -> StdRng {
-    StdRng::seed_from_u64(7)
-}
-
 /// A minimal executor for tests: runs every [`Todo`] in time order (ties: the order
 /// pushed), booting nodes at 0 and firing faults at each tick, until `until_us`.
 struct Driver {
@@ -60,9 +54,9 @@ impl Driver {
         }
     }
 
-    fn boot_all(&mut self, sys: &mut System, chance: &mut dyn Chance) {
+    fn boot_all(&mut self, sys: &mut System) {
         for n in 0..sys.node_count() {
-            sys.boot(n as NodeIx, 0, chance);
+            sys.boot(n as NodeIx, 0);
             self.take(sys);
         }
     }
@@ -100,7 +94,7 @@ impl Driver {
     }
 
     /// Carries out `todo` now.
-    fn apply(&mut self, sys: &mut System, todo: Todo, chance: &mut dyn Chance) {
+    fn apply(&mut self, sys: &mut System, todo: Todo) {
         let now = self.now_us;
         match todo {
             Todo::Arrive { from, to, msg, .. } => sys.arrive(from, to, msg, now),
@@ -110,15 +104,15 @@ impl Driver {
                 incarnation,
                 ..
             } => sys.timer_due(node, timer, incarnation),
-            Todo::Wake(n) => while sys.handle_next(n, now, chance) != Step::Idle {},
-            Todo::Boot(n) => sys.boot(n, now, chance),
+            Todo::Wake(n) => while sys.handle_next(n, now) != Step::Idle {},
+            Todo::Boot(n) => sys.boot(n, now),
             Todo::Kill(_) => {}
         }
         self.take(sys);
     }
 
     /// Runs until `until_us` or the end rule says stop; returns whether it stopped.
-    fn run(&mut self, sys: &mut System, until_us: u64, chance: &mut dyn Chance) -> bool {
+    fn run(&mut self, sys: &mut System, until_us: u64) -> bool {
         let mut next_tick = TICK_US;
         loop {
             if next_tick <= self.next_at() {
@@ -136,7 +130,7 @@ impl Driver {
                 continue;
             }
             let todo = self.pop();
-            self.apply(sys, todo, chance);
+            self.apply(sys, todo);
         }
     }
 }
@@ -148,54 +142,54 @@ fn payments(sys: &System) -> (NodeIx, usize) {
 }
 
 fn events(sys: &mut System) -> Vec<Event> {
-    sys.trace(0).events
+    sys.trace().events
 }
 
 #[test]
 fn a_run_left_alone_ends_quiescent_before_its_duration() {
-    let mut sys = System::new(&scenario(2, ""), true);
-    let (mut d, mut r) = (Driver::new(), rng());
-    d.boot_all(&mut sys, &mut r);
+    let mut sys = System::new(&scenario(2, ""), 7, true);
+    let mut d = Driver::new();
+    d.boot_all(&mut sys);
     assert!(!sys.quiescent(), "the client has transactions to submit");
-    assert!(d.run(&mut sys, 10_000_000, &mut r));
+    assert!(d.run(&mut sys, 10_000_000));
     assert!(d.now_us < 10_000_000, "stopped at {} us", d.now_us);
-    assert_eq!(sys.trace(0).stop, StopReason::Quiescent);
+    assert_eq!(sys.trace().stop, StopReason::Quiescent);
 }
 
 #[test]
 fn quiescence_is_judged_before_the_duration() {
-    let mut sys = System::new(&scenario(1, ""), true);
-    let (mut d, mut r) = (Driver::new(), rng());
-    d.boot_all(&mut sys, &mut r);
+    let mut sys = System::new(&scenario(1, ""), 7, true);
+    let mut d = Driver::new();
+    d.boot_all(&mut sys);
     // Run the work out without ever reaching a tick's end check past the duration.
-    assert!(d.run(&mut sys, 10_000_000, &mut r));
+    assert!(d.run(&mut sys, 10_000_000));
     assert!(sys.quiescent());
     sys.rec.stop = None;
     assert!(sys.check_end(u64::MAX));
-    assert_eq!(sys.trace(0).stop, StopReason::Quiescent);
+    assert_eq!(sys.trace().stop, StopReason::Quiescent);
 }
 
 #[test]
 fn busy_work_stops_at_the_duration_and_not_a_microsecond_before() {
-    let mut sys = System::new(&scenario(50, ""), true);
-    let (mut d, mut r) = (Driver::new(), rng());
-    d.boot_all(&mut sys, &mut r);
+    let mut sys = System::new(&scenario(50, ""), 7, true);
+    let mut d = Driver::new();
+    d.boot_all(&mut sys);
     assert!(!sys.check_end(10_000 * 1000 - 1));
     assert!(!sys.stopped());
     assert!(sys.check_end(10_000 * 1000));
-    assert_eq!(sys.trace(0).stop, StopReason::Duration);
+    assert_eq!(sys.trace().stop, StopReason::Duration);
 }
 
 #[test]
 fn a_limit_stops_the_run_first_and_is_its_last_event() {
-    let mut sys = System::new(&scenario(50, "[limits]\nmax_events = 12"), true);
-    let (mut d, mut r) = (Driver::new(), rng());
-    d.boot_all(&mut sys, &mut r);
-    assert!(d.run(&mut sys, 10_000_000, &mut r));
+    let mut sys = System::new(&scenario(50, "[limits]\nmax_events = 12"), 7, true);
+    let mut d = Driver::new();
+    d.boot_all(&mut sys);
+    assert!(d.run(&mut sys, 10_000_000));
     // A limit beats quiescence and the duration alike.
     assert!(sys.check_end(u64::MAX));
     sys.finish(d.now_us);
-    let t = sys.trace(0);
+    let t = sys.trace();
     assert!(matches!(t.stop, StopReason::Limit(_)), "{:?}", t.stop);
     assert!(matches!(
         t.events.last().unwrap().kind,
@@ -208,10 +202,10 @@ fn a_limit_stops_the_run_first_and_is_its_last_event() {
 fn a_restart_to_come_keeps_the_run_going() {
     // The one transaction is over long before the crash.
     let faults = "[[fault]]\nat_ms = 200\ncrash = \"payments\"\nrestart_ms = 500";
-    let mut sys = System::new(&scenario(1, faults), true);
-    let (mut d, mut r) = (Driver::new(), rng());
-    d.boot_all(&mut sys, &mut r);
-    assert!(d.run(&mut sys, 10_000_000, &mut r));
+    let mut sys = System::new(&scenario(1, faults), 7, true);
+    let mut d = Driver::new();
+    d.boot_all(&mut sys);
+    assert!(d.run(&mut sys, 10_000_000));
     assert!(
         d.now_us >= 700_000,
         "stopped at {} us, before the restart",
@@ -228,10 +222,10 @@ fn a_restart_to_come_keeps_the_run_going() {
 
 #[test]
 fn a_crash_loses_inbox_and_memory_but_not_stores() {
-    let mut sys = System::new(&scenario(1, ""), true);
-    let (mut d, mut r) = (Driver::new(), rng());
-    d.boot_all(&mut sys, &mut r);
-    assert!(d.run(&mut sys, 10_000_000, &mut r));
+    let mut sys = System::new(&scenario(1, ""), 7, true);
+    let mut d = Driver::new();
+    d.boot_all(&mut sys);
+    assert!(d.run(&mut sys, 10_000_000));
     let (pay, store) = payments(&sys);
     let before: Snapshot = sys.stores()[store].snapshot();
     assert_ne!(before, Store::new(StoreKind::KeyValue, 1000).snapshot());
@@ -246,15 +240,15 @@ fn a_crash_loses_inbox_and_memory_but_not_stores() {
     assert!(sys.crash(pay, d.now_us));
     assert!(!sys.crash(pay, d.now_us), "a node down cannot crash again");
     assert!(sys.todo().any(|t| t == Todo::Kill(pay)));
-    assert_eq!(sys.handle_next(pay, d.now_us, &mut r), Step::Idle);
+    assert_eq!(sys.handle_next(pay, d.now_us), Step::Idle);
     assert!(sys.slots[usize::from(pay)].machine.is_none());
     assert_eq!(sys.stores()[store].snapshot(), before);
     // The restart boots a fresh machine; the old timer belongs to the dead one.
     assert!(sys.restart(pay, d.now_us));
     assert!(sys.todo().any(|t| t == Todo::Boot(pay)));
-    sys.boot(pay, d.now_us, &mut r);
+    sys.boot(pay, d.now_us);
     sys.timer_due(pay, 99, incarnation);
-    assert_eq!(sys.handle_next(pay, d.now_us, &mut r), Step::Stale);
+    assert_eq!(sys.handle_next(pay, d.now_us), Step::Stale);
     let ev = events(&mut sys);
     let after: Vec<&EventKind> = ev[seen as usize..].iter().map(|e| &e.kind).collect();
     let down = |k: &&&EventKind| matches!(k, EventKind::Drop { reason: DropReason::Down, to, .. } if *to == pay);
@@ -266,19 +260,19 @@ fn a_crash_loses_inbox_and_memory_but_not_stores() {
 
 #[test]
 fn a_handler_runs_to_completion_before_a_crash() {
-    let mut sys = System::new(&scenario(1, ""), true);
-    let (mut d, mut r) = (Driver::new(), rng());
-    d.boot_all(&mut sys, &mut r);
+    let mut sys = System::new(&scenario(1, ""), 7, true);
+    let mut d = Driver::new();
+    d.boot_all(&mut sys);
     // Run until the client's first request waits in orders' inbox.
     let orders = sys.layout().target("orders").expect("orders node");
     loop {
         match d.pop() {
             Todo::Wake(n) if n == orders => break,
-            todo => d.apply(&mut sys, todo, &mut r),
+            todo => d.apply(&mut sys, todo),
         }
     }
     let seen = sys.event_count() as usize;
-    assert_eq!(sys.handle_next(orders, d.now_us, &mut r), Step::Ran);
+    assert_eq!(sys.handle_next(orders, d.now_us), Step::Ran);
     // Its effects are all done: the local commit recorded, its reply in transit.
     let sent: Vec<Todo> = sys.todo().collect();
     assert!(sent
@@ -348,9 +342,9 @@ crash = "orders"
     assert!(matches!(due[3].action, Action::Partition { .. }));
     assert_eq!(due[4].action, Action::Heal);
     // The core fires them in that order, each at the first tick at or after its time.
-    let mut sys = System::new(&s, true);
-    let (mut d, mut r) = (Driver::new(), rng());
-    d.boot_all(&mut sys, &mut r);
+    let mut sys = System::new(&s, 7, true);
+    let mut d = Driver::new();
+    d.boot_all(&mut sys);
     assert!(!sys.fire_next_fault(19_999));
     assert!(sys.fire_next_fault(20_000));
     assert!(!sys.fire_next_fault(20_000));
@@ -375,12 +369,49 @@ crash = "orders"
 }
 
 #[test]
+fn for_ms_ends_a_window_where_the_absolute_end_would() {
+    let absolute = r#"
+[[fault]]
+at_ms = 20
+partition = [["orders"], ["payments"]]
+heal_ms = 50
+[[fault]]
+at_ms = 30
+loss = 0.5
+until_ms = 35
+"#;
+    let relative = r#"
+[[fault]]
+at_ms = 20
+partition = [["orders"], ["payments"]]
+for_ms = 30
+[[fault]]
+at_ms = 30
+loss = 0.5
+for_ms = 5
+"#;
+    let (a, b) = (scenario(1, absolute), scenario(1, relative));
+    let (sa, sb) = (System::new(&a, 7, false), System::new(&b, 7, false));
+    let ends: Vec<u64> = fault_schedule(&b, sb.layout())
+        .iter()
+        .map(|d| d.at_us)
+        .collect();
+    assert_eq!(ends, [20_000, 30_000, 35_000, 50_000]);
+    assert_eq!(
+        fault_schedule(&a, sa.layout()),
+        fault_schedule(&b, sb.layout())
+    );
+    // What shrink edits: the same fault with its absolute end.
+    let f = b.faults[0].clone().with_absolute_end();
+    assert_eq!((f.heal_ms, f.for_ms), (Some(50), None));
+}
+
+#[test]
 fn delays_shorter_than_the_floor_wait_the_floor() {
     let mut s = scenario(1, "");
     s.network.latency_ms = [0, 0];
-    let mut sys = System::new(&s, true);
-    let mut r = rng();
-    sys.boot(0, 0, &mut r);
+    let mut sys = System::new(&s, 7, true);
+    sys.boot(0, 0);
     let todos: Vec<Todo> = sys.todo().collect();
     assert!(!todos.is_empty());
     for t in todos {

@@ -10,6 +10,7 @@
 //! With a `[read]` section the client is also a reader (see [`Reader`]).
 
 use super::{Layout, CLIENT_NODE};
+use crate::keyed::Purpose;
 use crate::msg::{Msg, MsgKind, NodeIx, TxnId};
 use crate::node::{timer_id, timer_parts, Cx, Node};
 use crate::scenario::{Coordination, Protocol, Scenario};
@@ -245,7 +246,9 @@ impl Reader {
         }
         self.issued += 1;
         let query = self.issued;
-        let txn = 1 + cx.pick(started.max(1));
+        // Keyed by the query: which transaction it asks about does not depend on
+        // what else was drawn before it.
+        let txn = 1 + cx.pick_for(Purpose::Read, &[u64::from(query)], started.max(1));
         let mut msg = Msg::new(MsgKind::Query, txn, 0)
             .value(i64::from(query))
             .at(cx.now_us);

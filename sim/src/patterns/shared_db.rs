@@ -17,6 +17,7 @@
 
 use super::reliable::Resender;
 use super::{Layout, CLIENT_NODE};
+use crate::keyed::Purpose;
 use crate::msg::{Msg, MsgId, MsgKind, NodeIx, StepIx, TxnId};
 use crate::node::{timer_id, timer_parts, Cx, Node};
 use crate::scenario::Scenario;
@@ -201,7 +202,8 @@ impl Database {
         for (i, st) in self.steps.iter().enumerate() {
             let step = i as StepIx;
             let available = cx.store(st.store).available();
-            let reason = if cx.chance(st.reject) {
+            let key = [u64::from(txn), u64::from(step)];
+            let reason = if cx.chance_for(Purpose::Rule, &key, st.reject) {
                 RejectReason::Rule
             } else if available < st.amount {
                 RejectReason::Insufficient

@@ -21,8 +21,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::io;
 
-/// Version of the trace format.
-pub const TRACE_VERSION: u32 = 1;
+/// Version of the trace format (2: keyed randomness; the lines are as in 1).
+pub const TRACE_VERSION: u32 = 2;
+
+/// The oldest trace version this sovlab still reads: version 1 lines are the same,
+/// only the runs that produced them drew their chance differently.
+pub const OLDEST_READABLE_VERSION: u32 = 1;
 
 /// What a node is in the simulated system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

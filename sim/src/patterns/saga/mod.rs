@@ -23,6 +23,7 @@ pub mod semantic_lock;
 pub mod service;
 
 use super::{service_index, Idle, Layout};
+use crate::keyed::Purpose;
 use crate::msg::{Msg, MsgKind, NodeIx, StepIx, TxnId};
 use crate::node::{timer_parts, Cx, Node};
 use crate::scenario::{Coordination, Countermeasure, Scenario, Service as ServiceSection};
@@ -163,7 +164,8 @@ pub fn key_parts(key: u64) -> (u8, TxnId, StepIx) {
 /// it with [`refusal`] in its own local transaction.
 pub fn judge(cx: &mut Cx, store: usize, txn: TxnId, rule: StepRule) -> Option<RejectReason> {
     let available = cx.store(store).available();
-    let reason = if cx.chance(rule.reject) {
+    let key = [u64::from(txn), u64::from(rule.step)];
+    let reason = if cx.chance_for(Purpose::Rule, &key, rule.reject) {
         RejectReason::Rule
     } else if available < rule.amount {
         RejectReason::Insufficient
