@@ -190,7 +190,7 @@ pub enum Publish {
     Direct,
 }
 
-/// What a saga does about its lost isolation (Garcia-Molina & Salem; Richardson §4.3).
+/// What a saga does about its lost isolation (Garcia-Molina & Salem; Richardson, section 4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Countermeasure {
@@ -271,7 +271,7 @@ pub struct Step {
     pub kind: StepKind,
 }
 
-/// The kind of a saga step (Garcia-Molina & Salem; Richardson §4.3).
+/// The kind of a saga step (Garcia-Molina & Salem; Richardson, section 4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StepKind {

@@ -268,7 +268,11 @@ pub fn reseed(run: &RunView, seed: u64) -> Result<RunView, String> {
         }
         _ => RunView::new(
             run.label.clone(),
-            Arc::new(sovlab_sim::run_explained_on(&run.scenario, seed, run.trace().engine)),
+            Arc::new(sovlab_sim::run_explained_on(
+                &run.scenario,
+                seed,
+                run.trace().engine,
+            )),
             run.origin,
         ),
     };

@@ -2,8 +2,8 @@
 
 pub mod about;
 pub mod diagram;
-pub mod glyphs;
 pub mod fork_diff;
+pub mod glyphs;
 pub mod inspector;
 pub mod timeline;
 pub mod verdict;

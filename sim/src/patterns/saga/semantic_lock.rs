@@ -1,5 +1,5 @@
 //! The semantic lock (Garcia-Molina & Salem 1987; Richardson, *Microservices
-//! Patterns* §4.3): a countermeasure for a saga's lost isolation, on a service's side.
+//! Patterns*, section 4.3): a countermeasure for a saga's lost isolation, on a service's side.
 //!
 //! A step that takes units marks them *pending* until its saga is decided: the
 //! orchestrator's `decide` (commit) settles them, a compensation gives them back. A
