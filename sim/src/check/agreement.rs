@@ -67,20 +67,8 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
 #[cfg(test)]
 mod tests {
     use crate::check::check;
-    use crate::check::fixtures::{local, trace_of};
+    use crate::check::fixtures::{local, trace_of, TWO_PC};
     use crate::store::Write;
-
-    const TWO: &str = r#"
-name = "t"
-[[service]]
-name = "orders"
-[[service]]
-name = "payments"
-[write]
-protocol = "two-phase-commit"
-transactions = 1
-steps = [{ service = "orders" }, { service = "payments" }]
-"#;
 
     fn held() -> Vec<crate::trace::EventKind> {
         vec![
@@ -108,7 +96,7 @@ steps = [{ service = "orders" }, { service = "payments" }]
     fn one_participant_applying_and_another_releasing_disagree() {
         let mut events = held();
         events.push(local(1, Write::Release { txn: 1, step: 1 }));
-        let v = check(&trace_of(TWO, events), "agreement");
+        let v = check(&trace_of(TWO_PC, events), "agreement");
         assert!(!v.holds);
         assert_eq!(v.at_seq, Some(3));
         assert_eq!(
@@ -121,6 +109,6 @@ steps = [{ service = "orders" }, { service = "payments" }]
     fn the_same_decision_everywhere_agrees() {
         let mut events = held();
         events.push(local(1, Write::Apply { txn: 1, step: 1 }));
-        assert!(check(&trace_of(TWO, events), "agreement").holds);
+        assert!(check(&trace_of(TWO_PC, events), "agreement").holds);
     }
 }

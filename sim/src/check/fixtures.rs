@@ -6,6 +6,19 @@ use crate::scenario::Scenario;
 use crate::store::{Snapshot, Write};
 use crate::trace::{Counters, Event, EventKind, Local, StopReason, Trace};
 
+/// Two services under two-phase commit, one transaction: the checkers' 2PC fixture.
+pub const TWO_PC: &str = r#"
+name = "t"
+[[service]]
+name = "orders"
+[[service]]
+name = "payments"
+[write]
+protocol = "two-phase-commit"
+transactions = 1
+steps = [{ service = "orders" }, { service = "payments" }]
+"#;
+
 /// A trace of scenario `text` with `events` in order, each at node 1.
 pub fn trace_of(text: &str, events: Vec<EventKind>) -> Trace {
     trace_at(text, events.into_iter().map(|e| (1, e)).collect())

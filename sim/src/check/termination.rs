@@ -82,22 +82,10 @@ fn waiting_sagas(trace: &Trace) -> Vec<TxnId> {
 #[cfg(test)]
 mod tests {
     use crate::check::check;
-    use crate::check::fixtures::{local, local_of, take, trace_of};
+    use crate::check::fixtures::{local, local_of, take, trace_of, TWO_PC};
     use crate::patterns::saga::{key, KeyKind};
     use crate::store::Write;
     use crate::trace::Trace;
-
-    const TWO_PC: &str = r#"
-name = "t"
-[[service]]
-name = "orders"
-[[service]]
-name = "payments"
-[write]
-protocol = "two-phase-commit"
-transactions = 1
-steps = [{ service = "orders" }, { service = "payments" }]
-"#;
 
     const SAGA: &str = r#"
 name = "t"
