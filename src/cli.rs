@@ -126,6 +126,45 @@ pub enum Command {
         #[command(flatten)]
         engine: EngineArg,
     },
+    /// Explore every execution of a small scenario within bounds: every ordering,
+    /// loss and crash point; per invariant, holds in all or the shortest counterexample.
+    #[command(
+        after_help = "Example:\n  sovlab explore explore-2pc-no-log --trace cex.jsonl --out cex.toml\n\nExit: 0 every expect.holds holds in every execution and every expect.violated\nbreaks in one; 1 otherwise; 2 bad input or a scenario too large for the bounds."
+    )]
+    Explore {
+        /// The scenario file (or the name of a catalogue scenario).
+        file: PathBuf,
+        /// Most crashes in one execution (default: [explore] max_crashes, else 0).
+        #[arg(long)]
+        max_crashes: Option<u32>,
+        /// The nodes that may crash, comma-separated (default: all but the client).
+        #[arg(long, value_delimiter = ',')]
+        crashable: Option<Vec<String>>,
+        /// A crashed node restarts after this many ms (default: it stays down).
+        #[arg(long)]
+        restart_ms: Option<u64>,
+        /// Most messages dropped in one execution (default: 0).
+        #[arg(long)]
+        max_drops: Option<u32>,
+        /// Most steps (deliveries, timer firings) in one execution.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        max_depth: Option<u32>,
+        /// Most executions explored.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        max_executions: Option<u64>,
+        /// Print one JSON object (format sovlab-explore).
+        #[arg(long)]
+        json: bool,
+        /// Write the first broken invariant's shortest counterexample as a trace.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// Write it as a scenario that replays it (on the DES engine).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Overwrite --trace / --out if they exist.
+        #[arg(long)]
+        force: bool,
+    },
     /// Shrink a breaking run to a minimal fault schedule that still breaks `expect`.
     #[command(
         after_help = "Example:\n  sovlab shrink choreography-direct-crash --seed 3 --out small.toml"

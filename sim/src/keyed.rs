@@ -53,6 +53,18 @@ pub fn stream(seed: u64, purpose: Purpose, parts: &[u64]) -> SmallRng {
     SmallRng::seed_from_u64(key_hash(seed, purpose, parts))
 }
 
+/// Decides choice points instead of chance: the explorer installs one, so every
+/// decision with 0 < p < 1 (and every pick among several) is enumerated both ways
+/// rather than drawn (docs/reference/explore.md).
+pub trait Chooser: Send {
+    /// Which of `n` options (`n >= 2`) is taken at the next choice point.
+    fn choose(&mut self, n: u32) -> u32;
+    /// May the network still drop a message by choice (fewer than the bound so far)?
+    fn may_drop(&self) -> bool;
+    /// A message was dropped by choice.
+    fn dropped(&mut self);
+}
+
 /// The keyed draws of one run: a seed, and how many times each key was drawn so far.
 ///
 /// A decision that can happen more than once under the same key (a step's rule judged
@@ -60,10 +72,21 @@ pub fn stream(seed: u64, purpose: Purpose, parts: &[u64]) -> SmallRng {
 /// its key: the n-th draw of key K is `stream(seed, purpose, K ++ [n])`. The count is
 /// per key, so another transaction drawing more never shifts it. Keys are told apart
 /// by their 64-bit hash (a collision in one run is about as likely as 2^-40).
-#[derive(Debug, Clone)]
 pub struct Draws {
     seed: u64,
     seen: BTreeMap<u64, u32>,
+    /// When set, decisions are choice points (the explorer); never set in a run.
+    chooser: Option<Box<dyn Chooser>>,
+}
+
+impl std::fmt::Debug for Draws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Draws")
+            .field("seed", &self.seed)
+            .field("seen", &self.seen)
+            .field("chooser", &self.chooser.is_some())
+            .finish()
+    }
 }
 
 impl Draws {
@@ -72,7 +95,18 @@ impl Draws {
         Draws {
             seed,
             seen: BTreeMap::new(),
+            chooser: None,
         }
+    }
+
+    /// Makes every later decision a choice point of `chooser` (the explorer).
+    pub fn set_chooser(&mut self, chooser: Box<dyn Chooser>) {
+        self.chooser = Some(chooser);
+    }
+
+    /// The chooser, if one is installed.
+    pub fn chooser(&mut self) -> Option<&mut (dyn Chooser + 'static)> {
+        self.chooser.as_deref_mut()
     }
 
     /// The run's seed.
@@ -97,6 +131,9 @@ impl Draws {
             false
         } else if p >= 1.0 {
             true
+        } else if let Some(c) = self.chooser.as_deref_mut() {
+            // Option 0 is the usual outcome (no): the first execution is the calm one.
+            c.choose(2) == 1
         } else {
             self.next(purpose, parts).gen::<f64>() < p
         }
@@ -107,6 +144,9 @@ impl Draws {
     pub fn pick(&mut self, purpose: Purpose, parts: &[u64], n: u32) -> u32 {
         if n <= 1 {
             return 0;
+        }
+        if let Some(c) = self.chooser.as_deref_mut() {
+            return c.choose(n);
         }
         self.next(purpose, parts).gen_range(0..n)
     }

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod check;
 pub mod diff;
 pub mod exec;
+pub mod explore;
 pub mod keyed;
 pub mod msg;
 pub mod net;

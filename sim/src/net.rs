@@ -6,6 +6,7 @@
 //! link, the moment and a source of chance, and it says what becomes of a message.
 
 use crate::msg::NodeIx;
+use crate::keyed::Chooser;
 use crate::node::Chance;
 use crate::trace::DropReason;
 
@@ -125,6 +126,41 @@ impl Net {
         Fate::Delivered {
             latency_us,
             duplicate_us,
+        }
+    }
+}
+
+impl Net {
+    /// The fate of a message sent now from `a` to `b` as a choice point of the
+    /// explorer: delivered (option 0); dropped, when the loss in force allows it and
+    /// the chooser may still drop; duplicated, when duplication is on. Certain loss
+    /// (p = 1) and certain duplication are no choice. Latency is the minimum: in the
+    /// explorer's time model the order of deliveries is chosen, not drawn.
+    pub fn fate_chosen(&self, a: NodeIx, b: NodeIx, chooser: &mut dyn Chooser) -> Fate {
+        if !self.connected(a, b) {
+            return Fate::Dropped(DropReason::Partition);
+        }
+        let p = self.loss_on(a, b);
+        if p >= 1.0 {
+            return Fate::Dropped(DropReason::Loss);
+        }
+        let lo = self.latency_us.0;
+        let can_drop = p > 0.0 && chooser.may_drop();
+        let dup = self.duplicate;
+        let can_dup = dup > 0.0 && dup < 1.0;
+        let delivered = |twice: bool| Fate::Delivered {
+            latency_us: lo,
+            duplicate_us: twice.then_some(lo),
+        };
+        let n = 1 + u32::from(can_drop) + u32::from(can_dup);
+        let c = if n > 1 { chooser.choose(n) } else { 0 };
+        match (c, can_drop) {
+            (0, _) => delivered(dup >= 1.0),
+            (1, true) => {
+                chooser.dropped();
+                Fate::Dropped(DropReason::Loss)
+            }
+            _ => delivered(true),
         }
     }
 }

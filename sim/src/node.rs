@@ -14,8 +14,8 @@ use crate::msg::{Msg, MsgId, NodeIx, StepIx, TxnId};
 use crate::store::{Store, Write};
 use crate::trace::{EventKind, Local};
 
-/// A protocol node.
-pub trait Node: Send {
+/// A protocol node. `Debug`: its state, printed, is its default fingerprint.
+pub trait Node: Send + std::fmt::Debug {
     /// The first start of the node.
     fn on_start(&mut self, cx: &mut Cx);
     /// A restart after a crash: rebuild volatile state from the stores.
@@ -29,6 +29,14 @@ pub trait Node: Send {
     /// Does this node still have work in flight (unacknowledged messages, open
     /// transactions, a saga waiting)? The run ends when no node is busy.
     fn busy(&self) -> bool;
+    /// Feeds this node's *state* into `h`, for the explorer's state hashing: two nodes
+    /// that will behave alike from now on must hash alike. Times are hashed relative to
+    /// `now_us`. The default hashes the printed state (configuration included, which
+    /// is the same in every execution of one scenario, so it only costs time).
+    fn fingerprint(&self, now_us: u64, h: &mut dyn std::hash::Hasher) {
+        let _ = now_us;
+        h.write(format!("{self:?}").as_bytes());
+    }
 }
 
 /// Something a node asked of the executor, in the order it asked.

@@ -58,6 +58,56 @@ pub struct Scenario {
     /// Bounds that make a runaway scenario end with a report that says why.
     #[serde(default, skip_serializing_if = "Limits::is_default")]
     pub limits: Limits,
+    /// Bounds of `sovlab explore` for this scenario (its flags override them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explore: Option<ExploreBounds>,
+    /// A recorded execution of the explorer: the run follows these choices instead of
+    /// drawing chance (docs/reference/explore.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<Replay>,
+}
+
+/// The `[explore]` section: bounds of an exhaustive exploration (docs/reference/explore.md).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExploreBounds {
+    /// Most crashes in one execution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_crashes: Option<u32>,
+    /// The nodes that may crash; default every node but the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crashable: Option<Vec<String>>,
+    /// A crashed node restarts this many ms later; absent: it stays down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_ms: Option<u64>,
+    /// Most messages dropped by choice in one execution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_drops: Option<u32>,
+    /// Most steps in one execution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_depth: Option<u32>,
+    /// Most executions in one exploration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_executions: Option<u64>,
+    /// Invariants that must hold in every execution (default: `[expect] holds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holds: Option<Vec<String>>,
+    /// Invariants that must break in at least one execution (default: `[expect]
+    /// violated`): `[expect]` is what one run shows, this what some execution does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub violated: Option<Vec<String>>,
+}
+
+/// The `[replay]` section: one execution of the explorer, as its list of choices.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replay {
+    /// At each choice point, in order, which option was taken (0 is the first).
+    pub choices: Vec<u32>,
+    /// The drop bound the execution was explored under (it decides which fates a
+    /// message may have, so the replay needs it to count options alike).
+    #[serde(default)]
+    pub max_drops: u32,
 }
 
 fn default_duration_ms() -> u64 {

@@ -135,6 +135,7 @@ impl Validator {
         self.write(s);
         self.read(s);
         self.faults(s, &nodes);
+        self.explore(s, &nodes);
         self.expect(s);
     }
 
@@ -596,6 +597,29 @@ impl Validator {
                         needs.name()
                     )),
                 );
+            }
+        }
+    }
+
+    /// `[explore] crashable` names nodes a fault could target.
+    fn explore(&mut self, s: &Scenario, nodes: &[String]) {
+        let Some(crashable) = s.explore.as_ref().and_then(|e| e.crashable.as_ref()) else {
+            return;
+        };
+        let names: Vec<&str> = nodes.iter().map(String::as_str).collect();
+        for (i, name) in crashable.iter().enumerate() {
+            let path = vec![Key("explore"), Key("crashable"), Index(i)];
+            if name == CLIENT {
+                self.problem(
+                    path,
+                    "the client cannot crash",
+                    Some("the client stands for the outside world; name a service".into()),
+                );
+            } else if !names.contains(&name.as_str()) {
+                let hint = did_you_mean(name, &names)
+                    .map(|n| format!("did you mean {n:?}?"))
+                    .or_else(|| Some(format!("the nodes are: {}", names.join(", "))));
+                self.problem(path, format!("unknown node {name:?}"), hint);
             }
         }
     }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod check;
+mod explore;
 mod export;
 mod list;
 mod run;
@@ -39,6 +40,31 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             engine.engine,
         ),
         Some(Command::Check { files }) => check::check(&files),
+        Some(Command::Explore {
+            file,
+            max_crashes,
+            crashable,
+            restart_ms,
+            max_drops,
+            max_depth,
+            max_executions,
+            json,
+            trace,
+            out,
+            force,
+        }) => explore::explore(explore::Request {
+            file: &file,
+            max_crashes,
+            crashable,
+            restart_ms,
+            max_drops,
+            max_depth,
+            max_executions,
+            json,
+            trace: trace.as_deref(),
+            out: out.as_deref(),
+            force,
+        }),
         Some(Command::List) => list::list(),
         Some(Command::Export {
             file,

@@ -132,6 +132,12 @@ pub fn check(trace: &Trace, name: &str) -> Verdict {
     check_with(trace, &Index::new(trace), name)
 }
 
+/// Runs the checker of invariant `name` over `ix`, the index of `trace` (one index
+/// for several checkers: the explorer judges every execution).
+pub fn check_indexed(trace: &Trace, ix: &Index, name: &str) -> Verdict {
+    check_with(trace, ix, name)
+}
+
 /// Runs the checker of invariant `name` over `ix`, the index of `trace`.
 fn check_with(trace: &Trace, ix: &Index, name: &str) -> Verdict {
     let mut v = Verdict::new(name);

@@ -101,6 +101,11 @@ impl Default for RunOptions {
 
 /// Runs `scenario` with `seed` on the engine `opts` names and returns its trace.
 pub fn run(scenario: &crate::Scenario, seed: u64, opts: RunOptions) -> crate::Trace {
+    if scenario.replay.is_some() {
+        // A recorded execution of the explorer: replayed by its executor, whichever
+        // engine is named; the trace says des (docs/reference/explore.md).
+        return crate::explore::replay(scenario, opts);
+    }
     match opts.engine {
         Engine::Madsim => crate::world::run(scenario, seed, opts),
         Engine::Des => des::run(scenario, seed, opts),

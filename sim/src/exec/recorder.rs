@@ -76,6 +76,11 @@ impl Recorder {
         self.hash.finish()
     }
 
+    /// The kept events so far.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
     /// The kept events, taken out (empty when counters-only).
     pub fn take_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.events)

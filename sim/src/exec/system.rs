@@ -363,8 +363,15 @@ impl System {
             u64::from(msg.txn),
             u64::from(msg.step),
         ];
-        let mut chance = self.draws.next(Purpose::Message, &key);
-        match self.net.fate(from, to, &mut chance) {
+        let fate = match self.draws.chooser() {
+            // The explorer decides the fate (no draw, so no occurrence is counted).
+            Some(chooser) => self.net.fate_chosen(from, to, chooser),
+            None => {
+                let mut chance = self.draws.next(Purpose::Message, &key);
+                self.net.fate(from, to, &mut chance)
+            }
+        };
+        match fate {
             Fate::Dropped(reason) => {
                 self.counters.dropped += 1;
                 self.record(now_us, from, EventKind::Drop { to, msg, reason });
@@ -504,6 +511,94 @@ impl System {
         true
     }
 
+    /// Makes every later random decision and message fate a choice point of `chooser`
+    /// (the explorer); a run never calls it, so its draws are unchanged.
+    pub fn set_chooser(&mut self, chooser: Box<dyn crate::keyed::Chooser>) {
+        self.draws.set_chooser(chooser);
+    }
+
+    /// Ends the run now for `reason` (the explorer's ends: a cycle, nothing left
+    /// that can happen).
+    pub fn end_as(&mut self, reason: StopReason) {
+        if self.rec.stop.is_none() {
+            self.rec.stop = Some(reason);
+        }
+    }
+
+    /// Adds a crash of `node` at `at_us` (and its restart `restart_us` later) to the
+    /// fault schedule, as fault number `fault` (after the scenario's own): the
+    /// explorer's crash choices, which its counterexample writes as `[[fault]]`s.
+    pub fn inject_crash(&mut self, node: NodeIx, at_us: u64, restart_us: Option<u64>, fault: usize) {
+        let add = |due: Due, faults: &mut Vec<Due>, from: usize| {
+            let key = |d: &Due| (d.at_us, d.fault, d.phase);
+            let at = from + faults[from..].partition_point(|d| key(d) <= key(&due));
+            faults.insert(at, due);
+        };
+        let from = self.next_fault;
+        add(
+            Due {
+                at_us,
+                fault,
+                phase: 0,
+                action: Action::Crash(node),
+            },
+            &mut self.faults,
+            from,
+        );
+        if let Some(r) = restart_us {
+            self.slots[usize::from(node)].restart_pending += 1;
+            add(
+                Due {
+                    at_us: at_us.saturating_add(r),
+                    fault,
+                    phase: 1,
+                    action: Action::Restart(node),
+                },
+                &mut self.faults,
+                from,
+            );
+        }
+    }
+
+    /// When the next action of the fault schedule is due, if any is left.
+    pub fn next_fault_at(&self) -> Option<u64> {
+        self.faults.get(self.next_fault).map(|d| d.at_us)
+    }
+
+    /// The events recorded so far (when events are kept).
+    pub fn events(&self) -> &[crate::trace::Event] {
+        self.rec.events()
+    }
+
+    /// Feeds the state of the whole system into `h` (the explorer's state hashing):
+    /// every node's up/down and inbox and its machine's [`Node::fingerprint`], every
+    /// store's content, the network's faults in force and what is left of the fault
+    /// schedule. Not hashed: the clock, event counts and message ids (an input is
+    /// hashed by what it says); the executor adds what is in transit and armed.
+    pub fn fingerprint(&self, now_us: u64, h: &mut dyn std::hash::Hasher) {
+        use std::hash::Hash;
+        let mut h = h;
+        for slot in &self.slots {
+            (slot.up, slot.busy, slot.booting, slot.restart_pending).hash(&mut h);
+            for input in &slot.inbox {
+                match input {
+                    Input::Message { from, msg } => (0u8, *from, canonical(msg)).hash(&mut h),
+                    Input::Timer { timer, .. } => (1u8, *timer).hash(&mut h),
+                }
+            }
+            if let Some(m) = &slot.machine {
+                m.fingerprint(now_us, h);
+            }
+        }
+        for store in &self.stores {
+            store.snapshot().hash(&mut h);
+        }
+        h.write(format!("{:?}", self.net).as_bytes());
+        for due in &self.faults[self.next_fault..] {
+            (due.at_us.saturating_sub(now_us), due.fault, due.phase).hash(&mut h);
+        }
+    }
+
     /// Nothing left to do: every transaction and query is over, nothing in flight,
     /// no restart to come.
     pub fn quiescent(&self) -> bool {
@@ -555,6 +650,17 @@ impl System {
             // The executor names itself if it is not the reference.
             engine: super::Engine::Madsim,
         }
+    }
+}
+
+/// A message as the explorer hashes it: what it says, without its id, the id it
+/// answers or its send time (they differ between orderings that end alike).
+pub fn canonical(msg: &Msg) -> Msg {
+    Msg {
+        id: 0,
+        re: 0,
+        at_us: 0,
+        ..*msg
     }
 }
 

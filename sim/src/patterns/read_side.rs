@@ -63,6 +63,7 @@ struct Served {
 }
 
 /// A protocol node with the read side around it.
+#[derive(Debug)]
 pub struct ReadSide {
     inner: Box<dyn Node>,
     served: Vec<Served>,

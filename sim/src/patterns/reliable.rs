@@ -9,12 +9,24 @@ use crate::msg::{Msg, MsgId, NodeIx};
 use crate::node::{timer_id, Cx};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy)]
+/// `Debug` leaves out `last_us` (an absolute time): the explorer hashes a node's
+/// printed state, and when the resend comes is its armed timer's relative deadline.
+#[derive(Clone, Copy)]
 struct Pending {
     to: NodeIx,
     msg: Msg,
     sends: u32,
     last_us: u64,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("to", &self.to)
+            .field("msg", &self.msg)
+            .field("sends", &self.sends)
+            .finish()
+    }
 }
 
 /// Messages sent and not yet acknowledged, resent every `backoff_us`.

@@ -25,7 +25,7 @@ pub use key_value::KeyValueStore;
 pub use relational::RelationalStore;
 
 /// What a service's store knows about one step of one business transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StepState {
     /// The units are taken: the step is done.
@@ -70,7 +70,7 @@ impl StepState {
 }
 
 /// One step's record in a store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Record {
     /// Units this step takes.
     pub amount: i64,
@@ -164,7 +164,7 @@ impl Write {
 }
 
 /// A message waiting in an outbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct OutboxEntry {
     /// Destination node.
     pub to: NodeIx,
@@ -173,8 +173,9 @@ pub struct OutboxEntry {
 }
 
 /// The logical content of a store: what every kind answers, whatever its shape.
-/// Checkers and reports read stores only through this.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// Checkers and reports read stores only through this. `Eq + Hash`: the explorer
+/// hashes it into a state's fingerprint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Snapshot {
     /// Units left.
     pub available: i64,

@@ -240,6 +240,7 @@ pub fn compensate(
 
 /// An orchestrator (or 2PC coordinator) and a service sharing one node: the service's
 /// store is local index 0, the coordinator's log index 1. A crash takes both down.
+#[derive(Debug)]
 pub struct Hosted<C: Node, S: Node> {
     coordinator: C,
     service: S,

@@ -1,0 +1,137 @@
+//! A counterexample: the shortest execution that breaks an invariant, as a scenario
+//! that replays it (its crashes as `[[fault]]`s at their exact times, every other
+//! choice in `[replay] choices`) and as the trace of that replay.
+
+use super::script::Entry;
+use super::Bounds;
+use crate::check;
+use crate::msg::NodeIx;
+use crate::scenario::{Expect, Fault, Replay, Scenario};
+use crate::trace::{DropReason, EventKind, Trace};
+use serde::Serialize;
+
+/// The shortest execution found that breaks one invariant.
+#[derive(Debug, Clone, Serialize)]
+pub struct Counterexample {
+    /// Its length in trace events.
+    pub events: u64,
+    /// What went wrong on the way, in order: crashes, restarts, drops, duplicates.
+    pub faults: Vec<String>,
+    /// The execution and the violation, in words.
+    pub story: String,
+    /// The scenario that replays it (`--out`).
+    #[serde(skip)]
+    pub scenario: Scenario,
+    /// The replay's trace (`--trace`).
+    #[serde(skip)]
+    pub trace: Trace,
+}
+
+/// The replay scenario of an execution of `scenario` that took `entries` and chose
+/// `crashes`, breaking `invariant`.
+pub fn replay_scenario(
+    scenario: &Scenario,
+    bounds: &Bounds,
+    invariant: &str,
+    entries: &[Entry],
+    crashes: &[(u64, NodeIx)],
+) -> Scenario {
+    let layout = crate::patterns::layout(scenario);
+    let mut s = scenario.clone();
+    s.name = format!("{} (shortest counterexample: {invariant})", scenario.name);
+    s.description = Some(format!(
+        "Written by sovlab explore: the shortest execution of {:?} that breaks {invariant}. \
+         The crashes are its faults; [replay] choices are every other choice the explorer \
+         made (which event came next, each message's fate, each random decision).",
+        scenario.name
+    ));
+    for &(at_us, node) in crashes {
+        s.faults.push(Fault {
+            at_ms: at_us / 1000,
+            crash: Some(layout.nodes[usize::from(node)].name.clone()),
+            restart_ms: bounds.restart_ms,
+            ..Fault::default()
+        });
+    }
+    s.replay = Some(Replay {
+        choices: entries.iter().filter(|e| !e.crash).map(|e| e.value).collect(),
+        max_drops: bounds.max_drops,
+    });
+    s.explore = None;
+    s.expect = Some(Expect {
+        holds: vec![],
+        violated: vec![invariant.to_string()],
+        sometimes: vec![],
+    });
+    s
+}
+
+/// Builds the counterexample: the replay scenario, its trace, and the story.
+pub fn build(
+    scenario: &Scenario,
+    bounds: &Bounds,
+    invariant: &str,
+    entries: &[Entry],
+    crashes: &[(u64, NodeIx)],
+) -> Counterexample {
+    let s = replay_scenario(scenario, bounds, invariant, entries, crashes);
+    let trace = super::replay(&s, crate::RunOptions::default().on(crate::Engine::Des));
+    let verdict = check::check(&trace, invariant);
+    let faults = faults_of(&trace);
+    let example = verdict
+        .example
+        .clone()
+        .unwrap_or_else(|| format!("the replay does not break {invariant}"));
+    let story = if faults.is_empty() {
+        format!(
+            "With no fault, in {} events (an ordering of deliveries alone): {example}.",
+            trace.event_count
+        )
+    } else {
+        format!(
+            "In {} events: {}; then {example}.",
+            trace.event_count,
+            faults.join(", ")
+        )
+    };
+    Counterexample {
+        events: trace.event_count,
+        faults,
+        story,
+        scenario: s,
+        trace,
+    }
+}
+
+/// The faults of a trace in words, in order.
+fn faults_of(trace: &Trace) -> Vec<String> {
+    let name = |n: NodeIx| trace.nodes[usize::from(n)].name.as_str();
+    trace
+        .events
+        .iter()
+        .filter_map(|e| {
+            let ms = e.t_us as f64 / 1000.0;
+            match &e.kind {
+                EventKind::Crash => Some(format!("{} crashes at {ms} ms", name(e.node))),
+                EventKind::Restart => Some(format!("{} restarts at {ms} ms", name(e.node))),
+                EventKind::Drop {
+                    to,
+                    msg,
+                    reason: DropReason::Loss,
+                } => Some(format!(
+                    "the {} {} -> {} is lost",
+                    msg.kind.name(),
+                    name(e.node),
+                    name(*to)
+                )),
+                EventKind::Duplicate { to, msg } => Some(format!(
+                    "the {} {} -> {} arrives twice",
+                    msg.kind.name(),
+                    name(e.node),
+                    name(*to)
+                )),
+                _ => None,
+            }
+        })
+        .collect()
+}
