@@ -146,6 +146,9 @@ pub enum Command {
         /// Most messages dropped in one execution (default: 0).
         #[arg(long)]
         max_drops: Option<u32>,
+        /// Most messages duplicated in one execution (default: 1).
+        #[arg(long)]
+        max_duplicates: Option<u32>,
         /// Most steps (deliveries, timer firings) in one execution.
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         max_depth: Option<u32>,

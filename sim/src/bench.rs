@@ -284,6 +284,31 @@ pub fn checking(scenario: &Scenario, seed: u64, repeats: usize) -> CheckRate {
     best
 }
 
+/// What one exploration measurement gives.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ExploreRate {
+    /// Executions judged.
+    pub executions: u64,
+    /// Distinct states met.
+    pub states: u64,
+    /// Wall time of the exploration.
+    pub secs: f64,
+}
+
+/// Explores `scenario` within its own bounds (state hashing on) and times it.
+pub fn explore(scenario: &Scenario) -> ExploreRate {
+    let bounds = crate::explore::Bounds::of(scenario);
+    let start = std::time::Instant::now();
+    let x = crate::explore::explore(scenario, &bounds, &mut |_| {});
+    let secs = start.elapsed().as_secs_f64();
+    let (executions, states) = x.map_or((0, 0), |x| (x.executions, x.states.unwrap_or(0)));
+    ExploreRate {
+        executions,
+        states,
+        secs,
+    }
+}
+
 /// Heap bytes an event owns beyond its fixed size.
 pub fn event_heap_bytes(e: &Event) -> usize {
     match &e.kind {

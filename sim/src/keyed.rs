@@ -63,6 +63,10 @@ pub trait Chooser: Send {
     fn may_drop(&self) -> bool;
     /// A message was dropped by choice.
     fn dropped(&mut self);
+    /// May the network still duplicate a message by choice?
+    fn may_duplicate(&self) -> bool;
+    /// A message was duplicated by choice.
+    fn duplicated(&mut self);
 }
 
 /// The keyed draws of one run: a seed, and how many times each key was drawn so far.

@@ -5,8 +5,8 @@
 //! the trace (madsim's own packet loss is silent). The model is pure: give it the
 //! link, the moment and a source of chance, and it says what becomes of a message.
 
-use crate::msg::NodeIx;
 use crate::keyed::Chooser;
+use crate::msg::NodeIx;
 use crate::node::Chance;
 use crate::trace::DropReason;
 
@@ -133,7 +133,7 @@ impl Net {
 impl Net {
     /// The fate of a message sent now from `a` to `b` as a choice point of the
     /// explorer: delivered (option 0); dropped, when the loss in force allows it and
-    /// the chooser may still drop; duplicated, when duplication is on. Certain loss
+    /// the chooser may still drop; duplicated, when duplication is on and the chooser may still. Certain loss
     /// (p = 1) and certain duplication are no choice. Latency is the minimum: in the
     /// explorer's time model the order of deliveries is chosen, not drawn.
     pub fn fate_chosen(&self, a: NodeIx, b: NodeIx, chooser: &mut dyn Chooser) -> Fate {
@@ -147,7 +147,7 @@ impl Net {
         let lo = self.latency_us.0;
         let can_drop = p > 0.0 && chooser.may_drop();
         let dup = self.duplicate;
-        let can_dup = dup > 0.0 && dup < 1.0;
+        let can_dup = dup > 0.0 && dup < 1.0 && chooser.may_duplicate();
         let delivered = |twice: bool| Fate::Delivered {
             latency_us: lo,
             duplicate_us: twice.then_some(lo),
@@ -160,7 +160,10 @@ impl Net {
                 chooser.dropped();
                 Fate::Dropped(DropReason::Loss)
             }
-            _ => delivered(true),
+            _ => {
+                chooser.duplicated();
+                delivered(true)
+            }
         }
     }
 }

@@ -83,6 +83,9 @@ pub struct ExploreBounds {
     /// Most messages dropped by choice in one execution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_drops: Option<u32>,
+    /// Most messages duplicated by choice in one execution (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_duplicates: Option<u32>,
     /// Most steps in one execution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_depth: Option<u32>,
@@ -108,6 +111,9 @@ pub struct Replay {
     /// message may have, so the replay needs it to count options alike).
     #[serde(default)]
     pub max_drops: u32,
+    /// The duplicate bound it was explored under.
+    #[serde(default)]
+    pub max_duplicates: u32,
 }
 
 fn default_duration_ms() -> u64 {

@@ -298,6 +298,22 @@ pub fn bench(json_out: bool, quick: bool, seed: u64) -> Result<ExitCode> {
         "des_sweep_ratio".into(),
         json!(round(des_one_s / one_s.max(1e-9), 2)),
     );
+    // Exhaustive exploration of the lesson scenario explore-2pc-no-log, on one core.
+    let text = crate::catalogue::entries()
+        .iter()
+        .find(|(stem, _)| *stem == "explore-2pc-no-log")
+        .map(|(_, t)| *t)
+        .context("the catalogue has explore-2pc-no-log")?;
+    let lesson = Scenario::parse(text, "explore-2pc-no-log.toml").map_err(super::BadScenario)?;
+    let x = bench::explore(&lesson);
+    m.insert(
+        "explore_executions_per_s".into(),
+        json!((x.executions as f64 / x.secs.max(1e-9)).round()),
+    );
+    m.insert(
+        "explore_states_per_s".into(),
+        json!((x.states as f64 / x.secs.max(1e-9)).round()),
+    );
     m.insert("sweep_seeds_per_s_1".into(), json!(one_s.round()));
     m.insert("sweep_seeds_per_s_all".into(), json!(all_s.round()));
     m.insert(

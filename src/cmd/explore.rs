@@ -22,6 +22,8 @@ pub struct Request<'a> {
     pub restart_ms: Option<u64>,
     /// `--max-drops`.
     pub max_drops: Option<u32>,
+    /// `--max-duplicates`.
+    pub max_duplicates: Option<u32>,
     /// `--max-depth`.
     pub max_depth: Option<u32>,
     /// `--max-executions`.
@@ -57,6 +59,9 @@ pub fn explore(r: Request) -> Result<ExitCode> {
     }
     if let Some(d) = r.max_drops {
         bounds.max_drops = d;
+    }
+    if let Some(d) = r.max_duplicates {
+        bounds.max_duplicates = d;
     }
     if let Some(d) = r.max_depth {
         bounds.max_depth = d;
@@ -116,10 +121,7 @@ fn text(x: &Exploration, secs: f64, failures: &[String]) -> String {
     if x.complete {
         s.push_str("complete: every execution within the bounds\n");
     } else {
-        s.push_str(&format!(
-            "NOT complete: cut by {}\n",
-            x.cut_by.join(", ")
-        ));
+        s.push_str(&format!("NOT complete: cut by {}\n", x.cut_by.join(", ")));
     }
     for (name, f) in &x.invariants {
         match &f.counterexample {

@@ -5,6 +5,7 @@ mod cli;
 mod core;
 mod docs;
 mod engines;
+mod explore;
 mod forks;
 mod keyed;
 mod perf_determinism;

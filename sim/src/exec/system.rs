@@ -528,7 +528,13 @@ impl System {
     /// Adds a crash of `node` at `at_us` (and its restart `restart_us` later) to the
     /// fault schedule, as fault number `fault` (after the scenario's own): the
     /// explorer's crash choices, which its counterexample writes as `[[fault]]`s.
-    pub fn inject_crash(&mut self, node: NodeIx, at_us: u64, restart_us: Option<u64>, fault: usize) {
+    pub fn inject_crash(
+        &mut self,
+        node: NodeIx,
+        at_us: u64,
+        restart_us: Option<u64>,
+        fault: usize,
+    ) {
         let add = |due: Due, faults: &mut Vec<Due>, from: usize| {
             let key = |d: &Due| (d.at_us, d.fault, d.phase);
             let at = from + faults[from..].partition_point(|d| key(d) <= key(&due));

@@ -54,8 +54,13 @@ pub fn replay_scenario(
         });
     }
     s.replay = Some(Replay {
-        choices: entries.iter().filter(|e| !e.crash).map(|e| e.value).collect(),
+        choices: entries
+            .iter()
+            .filter(|e| !e.crash)
+            .map(|e| e.value)
+            .collect(),
         max_drops: bounds.max_drops,
+        max_duplicates: bounds.max_duplicates,
     });
     s.explore = None;
     s.expect = Some(Expect {

@@ -44,6 +44,8 @@ pub struct Bounds {
     pub restart_ms: Option<u64>,
     /// Most messages dropped by choice in one execution.
     pub max_drops: u32,
+    /// Most messages duplicated by choice in one execution.
+    pub max_duplicates: u32,
     /// Most steps in one execution.
     pub max_depth: u32,
     /// Most executions.
@@ -71,6 +73,7 @@ impl Bounds {
             crashable,
             restart_ms: e.restart_ms,
             max_drops: e.max_drops.unwrap_or(0),
+            max_duplicates: e.max_duplicates.unwrap_or(1),
             max_depth: e.max_depth.unwrap_or(DEFAULT_MAX_DEPTH),
             max_executions: e.max_executions.unwrap_or(DEFAULT_MAX_EXECUTIONS),
             prune: true,
@@ -180,7 +183,7 @@ pub fn explore(
         .collect();
     let mut best: BTreeMap<&str, Best> = BTreeMap::new();
     let mut visited: HashMap<u64, u64> = HashMap::new();
-    let shared = Shared::new(Script::new(bounds.max_drops));
+    let shared = Shared::new(Script::new(bounds.max_drops, bounds.max_duplicates));
     let (mut executions, mut pruned, mut runs) = (0u64, 0u64, 0u64);
     let mut cut_by = Vec::new();
     loop {
@@ -282,7 +285,7 @@ pub fn replay(scenario: &Scenario, opts: crate::RunOptions) -> Trace {
         restart_us: None,
         max_depth: u32::MAX,
     };
-    let shared = Shared::new(Script::fixed(&r.choices, r.max_drops));
+    let shared = Shared::new(Script::fixed(&r.choices, r.max_drops, r.max_duplicates));
     let x = Driver::new(scenario, shared, &cfg, opts.hash).run(None);
     let mut trace = x.trace;
     if !opts.keep_events {
@@ -316,7 +319,9 @@ pub fn expect_failures(scenario: &Scenario, x: &Exploration) -> Vec<String> {
         match x.invariants.get(n) {
             Some(f) if !f.holds => {}
             Some(_) => out.push(format!("{n} was expected to break in some execution")),
-            None => out.push(format!("{n} was expected to be violated, but it does not apply")),
+            None => out.push(format!(
+                "{n} was expected to be violated, but it does not apply"
+            )),
         }
     }
     out

@@ -28,6 +28,8 @@ pub struct Script {
     pos: usize,
     drops: u32,
     max_drops: u32,
+    dups: u32,
+    max_dups: u32,
     /// Replaying a recorded list: never append, never advance.
     fixed: bool,
     /// A recorded choice was out of range, or the list ran out (the replay parted
@@ -37,15 +39,16 @@ pub struct Script {
 
 impl Script {
     /// An empty script: the first execution takes option 0 everywhere.
-    pub fn new(max_drops: u32) -> Script {
+    pub fn new(max_drops: u32, max_dups: u32) -> Script {
         Script {
             max_drops,
+            max_dups,
             ..Script::default()
         }
     }
 
     /// A recorded list of choices (a `[replay]` section), followed exactly.
-    pub fn fixed(choices: &[u32], max_drops: u32) -> Script {
+    pub fn fixed(choices: &[u32], max_drops: u32, max_dups: u32) -> Script {
         Script {
             entries: choices
                 .iter()
@@ -56,6 +59,7 @@ impl Script {
                 })
                 .collect(),
             max_drops,
+            max_dups,
             fixed: true,
             ..Script::default()
         }
@@ -83,11 +87,7 @@ impl Script {
         if self.fixed {
             self.diverged = true;
         }
-        self.entries.push(Entry {
-            value: 0,
-            n,
-            crash,
-        });
+        self.entries.push(Entry { value: 0, n, crash });
         0
     }
 
@@ -112,6 +112,7 @@ impl Script {
         self.entries.truncate(self.pos);
         self.pos = 0;
         self.drops = 0;
+        self.dups = 0;
         while let Some(e) = self.entries.last_mut() {
             if e.value + 1 < e.n {
                 e.value += 1;
@@ -122,9 +123,9 @@ impl Script {
         false
     }
 
-    /// Drops by choice so far in this execution.
-    pub fn drops(&self) -> u32 {
-        self.drops
+    /// Drops and duplicates by choice so far in this execution.
+    pub fn drops(&self) -> (u32, u32) {
+        (self.drops, self.dups)
     }
 }
 
@@ -158,6 +159,15 @@ impl Chooser for Shared {
     fn dropped(&mut self) {
         self.lock().drops += 1;
     }
+
+    fn may_duplicate(&self) -> bool {
+        let s = self.lock();
+        s.dups < s.max_dups
+    }
+
+    fn duplicated(&mut self) {
+        self.lock().dups += 1;
+    }
 }
 
 #[cfg(test)]
@@ -167,7 +177,7 @@ mod tests {
     /// Two binary points then a ternary one: 2 * 2 * 3 executions, each once.
     #[test]
     fn the_odometer_visits_every_combination_once() {
-        let mut s = Script::new(0);
+        let mut s = Script::new(0, 0);
         let mut seen = Vec::new();
         loop {
             let v = [s.choose(2, false), s.choose(2, false), s.choose(3, false)];
@@ -186,7 +196,7 @@ mod tests {
     /// A point reached only on one branch counts its options on that branch only.
     #[test]
     fn points_that_depend_on_earlier_choices_are_enumerated_per_branch() {
-        let mut s = Script::new(0);
+        let mut s = Script::new(0, 0);
         let mut count = 0;
         loop {
             if s.choose(2, false) == 1 {
@@ -202,7 +212,7 @@ mod tests {
 
     #[test]
     fn a_fixed_script_reports_divergence() {
-        let mut s = Script::fixed(&[1, 5], 0);
+        let mut s = Script::fixed(&[1, 5], 0, 0);
         assert_eq!(s.choose(2, false), 1);
         assert_eq!(s.choose(2, false), 1, "clamped");
         assert!(s.diverged());

@@ -192,7 +192,13 @@ impl Node for Client {
     fn fingerprint(&self, now_us: u64, h: &mut dyn std::hash::Hasher) {
         // The next start as a relative deadline: the same wait hashes alike whenever.
         let due_in = self.next_due_us.saturating_sub(now_us);
-        let state = (self.next_txn, due_in, self.timer_armed, &self.open, &self.reader);
+        let state = (
+            self.next_txn,
+            due_in,
+            self.timer_armed,
+            &self.open,
+            &self.reader,
+        );
         h.write(format!("{state:?}").as_bytes());
     }
 
