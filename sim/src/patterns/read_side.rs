@@ -319,6 +319,7 @@ mod tests {
     use crate::store::{StepState, Store};
 
     /// A protocol node that applies step `msg.step` of `msg.txn` on every `do`.
+    #[derive(Debug)]
     struct Fake;
     impl Node for Fake {
         fn on_start(&mut self, _cx: &mut Cx) {}

@@ -151,6 +151,7 @@ mod tests {
     use crate::node::{Harness, Node};
 
     /// A node that only owns a resender, to drive it through the harness.
+    #[derive(Debug)]
     struct R(Resender);
     impl Node for R {
         fn on_start(&mut self, _cx: &mut Cx) {}
