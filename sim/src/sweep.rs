@@ -40,6 +40,24 @@ pub struct SeedRun {
     pub events: u64,
     /// Messages sent, delivered, dropped, duplicated.
     pub messages: [u64; 4],
+    /// What the run cost under load (for `sweep --vary`).
+    pub cost: SeedCost,
+}
+
+/// What one seed's run measured under load: throughput, availability, the nodes'
+/// utilization, and the read side's latency (the write side's is `SeedRun::latency`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeedCost {
+    /// Committed transactions per virtual second.
+    pub write_throughput_per_s: Option<f64>,
+    /// Share of transactions whose outcome the client heard within the deadline.
+    pub availability: Option<f64>,
+    /// Answered queries per virtual second.
+    pub read_throughput_per_s: Option<f64>,
+    /// Per-run read latency p50, p99, max in ms.
+    pub read_latency: Option<[f64; 3]>,
+    /// Utilization of every node that has a service time, in the report's order.
+    pub utilization: Vec<(String, f64)>,
 }
 
 /// Runs `seed` on the reference engine and keeps only what the summary needs.
@@ -71,6 +89,7 @@ pub fn run_one_on(scenario: &Scenario, seed: u64, engine: Engine) -> SeedRun {
             stopped: "panic",
             events: 0,
             messages: [0; 4],
+            cost: SeedCost::default(),
         };
     };
     let rep = &r.report;
@@ -102,6 +121,21 @@ pub fn run_one_on(scenario: &Scenario, seed: u64, engine: Engine) -> SeedRun {
         },
         events: rep.events,
         messages: [m.sent, m.delivered, m.dropped, m.duplicated],
+        cost: seed_cost(rep),
+    }
+}
+
+/// The cost measures of one run's report.
+fn seed_cost(rep: &crate::Report) -> SeedCost {
+    SeedCost {
+        write_throughput_per_s: None,
+        availability: None,
+        read_throughput_per_s: None,
+        read_latency: rep
+            .read
+            .as_ref()
+            .map(|r| [r.latency_ms.p50, r.latency_ms.p99, r.latency_ms.max]),
+        utilization: Vec::new(),
     }
 }
 
