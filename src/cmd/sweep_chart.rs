@@ -155,7 +155,15 @@ pub fn draw(scenario: &str, measured: &str, rows: &[Row]) -> Result<String> {
                 .iter()
                 .flat_map(|l| l.points.iter().map(value))
                 .fold(0.0f64, f64::max);
-            let y_hi = if y_hi > 0.0 { y_hi * 1.15 } else { 1.0 };
+            // Headroom above the highest point for the legend in the upper left, so
+            // that it covers no line: about 22 px per entry of a ~330 px plot.
+            let legend = lines.iter().filter(|l| !l.label.is_empty()).count() as f64;
+            let room = if legend > 0.0 {
+                ((22.0 * legend + 26.0) / 330.0).min(0.5)
+            } else {
+                0.1
+            };
+            let y_hi = if y_hi > 0.0 { y_hi / (1.0 - room) } else { 1.0 };
             let mut chart = ChartBuilder::on(area)
                 .caption(caption, ("sans-serif", 17))
                 .margin(14)
@@ -181,7 +189,7 @@ pub fn draw(scenario: &str, measured: &str, rows: &[Row]) -> Result<String> {
                 .y_desc(y_desc.as_str())
                 .axis_desc_style(("sans-serif", 14))
                 .label_style(("sans-serif", 12))
-                .light_line_style(RGBColor(235, 235, 235))
+                .light_line_style(RGBColor(246, 246, 246))
                 .bold_line_style(RGBColor(215, 215, 215))
                 .x_label_formatter(&x_format)
                 .y_label_formatter(&|y: &f64| trim(*y));
