@@ -24,9 +24,9 @@ pub mod store;
 #[cfg(feature = "proptest")]
 pub mod strategies;
 pub mod sweep;
-pub mod vary;
 pub mod trace;
 pub mod trace_load;
+pub mod vary;
 pub mod why;
 pub mod world;
 

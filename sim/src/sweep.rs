@@ -121,21 +121,33 @@ pub fn run_one_on(scenario: &Scenario, seed: u64, engine: Engine) -> SeedRun {
         },
         events: rep.events,
         messages: [m.sent, m.delivered, m.dropped, m.duplicated],
-        cost: seed_cost(rep),
+        cost: SeedCost::of(rep),
     }
 }
 
-/// The cost measures of one run's report.
-fn seed_cost(rep: &crate::Report) -> SeedCost {
-    SeedCost {
-        write_throughput_per_s: None,
-        availability: None,
-        read_throughput_per_s: None,
-        read_latency: rep
-            .read
-            .as_ref()
-            .map(|r| [r.latency_ms.p50, r.latency_ms.p99, r.latency_ms.max]),
-        utilization: Vec::new(),
+impl SeedCost {
+    /// The cost measures of one run's report.
+    pub fn of(rep: &crate::Report) -> SeedCost {
+        SeedCost {
+            write_throughput_per_s: None,
+            availability: None,
+            read_throughput_per_s: None,
+            read_latency: rep
+                .read
+                .as_ref()
+                .map(|r| [r.latency_ms.p50, r.latency_ms.p99, r.latency_ms.max]),
+            utilization: Vec::new(),
+        }
+    }
+
+    /// The node with the highest utilization (the first of equals), and its value.
+    pub fn busiest(&self) -> Option<(&str, f64)> {
+        self.utilization
+            .iter()
+            .fold(None, |best: Option<(&str, f64)>, (n, u)| match best {
+                Some(b) if b.1 >= *u => Some(b),
+                _ => Some((n.as_str(), *u)),
+            })
     }
 }
 

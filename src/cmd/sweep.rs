@@ -150,7 +150,10 @@ pub fn vary(r: VaryRequest<'_>) -> Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()?;
     for out in [r.csv, r.svg].into_iter().flatten() {
         if crate::output::same_file(out, r.file) {
-            bail!("{} is the scenario itself; choose another output path", out.display());
+            bail!(
+                "{} is the scenario itself; choose another output path",
+                out.display()
+            );
         }
     }
     // The file as written first: its own errors keep their line and column.
@@ -159,7 +162,15 @@ pub fn vary(r: VaryRequest<'_>) -> Result<ExitCode> {
     let combos = v::combinations(&varies).len() as u64;
     let bar = progress_bar(combos * (seeds.end - seeds.start));
     let started = Instant::now();
-    let rows = v::run(&text, &label, &varies, seeds.clone(), jobs, r.engine, &|| bar.inc(1))?;
+    let rows = v::run(
+        &text,
+        &label,
+        &varies,
+        seeds.clone(),
+        jobs,
+        r.engine,
+        &|| bar.inc(1),
+    )?;
     let secs = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let measured = v::measures(&rows, scenario.write.is_some());

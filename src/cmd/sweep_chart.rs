@@ -201,8 +201,7 @@ pub fn draw(scenario: &str, measured: &str, rows: &[Row]) -> Result<String> {
             mesh.draw().map_err(plot_error)?;
             for (i, line) in lines.iter().enumerate() {
                 let colour = COLOURS[i % COLOURS.len()];
-                let pts: Vec<(f64, f64)> =
-                    line.points.iter().map(|p| (p.0, value(p))).collect();
+                let pts: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, value(p))).collect();
                 let series = chart
                     .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))
                     .map_err(plot_error)?;
@@ -298,7 +297,12 @@ mod tests {
             assert!(texts.contains(&want), "{want:?} in {texts:?}");
         }
         // Two lines per panel, one polyline each.
-        assert_eq!(doc.descendants().filter(|n| n.has_tag_name("polyline")).count(), 4);
+        assert_eq!(
+            doc.descendants()
+                .filter(|n| n.has_tag_name("polyline"))
+                .count(),
+            4
+        );
     }
 
     #[test]
@@ -310,6 +314,9 @@ mod tests {
         let mut s = r.clone();
         s.params[0].1 = "shared-database".into();
         let svg = draw("x", "write", &[r, s]).unwrap();
-        assert!(svg.contains(">saga<") && svg.contains(">shared-database<"), "{svg}");
+        assert!(
+            svg.contains(">saga<") && svg.contains(">shared-database<"),
+            "{svg}"
+        );
     }
 }

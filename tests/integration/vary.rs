@@ -15,7 +15,9 @@ fn stderr(o: &Output) -> String {
 
 /// Runs `sweep --vary` on the DES (fast) over `seeds`.
 fn vary(file: &str, seeds: &str, extra: &[&str]) -> Output {
-    let mut args = vec!["sweep", file, "--seeds", seeds, "--engine", "des", "--jobs", "1"];
+    let mut args = vec![
+        "sweep", file, "--seeds", seeds, "--engine", "des", "--jobs", "1",
+    ];
     args.extend_from_slice(extra);
     sovlab(&args)
 }
@@ -35,11 +37,18 @@ fn bad_keys_and_values_are_usage_errors_with_a_hint() {
     let f = "saga-isolation";
     bad(
         &vary(f, "0..2", &["--vary", "write.protocl=saga"]),
-        &["no key \"protocl\"", "did you mean protocol?", "valid keys there:"],
+        &[
+            "no key \"protocl\"",
+            "did you mean protocol?",
+            "valid keys there:",
+        ],
     );
     bad(
         &vary(f, "0..2", &["--vary", "service.inventry.capacity=3"]),
-        &["no service named \"inventry\"", "hint: did you mean inventory?"],
+        &[
+            "no service named \"inventry\"",
+            "hint: did you mean inventory?",
+        ],
     );
     bad(
         &vary(f, "0..2", &["--vary", "write.transactions=2.5"]),
@@ -49,9 +58,18 @@ fn bad_keys_and_values_are_usage_errors_with_a_hint() {
         &vary(f, "0..2", &["--vary", "write.protocol=3pc"]),
         &["unknown variant", "hint:"],
     );
-    bad(&vary(f, "0..2", &["--vary", "write.transactions"]), &["expected KEY=V1,V2"]);
-    bad(&vary(f, "0..2", &["--vary", "write.transactions=1..5"]), &["has no :STEP"]);
-    bad(&vary(f, "0..2", &["--vary", "read.queries=4"]), &["no [read] section"]);
+    bad(
+        &vary(f, "0..2", &["--vary", "write.transactions"]),
+        &["expected KEY=V1,V2"],
+    );
+    bad(
+        &vary(f, "0..2", &["--vary", "write.transactions=1..5"]),
+        &["has no :STEP"],
+    );
+    bad(
+        &vary(f, "0..2", &["--vary", "read.queries=4"]),
+        &["no [read] section"],
+    );
     bad(
         &sovlab(&["sweep", f, "--seeds", "0..2", "--csv", "x.csv"]),
         &["--vary"],
@@ -71,7 +89,11 @@ fn json_rows_follow_the_product_in_order() {
             "write.protocol=saga,two-phase-commit",
         ],
     );
-    assert!(o.status.success() || o.status.code() == Some(1), "{}", stderr(&o));
+    assert!(
+        o.status.success() || o.status.code() == Some(1),
+        "{}",
+        stderr(&o)
+    );
     let j: Value = serde_json::from_str(&stdout(&o)).expect("one JSON object");
     assert_eq!(j["format"], "sovlab-vary");
     assert_eq!(j["version"], 1);
@@ -130,7 +152,11 @@ fn csv_and_svg_are_written_atomically_and_not_over_a_file() {
     ];
     let o = vary("saga-isolation", "0..2", &args);
     assert!(o.status.code().is_some_and(|c| c < 2), "{}", stderr(&o));
-    assert!(stdout(&o).contains("write.transactions  write.protocol"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("write.transactions  write.protocol"),
+        "{}",
+        stdout(&o)
+    );
     let text = std::fs::read_to_string(&csv).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 7, "a header and six rows: {text}");
@@ -140,10 +166,16 @@ fn csv_and_svg_are_written_atomically_and_not_over_a_file() {
     let doc = roxmltree::Document::parse(&chart).expect("well-formed SVG");
     assert_eq!(doc.root_element().tag_name().name(), "svg");
     // A second run refuses to replace them without --force.
-    bad(&vary("saga-isolation", "0..2", &args), &["already exists", "--force"]);
+    bad(
+        &vary("saga-isolation", "0..2", &args),
+        &["already exists", "--force"],
+    );
     let mut forced = args.to_vec();
     forced.push("--force");
-    assert!(vary("saga-isolation", "0..2", &forced).status.code().is_some_and(|c| c < 2));
+    assert!(vary("saga-isolation", "0..2", &forced)
+        .status
+        .code()
+        .is_some_and(|c| c < 2));
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
     assert_eq!(left.len(), 2, "no temporary file left behind");
 }

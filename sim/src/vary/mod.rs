@@ -136,9 +136,20 @@ mod tests {
             .collect();
         assert_eq!(
             shown,
-            ["a.x=1 b.y=p", "a.x=1 b.y=q", "a.x=1 b.y=r", "a.x=2 b.y=p", "a.x=2 b.y=q", "a.x=2 b.y=r"]
+            [
+                "a.x=1 b.y=p",
+                "a.x=1 b.y=q",
+                "a.x=1 b.y=r",
+                "a.x=2 b.y=p",
+                "a.x=2 b.y=q",
+                "a.x=2 b.y=r"
+            ]
         );
-        assert_eq!(params(&[]).len(), 1, "no key: one row, the scenario as written");
+        assert_eq!(
+            params(&[]).len(),
+            1,
+            "no key: one row, the scenario as written"
+        );
     }
 
     #[test]
@@ -148,13 +159,20 @@ mod tests {
         assert_eq!(s.write.unwrap().transactions, 7);
 
         let e = apply(SAGA, "f.toml", &params(&["write.transactions=lots"])[0], &o).unwrap_err();
-        assert!(e.message.starts_with("--vary write.transactions=lots: f.toml:"), "{e}");
+        assert!(
+            e.message
+                .starts_with("--vary write.transactions=lots: f.toml:"),
+            "{e}"
+        );
         assert!(e.message.contains("expected a whole number"), "{e}");
 
         let e = apply(SAGA, "f.toml", &params(&["write.protocl=saga"])[0], &o).unwrap_err();
         assert!(e.message.contains("no key \"protocl\" there"), "{e}");
         let hint = e.hint.unwrap();
-        assert!(hint.starts_with("did you mean protocol? valid keys there: "), "{hint}");
+        assert!(
+            hint.starts_with("did you mean protocol? valid keys there: "),
+            "{hint}"
+        );
         assert!(hint.contains("transactions"), "{hint}");
 
         let e = apply(SAGA, "f.toml", &params(&["write.protocol=3pc"])[0], &o).unwrap_err();

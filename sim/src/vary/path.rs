@@ -85,7 +85,9 @@ fn step<'a>(at: At<'a>, part: &str, walked: &[&str], key: &str) -> Result<At<'a>
                 new.set_implicit(true);
                 t.insert(part, Item::Table(new));
             }
-            Ok(At::of_item(t.get_mut(part).expect("present or just inserted")))
+            Ok(At::of_item(
+                t.get_mut(part).expect("present or just inserted"),
+            ))
         }
         At::Tables(a) => {
             let names: Vec<String> = a.iter().map(|t| element_name(t)).collect();
@@ -95,7 +97,10 @@ fn step<'a>(at: At<'a>, part: &str, walked: &[&str], key: &str) -> Result<At<'a>
         At::Values(a) => {
             let names: Vec<String> = a
                 .iter()
-                .map(|v| v.as_inline_table().map_or_else(String::new, |t| element_name(t)))
+                .map(|v| {
+                    v.as_inline_table()
+                        .map_or_else(String::new, |t| element_name(t))
+                })
                 .collect();
             let i = index_of(part, &names).ok_or_else(|| no_element(part, walked, &names, key))?;
             Ok(At::of_value(a.get_mut(i).expect("index in range")))
@@ -106,7 +111,10 @@ fn step<'a>(at: At<'a>, part: &str, walked: &[&str], key: &str) -> Result<At<'a>
 
 fn leaf(walked: &[&str], key: &str) -> VaryError {
     VaryError::new(
-        format!("--vary {key}: {} is a value, not a table or a list", place(walked)),
+        format!(
+            "--vary {key}: {} is a value, not a table or a list",
+            place(walked)
+        ),
         "the parts of a key before its last name tables or list elements",
     )
 }
@@ -174,7 +182,10 @@ fn put(at: At<'_>, last: &str, value: &Value, walked: &[&str], key: &str) -> Res
         At::Values(a) => {
             let names: Vec<String> = a
                 .iter()
-                .map(|v| v.as_inline_table().map_or_else(String::new, |t| element_name(t)))
+                .map(|v| {
+                    v.as_inline_table()
+                        .map_or_else(String::new, |t| element_name(t))
+                })
                 .collect();
             let i = index_of(last, &names).ok_or_else(|| no_element(last, walked, &names, key))?;
             let old = a.get_mut(i).expect("index in range");
@@ -244,7 +255,10 @@ steps = [{ service = "orders" }, { service = "inventory", reject = 0.1 }]
         let e = edited("write.protocol.x", Value::from(4)).unwrap_err();
         assert!(e.contains("write.protocol is a value, not a table"), "{e}");
         let e = edited("service", Value::from(4)).unwrap_err();
-        assert!(e.contains("service is a table or a list, not a value"), "{e}");
+        assert!(
+            e.contains("service is a table or a list, not a value"),
+            "{e}"
+        );
         let e = edited("write.steps.9.reject", Value::from(4)).unwrap_err();
         assert!(e.contains("no write.steps named \"9\""), "{e}");
     }

@@ -206,7 +206,10 @@ fn invariant_columns(rows: &[Row]) -> Vec<&'static str> {
     INVARIANTS
         .iter()
         .copied()
-        .filter(|n| rows.iter().any(|r| r.invariants.iter().any(|(m, _)| m == n)))
+        .filter(|n| {
+            rows.iter()
+                .any(|r| r.invariants.iter().any(|(m, _)| m == n))
+        })
         .collect()
 }
 
@@ -255,7 +258,11 @@ pub fn to_csv(rows: &[Row]) -> String {
         f.push(r.p50_ms.to_string());
         f.push(r.p99_ms.to_string());
         f.push(r.availability.map_or_else(String::new, |a| a.to_string()));
-        f.push(r.busiest.as_ref().map_or_else(String::new, |b| csv_field(&b.node)));
+        f.push(
+            r.busiest
+                .as_ref()
+                .map_or_else(String::new, |b| csv_field(&b.node)),
+        );
         f.push(
             r.busiest
                 .as_ref()
@@ -284,7 +291,16 @@ pub fn to_text(scenario: &str, seeds: &Range<u64>, measured: &str, rows: &[Row])
         .unwrap_or_default();
     let mut head: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
     head.extend(
-        ["runs", "thr/s", "p50 ms", "p99 ms", "avail", "busiest", "broke (seeds)"].map(String::from),
+        [
+            "runs",
+            "thr/s",
+            "p50 ms",
+            "p99 ms",
+            "avail",
+            "busiest",
+            "broke (seeds)",
+        ]
+        .map(String::from),
     );
     let mut table: Vec<Vec<String>> = vec![head];
     for r in rows {
@@ -293,7 +309,10 @@ pub fn to_text(scenario: &str, seeds: &Range<u64>, measured: &str, rows: &[Row])
         line.push(format!("{:.1}", r.throughput_per_s));
         line.push(format!("{:.1}", r.p50_ms));
         line.push(format!("{:.1}", r.p99_ms));
-        line.push(r.availability.map_or("-".into(), |a| format!("{:.1}%", 100.0 * a)));
+        line.push(
+            r.availability
+                .map_or("-".into(), |a| format!("{:.1}%", 100.0 * a)),
+        );
         line.push(r.busiest.as_ref().map_or("-".into(), |b| {
             format!("{} {:.0}%", b.node, 100.0 * b.utilization)
         }));
@@ -319,7 +338,13 @@ pub fn to_text(scenario: &str, seeds: &Range<u64>, measured: &str, rows: &[Row])
     }
     let cols = table[0].len();
     let width: Vec<usize> = (0..cols)
-        .map(|c| table.iter().map(|l| l[c].chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            table
+                .iter()
+                .map(|l| l[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut t = String::new();
     let _ = writeln!(
@@ -390,7 +415,10 @@ mod tests {
             "write.protocol,runs,throughput_per_s,latency_p50_ms,latency_p99_ms,availability,busiest_node,busiest_utilization,broken_atomicity,broken_agreement,broken_isolation,expect_met"
         );
         assert_eq!(lines[1], "saga,10,12.5,3,9.5,,database,0.5,0,,3,true");
-        assert_eq!(lines[2], "\"a,b\",10,12.5,3,9.5,0.75,database,0.5,0,1,2,true");
+        assert_eq!(
+            lines[2],
+            "\"a,b\",10,12.5,3,9.5,0.75,database,0.5,0,1,2,true"
+        );
         assert_eq!(lines.len(), 3);
     }
 
@@ -410,9 +438,18 @@ mod tests {
 
     #[test]
     fn the_table_names_what_broke() {
-        let t = to_text("x", &(0..10), "write", &[row("saga", 3), row("two-phase-commit", 0)]);
+        let t = to_text(
+            "x",
+            &(0..10),
+            "write",
+            &[row("saga", 3), row("two-phase-commit", 0)],
+        );
         assert!(t.contains("isolation 3"), "{t}");
-        let last = t.lines().filter(|l| l.starts_with("two-phase-commit")).next().unwrap();
+        let last = t
+            .lines()
+            .filter(|l| l.starts_with("two-phase-commit"))
+            .next()
+            .unwrap();
         assert!(last.ends_with("database 50%  -"), "{t}");
     }
 }

@@ -168,9 +168,15 @@ mod tests {
         let v = parse("write.protocol=saga,two-phase-commit").unwrap();
         assert_eq!(v.key, "write.protocol");
         assert!(v.values.iter().all(|v| v.as_str().is_some()));
-        assert_eq!(shown("write.protocol=saga,two-phase-commit"), ["saga", "two-phase-commit"]);
+        assert_eq!(
+            shown("write.protocol=saga,two-phase-commit"),
+            ["saga", "two-phase-commit"]
+        );
         let v = parse("service.a.workers=1,2,4").unwrap();
-        assert_eq!(v.values.iter().map(|v| v.as_integer()).collect::<Vec<_>>(), [Some(1), Some(2), Some(4)]);
+        assert_eq!(
+            v.values.iter().map(|v| v.as_integer()).collect::<Vec<_>>(),
+            [Some(1), Some(2), Some(4)]
+        );
         let v = parse("x.y=2.5, true ,\"a,b\",[1, 10]").unwrap();
         assert_eq!(v.values[0].as_float(), Some(2.5));
         assert_eq!(v.values[1].as_bool(), Some(true));
@@ -181,8 +187,15 @@ mod tests {
     #[test]
     fn ranges_are_inclusive_and_allow_floats() {
         assert_eq!(shown("w.r=50..200:50"), ["50", "100", "150", "200"]);
-        assert!(parse("w.r=1..3:1").unwrap().values.iter().all(|v| v.as_integer().is_some()));
-        assert_eq!(shown("w.r=0.1..0.5:0.1"), ["0.1", "0.2", "0.3", "0.4", "0.5"]);
+        assert!(parse("w.r=1..3:1")
+            .unwrap()
+            .values
+            .iter()
+            .all(|v| v.as_integer().is_some()));
+        assert_eq!(
+            shown("w.r=0.1..0.5:0.1"),
+            ["0.1", "0.2", "0.3", "0.4", "0.5"]
+        );
         assert_eq!(shown("w.r=1..2:0.5"), ["1.0", "1.5", "2.0"]);
         assert_eq!(shown("w.r=1..4:2"), ["1", "3"]);
     }
