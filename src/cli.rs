@@ -139,6 +139,10 @@ pub enum Command {
         /// Overwrite the --csv / --svg paths even if they exist.
         #[arg(long)]
         force: bool,
+        /// Whose throughput and latency the --vary rows show: write or read (default:
+        /// write when the scenario has [write], else read).
+        #[arg(long, requires = "vary", value_name = "SIDE")]
+        measure: Option<String>,
         /// The executor.
         #[command(flatten)]
         engine: EngineArg,

@@ -56,6 +56,8 @@ pub struct SeedCost {
     pub read_throughput_per_s: Option<f64>,
     /// Per-run read latency p50, p99, max in ms.
     pub read_latency: Option<[f64; 3]>,
+    /// Longest a read view lagged behind a source commit, ms.
+    pub read_staleness_ms: Option<f64>,
     /// Utilization of every node that has a service time, in the report's order.
     pub utilization: Vec<(String, f64)>,
 }
@@ -136,6 +138,7 @@ impl SeedCost {
                 .read
                 .as_ref()
                 .map(|r| [r.latency_ms.p50, r.latency_ms.p99, r.latency_ms.max]),
+            read_staleness_ms: rep.read.as_ref().map(|r| r.max_staleness_ms),
             utilization: Vec::new(),
         }
     }

@@ -77,6 +77,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             csv,
             svg,
             force,
+            measure,
             engine,
         }) if !vary.is_empty() => sweep::vary(sweep::VaryRequest {
             file: &file,
@@ -87,6 +88,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             csv: csv.as_deref(),
             svg: svg.as_deref(),
             force,
+            measure: measure.as_deref(),
             engine: engine.engine,
         }),
         Some(Command::Sweep {

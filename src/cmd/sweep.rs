@@ -129,6 +129,8 @@ pub struct VaryRequest<'a> {
     pub svg: Option<&'a Path>,
     /// Overwrite the CSV / SVG paths.
     pub force: bool,
+    /// `--measure write|read`.
+    pub measure: Option<&'a str>,
     /// The executor.
     pub engine: sovlab_sim::Engine,
 }
@@ -162,6 +164,14 @@ pub fn vary(r: VaryRequest<'_>) -> Result<ExitCode> {
     let combos = v::combinations(&varies).len() as u64;
     let bar = progress_bar(combos * (seeds.end - seeds.start));
     let started = Instant::now();
+    let asked = r
+        .measure
+        .map(|m| {
+            v::Side::from_name(m)
+                .with_context(|| format!("--measure {m:?}: expected \"write\" or \"read\""))
+        })
+        .transpose()?;
+    let measured = v::measures(&scenario, asked)?;
     let rows = v::run(
         &text,
         &label,
@@ -169,11 +179,11 @@ pub fn vary(r: VaryRequest<'_>) -> Result<ExitCode> {
         seeds.clone(),
         jobs,
         r.engine,
+        measured,
         &|| bar.inc(1),
     )?;
     let secs = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    let measured = v::measures(&rows, scenario.write.is_some());
     if let Some(path) = r.csv {
         let csv = v::to_csv(&rows);
         crate::output::write_atomic(path, r.force, |w| w.write_all(csv.as_bytes()))?;

@@ -4,7 +4,7 @@
 
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
-use sovlab_sim::vary::{spec, Row};
+use sovlab_sim::vary::{spec, Row, Side};
 
 /// Size of the whole picture, in SVG pixels.
 const SIZE: (u32, u32) = (1100, 460);
@@ -46,20 +46,15 @@ struct Line {
 /// evenly spaced place per value, in the order given.
 fn lines(rows: &[Row]) -> (Vec<Line>, Vec<String>, bool) {
     let mut xs: Vec<String> = Vec::new();
-    let numeric = rows.iter().all(|r| {
-        r.params
-            .first()
-            .is_some_and(|(_, v)| v.as_integer().is_some() || v.as_float().is_some())
-    });
+    let numeric = rows
+        .iter()
+        .all(|r| r.params.first().is_some_and(|(_, v)| number(v).is_some()));
     let mut out: Vec<Line> = Vec::new();
     for r in rows {
         let (x_text, x) = match r.params.first() {
             Some((_, v)) => {
                 let t = spec::show(v);
-                let x = v
-                    .as_float()
-                    .or(v.as_integer().map(|i| i as f64))
-                    .unwrap_or(f64::NAN);
+                let x = number(v).unwrap_or(f64::NAN);
                 (t, x)
             }
             None => (String::new(), 0.0),
@@ -91,19 +86,31 @@ fn lines(rows: &[Row]) -> (Vec<Line>, Vec<String>, bool) {
     (out, xs, numeric)
 }
 
+/// A value's place on a number axis: a number, or a list's length (`read.sources`
+/// varied over longer and longer lists is "how many sources").
+fn number(v: &sovlab_sim::vary::Value) -> Option<f64> {
+    v.as_float()
+        .or(v.as_integer().map(|i| i as f64))
+        .or(v.as_array().map(|a| a.len() as f64))
+}
+
 /// A key without its section, for legends: `write.protocol` -> `protocol`.
 fn short(key: &str) -> &str {
     key.split_once('.').map_or(key, |(_, rest)| rest)
 }
 
 /// The chart as SVG text.
-pub fn draw(scenario: &str, measured: &str, rows: &[Row]) -> Result<String> {
+pub fn draw(scenario: &str, measured: Side, rows: &[Row]) -> Result<String> {
     let (lines, xs, numeric) = lines(rows);
     let key = rows
         .first()
         .and_then(|r| r.params.first())
         .map_or("", |(k, _)| k.as_str());
-    let x_desc = match unit(key) {
+    let lists = rows
+        .first()
+        .and_then(|r| r.params.first())
+        .is_some_and(|(_, v)| v.is_array());
+    let x_desc = match if lists { Some("how many") } else { unit(key) } {
         Some(u) => format!("{key} ({u})"),
         None => key.to_string(),
     };
@@ -121,7 +128,7 @@ pub fn draw(scenario: &str, measured: &str, rows: &[Row]) -> Result<String> {
     } else {
         (-0.5, xs.len() as f64 - 0.5)
     };
-    let what = if measured == "write" {
+    let what = if measured == Side::Write {
         "committed transactions"
     } else {
         "answered queries"
@@ -132,7 +139,7 @@ pub fn draw(scenario: &str, measured: &str, rows: &[Row]) -> Result<String> {
         root.fill(&WHITE).map_err(plot_error)?;
         let root = root
             .titled(
-                &format!("{scenario}: what it costs as {key} varies"),
+                &title(scenario, key),
                 ("sans-serif", 22).into_font().color(&BLACK),
             )
             .map_err(plot_error)?;
@@ -144,7 +151,7 @@ pub fn draw(scenario: &str, measured: &str, rows: &[Row]) -> Result<String> {
                 1usize,
             ),
             (
-                format!("Latency, p99 ({measured}s, ms)"),
+                format!("Latency, p99 ({}s, ms)", measured.name()),
                 "p99 latency (ms)".to_string(),
                 2usize,
             ),
@@ -230,6 +237,28 @@ pub fn draw(scenario: &str, measured: &str, rows: &[Row]) -> Result<String> {
     Ok(svg)
 }
 
+/// Most characters a title shows at its size across the picture.
+const TITLE_CHARS: usize = 84;
+
+/// "SCENARIO: what it costs as KEY varies", the scenario's name cut to fit.
+fn title(scenario: &str, key: &str) -> String {
+    let tail = format!(": what it costs as {key} varies");
+    let room = TITLE_CHARS.saturating_sub(tail.chars().count()).max(12);
+    // A long name is cut at its colon when it has one ("Reads over more sources: ..."),
+    // else at the room left.
+    let scenario = match scenario.split_once(':') {
+        Some((head, _)) if scenario.chars().count() > room => head,
+        _ => scenario,
+    };
+    let name: String = if scenario.chars().count() > room {
+        let cut: String = scenario.chars().take(room - 1).collect();
+        format!("{}…", cut.trim_end())
+    } else {
+        scenario.to_string()
+    };
+    format!("{name}{tail}")
+}
+
 /// A number for an axis label: no trailing zeros.
 fn trim(x: f64) -> String {
     let s = format!("{x:.2}");
@@ -260,6 +289,7 @@ mod tests {
             throughput_per_s: thr,
             p50_ms: p99 / 3.0,
             p99_ms: p99,
+            staleness_ms: None,
             availability: None,
             busiest: Some(Busiest {
                 node: "database".into(),
@@ -279,7 +309,7 @@ mod tests {
             row(100, "saga", 99.0, 25.0),
             row(100, "two-phase-commit", 70.0, 300.0),
         ];
-        let svg = draw("Checkout", "write", &rows).unwrap();
+        let svg = draw("Checkout", Side::Write, &rows).unwrap();
         let doc = roxmltree::Document::parse(&svg).expect("well-formed XML");
         assert_eq!(doc.root_element().tag_name().name(), "svg");
         let texts: Vec<&str> = doc
@@ -313,7 +343,7 @@ mod tests {
         r.params[0] = ("write.protocol".into(), "saga".into());
         let mut s = r.clone();
         s.params[0].1 = "shared-database".into();
-        let svg = draw("x", "write", &[r, s]).unwrap();
+        let svg = draw("x", Side::Write, &[r, s]).unwrap();
         assert!(
             svg.contains(">saga<") && svg.contains(">shared-database<"),
             "{svg}"

@@ -212,3 +212,64 @@ violated = []
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stdout(&o).contains("expect NOT met"), "{}", stdout(&o));
 }
+
+/// The `read.sources` values of the lesson: one to five sources.
+const SOURCES: &str = r#"read.sources=["orders"],["orders","inventory"],["orders","inventory","payments"],["orders","inventory","payments","shipping"],["orders","inventory","payments","shipping","reviews"]"#;
+
+/// Story 4 of the lesson "What the patterns cost", over 30 seeds on the DES: API
+/// composition's median latency grows with every source it waits for (by at least
+/// 5 ms from one source to five), a CQRS view's stays within 10 % of flat and under
+/// half of composition's, and only the view is stale.
+#[test]
+fn composition_latency_grows_with_its_sources_and_a_view_answers_in_one_hop_stale() {
+    let o = vary(
+        "cost-reads-sources",
+        "0..30",
+        &[
+            "--json",
+            "--measure",
+            "read",
+            "--vary",
+            SOURCES,
+            "--vary",
+            "read.method=api-composition,cqrs-view",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let j: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(j["measures"], "read");
+    let rows = j["rows"].as_array().unwrap();
+    let of = |method: &str, what: &str| -> Vec<f64> {
+        rows.iter()
+            .filter(|r| r["params"]["read.method"] == method)
+            .map(|r| match what {
+                "stale" => r["max_staleness_ms"].as_f64().unwrap(),
+                p => r["latency_ms"][p].as_f64().unwrap(),
+            })
+            .collect()
+    };
+    let comp = of("api-composition", "p50");
+    let view = of("cqrs-view", "p50");
+    assert_eq!((comp.len(), view.len()), (5, 5));
+    assert!(
+        comp.windows(2).all(|w| w[1] > w[0]),
+        "composition grows: {comp:?}"
+    );
+    assert!(comp[4] - comp[0] >= 5.0, "by 5 ms at least: {comp:?}");
+    let (lo, hi) = view
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(l, h), &x| (l.min(x), h.max(x)));
+    assert!(hi <= lo * 1.10, "the view stays flat: {view:?}");
+    assert!(
+        view.iter().zip(&comp).all(|(v, c)| v * 2.0 < *c),
+        "one hop: {view:?} {comp:?}"
+    );
+    assert!(
+        of("cqrs-view", "stale").iter().all(|s| *s > 0.0),
+        "the view lags"
+    );
+    assert!(
+        of("api-composition", "stale").iter().all(|s| *s == 0.0),
+        "composition does not"
+    );
+}

@@ -11,11 +11,13 @@ pub mod path;
 mod rows;
 pub mod spec;
 
-pub use rows::{measures, run, to_csv, to_json, to_text, Busiest, Row};
+pub use rows::{measures, run, to_csv, to_json, to_text, Busiest, Row, Side};
 pub use spec::{parse, Vary};
+/// A varied value, as TOML types it.
+pub use toml_edit::Value;
 
 use crate::scenario::{LimitOverrides, Scenario};
-use toml_edit::{DocumentMut, Value};
+use toml_edit::DocumentMut;
 
 /// A bad `--vary`: what is wrong and how to fix it (exit 2).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -32,6 +32,8 @@ pub struct Row {
     pub p50_ms: f64,
     /// Mean over seeds of each seed's 99th percentile, ms.
     pub p99_ms: f64,
+    /// Reads only: mean over seeds of the longest a view lagged behind its sources, ms.
+    pub staleness_ms: Option<f64>,
     /// Mean over seeds of the available share; `None` without a deadline.
     pub availability: Option<f64>,
     /// The busiest node; `None` when no node has a service time.
@@ -44,14 +46,55 @@ pub struct Row {
     pub panicked: usize,
 }
 
-/// Which side the row's throughput and latency measure: "write" when the scenario
-/// has a `[write]` section, else "read".
-pub fn measures(rows: &[Row], has_write: bool) -> &'static str {
-    let _ = rows;
-    if has_write {
-        "write"
+/// Whose throughput and latency the rows show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The business transactions of `[write]`.
+    Write,
+    /// The queries of `[read]`.
+    Read,
+}
+
+impl Side {
+    /// "write" or "read".
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Write => "write",
+            Side::Read => "read",
+        }
+    }
+
+    /// The side named `name`.
+    pub fn from_name(name: &str) -> Option<Side> {
+        [Side::Write, Side::Read]
+            .into_iter()
+            .find(|s| s.name() == name)
+    }
+}
+
+/// The side to measure: `asked` (it must exist in the scenario), else the writes when
+/// there is a `[write]` section, else the reads.
+pub fn measures(s: &crate::Scenario, asked: Option<Side>) -> Result<Side, VaryError> {
+    let side = asked.unwrap_or(if s.write.is_some() {
+        Side::Write
     } else {
-        "read"
+        Side::Read
+    });
+    let has = match side {
+        Side::Write => s.write.is_some(),
+        Side::Read => s.read.is_some(),
+    };
+    if has {
+        Ok(side)
+    } else {
+        Err(VaryError::new(
+            format!(
+                "--measure {}: the scenario has no [{}] section",
+                side.name(),
+                side.name()
+            ),
+            "measure the side the scenario has (write or read)",
+        ))
     }
 }
 
@@ -64,6 +107,7 @@ pub fn run(
     seeds: Range<u64>,
     jobs: usize,
     engine: Engine,
+    side: Side,
     done: &(dyn Fn() + Sync),
 ) -> Result<Vec<Row>, VaryError> {
     let overrides = LimitOverrides::default();
@@ -75,7 +119,7 @@ pub fn run(
         .into_iter()
         .map(|(s, params)| {
             let runs = sweep::run_seeds_on(&s, seeds.clone(), jobs, engine, done);
-            summarize(&s, params, &runs)
+            summarize(&s, side, params, &runs)
         })
         .collect())
 }
@@ -93,8 +137,8 @@ fn round(x: f64, places: i32) -> f64 {
 }
 
 /// One row from one combination's runs.
-fn summarize(s: &crate::Scenario, params: Params, runs: &[SeedRun]) -> Row {
-    let write = s.write.is_some();
+fn summarize(s: &crate::Scenario, side: Side, params: Params, runs: &[SeedRun]) -> Row {
+    let write = side == Side::Write;
     let throughput = mean(runs.iter().filter_map(|r| {
         if write {
             r.cost.write_throughput_per_s
@@ -138,6 +182,11 @@ fn summarize(s: &crate::Scenario, params: Params, runs: &[SeedRun]) -> Row {
         throughput_per_s: round(throughput.unwrap_or(0.0), 2),
         p50_ms: round(latency(0), 1),
         p99_ms: round(latency(1), 1),
+        staleness_ms: if write {
+            None
+        } else {
+            mean(runs.iter().filter_map(|r| r.cost.read_staleness_ms)).map(|x| round(x, 1))
+        },
         availability: mean(runs.iter().filter_map(|r| r.cost.availability)).map(|a| round(a, 4)),
         busiest,
         invariants: INVARIANTS
@@ -161,7 +210,7 @@ pub fn to_json(
     scenario: &str,
     engine: Engine,
     seeds: &Range<u64>,
-    measured: &str,
+    measured: Side,
     rows: &[Row],
 ) -> Value {
     let rows: Vec<Value> = rows
@@ -177,7 +226,7 @@ pub fn to_json(
                 .iter()
                 .map(|(n, b)| (n.clone(), json!(b)))
                 .collect();
-            json!({
+            let mut row = json!({
                 "params": params,
                 "runs": r.runs,
                 "throughput_per_s": r.throughput_per_s,
@@ -187,7 +236,11 @@ pub fn to_json(
                 "invariants": invariants,
                 "expect_met": r.expect_met,
                 "panicked": r.panicked,
-            })
+            });
+            if let Some(st) = r.staleness_ms {
+                row["max_staleness_ms"] = json!(st);
+            }
+            row
         })
         .collect();
     json!({
@@ -196,7 +249,7 @@ pub fn to_json(
         "scenario": scenario,
         "engine": engine,
         "seeds": {"from": seeds.start, "to": seeds.end},
-        "measures": measured,
+        "measures": measured.name(),
         "rows": rows,
     })
 }
@@ -284,7 +337,8 @@ pub fn to_csv(rows: &[Row]) -> String {
 }
 
 /// The rows as a table for people.
-pub fn to_text(scenario: &str, seeds: &Range<u64>, measured: &str, rows: &[Row]) -> String {
+pub fn to_text(scenario: &str, seeds: &Range<u64>, measured: Side, rows: &[Row]) -> String {
+    let stale = rows.iter().any(|r| r.staleness_ms.is_some());
     let keys: Vec<&str> = rows
         .first()
         .map(|r| r.params.iter().map(|(k, _)| k.as_str()).collect())
@@ -302,6 +356,9 @@ pub fn to_text(scenario: &str, seeds: &Range<u64>, measured: &str, rows: &[Row])
         ]
         .map(String::from),
     );
+    if stale {
+        head.insert(keys.len() + 4, "stale ms".into());
+    }
     let mut table: Vec<Vec<String>> = vec![head];
     for r in rows {
         let mut line: Vec<String> = r.params.iter().map(|(_, v)| spec::show(v)).collect();
@@ -309,6 +366,9 @@ pub fn to_text(scenario: &str, seeds: &Range<u64>, measured: &str, rows: &[Row])
         line.push(format!("{:.1}", r.throughput_per_s));
         line.push(format!("{:.1}", r.p50_ms));
         line.push(format!("{:.1}", r.p99_ms));
+        if stale {
+            line.push(r.staleness_ms.map_or("-".into(), |x| format!("{x:.1}")));
+        }
         line.push(
             r.availability
                 .map_or("-".into(), |a| format!("{:.1}%", 100.0 * a)),
@@ -349,10 +409,11 @@ pub fn to_text(scenario: &str, seeds: &Range<u64>, measured: &str, rows: &[Row])
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "scenario   {scenario}\nseeds      {}..{} ({} per row); throughput and latency of the {measured}s",
+        "scenario   {scenario}\nseeds      {}..{} ({} per row); throughput and latency of the {}s",
         seeds.start,
         seeds.end,
-        seeds.end - seeds.start
+        seeds.end - seeds.start,
+        measured.name()
     );
     let _ = writeln!(t);
     for l in &table {
@@ -364,7 +425,7 @@ pub fn to_text(scenario: &str, seeds: &Range<u64>, measured: &str, rows: &[Row])
                 // Numbers right-aligned, words left; the last column unpadded.
                 if c + 1 == cols {
                     s.clone()
-                } else if c >= keys.len() && c < keys.len() + 5 {
+                } else if c >= keys.len() && c < keys.len() + 5 + usize::from(stale) {
                     format!("{}{s}", " ".repeat(pad))
                 } else {
                     format!("{s}{}", " ".repeat(pad))
@@ -392,6 +453,7 @@ mod tests {
             throughput_per_s: 12.5,
             p50_ms: 3.0,
             p99_ms: 9.5,
+            staleness_ms: None,
             availability: None,
             busiest: Some(Busiest {
                 node: "database".into(),
@@ -424,7 +486,7 @@ mod tests {
 
     #[test]
     fn json_has_the_documented_shape() {
-        let j = to_json("x", Engine::Des, &(0..10), "write", &[row("saga", 3)]);
+        let j = to_json("x", Engine::Des, &(0..10), Side::Write, &[row("saga", 3)]);
         assert_eq!(j["format"], "sovlab-vary");
         assert_eq!(j["version"], 1);
         let r = &j["rows"][0];
