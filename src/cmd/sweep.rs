@@ -172,16 +172,16 @@ pub fn vary(r: VaryRequest<'_>) -> Result<ExitCode> {
         })
         .transpose()?;
     let measured = v::measures(&scenario, asked)?;
-    let rows = v::run(
-        &text,
-        &label,
-        &varies,
-        seeds.clone(),
+    let plan = v::Plan {
+        text: &text,
+        file: &label,
+        varies: &varies,
+        seeds: seeds.clone(),
         jobs,
-        r.engine,
-        measured,
-        &|| bar.inc(1),
-    )?;
+        engine: r.engine,
+        side: measured,
+    };
+    let rows = v::run(&plan, &|| bar.inc(1))?;
     let secs = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
     if let Some(path) = r.csv {

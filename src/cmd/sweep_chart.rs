@@ -316,6 +316,7 @@ mod tests {
             .descendants()
             .filter(|n| n.has_tag_name("text"))
             .filter_map(|n| n.text())
+            .map(str::trim)
             .collect();
         for want in [
             "Checkout: what it costs as write.arrival_rate_per_s varies",
@@ -326,13 +327,14 @@ mod tests {
         ] {
             assert!(texts.contains(&want), "{want:?} in {texts:?}");
         }
-        // Two lines per panel, one polyline each.
-        assert_eq!(
-            doc.descendants()
-                .filter(|n| n.has_tag_name("polyline"))
-                .count(),
-            4
-        );
+        // Each protocol's colour: its line and its legend entry, in both panels.
+        for colour in ["#0072B2", "#D55E00"] {
+            let n = doc
+                .descendants()
+                .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke") == Some(colour))
+                .count();
+            assert_eq!(n, 4, "{colour}");
+        }
     }
 
     #[test]
@@ -344,9 +346,21 @@ mod tests {
         let mut s = r.clone();
         s.params[0].1 = "shared-database".into();
         let svg = draw("x", Side::Write, &[r, s]).unwrap();
+        let doc = roxmltree::Document::parse(&svg).expect("well-formed XML");
+        let texts: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text())
+            .map(str::trim)
+            .collect();
+        let at = |w: &str| texts.iter().position(|t| *t == w);
         assert!(
-            svg.contains(">saga<") && svg.contains(">shared-database<"),
-            "{svg}"
+            at("saga").is_some() && at("shared-database").is_some(),
+            "{texts:?}"
+        );
+        assert!(
+            at("saga") < at("shared-database"),
+            "in the order given: {texts:?}"
         );
     }
 }

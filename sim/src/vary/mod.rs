@@ -11,7 +11,7 @@ pub mod path;
 mod rows;
 pub mod spec;
 
-pub use rows::{measures, run, to_csv, to_json, to_text, Busiest, Row, Side};
+pub use rows::{measures, run, to_csv, to_json, to_text, Busiest, Plan, Row, Side};
 pub use spec::{parse, Vary};
 /// A varied value, as TOML types it.
 pub use toml_edit::Value;

@@ -98,28 +98,38 @@ pub fn measures(s: &crate::Scenario, asked: Option<Side>) -> Result<Side, VaryEr
     }
 }
 
+/// What a `--vary` sweep runs: the scenario's text, the keys, the seeds and how.
+#[derive(Debug, Clone)]
+pub struct Plan<'a> {
+    /// The scenario file's text.
+    pub text: &'a str,
+    /// The label its errors use.
+    pub file: &'a str,
+    /// The varied keys, in order.
+    pub varies: &'a [Vary],
+    /// The seeds every row runs.
+    pub seeds: Range<u64>,
+    /// Worker threads.
+    pub jobs: usize,
+    /// The executor.
+    pub engine: Engine,
+    /// Whose throughput and latency the rows show.
+    pub side: Side,
+}
+
 /// Validates every combination first (a bad one is an error before anything runs),
-/// then runs each over `seeds`; `done` is called once per finished seed.
-pub fn run(
-    text: &str,
-    file: &str,
-    varies: &[Vary],
-    seeds: Range<u64>,
-    jobs: usize,
-    engine: Engine,
-    side: Side,
-    done: &(dyn Fn() + Sync),
-) -> Result<Vec<Row>, VaryError> {
+/// then runs each over the seeds; `done` is called once per finished seed.
+pub fn run(plan: &Plan<'_>, done: &(dyn Fn() + Sync)) -> Result<Vec<Row>, VaryError> {
     let overrides = LimitOverrides::default();
-    let scenarios = combinations(varies)
+    let scenarios = combinations(plan.varies)
         .into_iter()
-        .map(|p| Ok((apply(text, file, &p, &overrides)?, p)))
+        .map(|p| Ok((apply(plan.text, plan.file, &p, &overrides)?, p)))
         .collect::<Result<Vec<_>, VaryError>>()?;
     Ok(scenarios
         .into_iter()
         .map(|(s, params)| {
-            let runs = sweep::run_seeds_on(&s, seeds.clone(), jobs, engine, done);
-            summarize(&s, side, params, &runs)
+            let runs = sweep::run_seeds_on(&s, plan.seeds.clone(), plan.jobs, plan.engine, done);
+            summarize(&s, plan.side, params, &runs)
         })
         .collect())
 }
