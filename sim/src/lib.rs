@@ -7,6 +7,7 @@
 pub mod abort_cause;
 pub mod bench;
 pub mod check;
+pub mod cost;
 pub mod diff;
 pub mod exec;
 pub mod keyed;

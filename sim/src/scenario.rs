@@ -6,7 +6,7 @@
 //! at the offending value through its key path, located in the raw text by `toml_edit`.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 
@@ -58,6 +58,80 @@ pub struct Scenario {
     /// Bounds that make a runaway scenario end with a report that says why.
     #[serde(default, skip_serializing_if = "Limits::is_default")]
     pub limits: Limits,
+    /// Service time of nodes that are not services (`database`, the coordinator, a
+    /// view, the gateway), by node name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub nodes: BTreeMap<String, Serving>,
+}
+
+/// How a node serves messages: a mean service time, its distribution, and servers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Serving {
+    /// Mean time to serve one message, in virtual ms (0: instant).
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub service_time_ms: f64,
+    /// How service times are distributed around the mean.
+    #[serde(default, skip_serializing_if = "ServiceDist::is_fixed")]
+    pub service_dist: ServiceDist,
+    /// Servers: how many messages are served at once.
+    #[serde(default = "default_workers", skip_serializing_if = "is_one")]
+    pub workers: u32,
+}
+
+impl Default for Serving {
+    fn default() -> Self {
+        Serving {
+            service_time_ms: 0.0,
+            service_dist: ServiceDist::Fixed,
+            workers: 1,
+        }
+    }
+}
+
+impl Serving {
+    /// Does this node take time to serve a message at all?
+    pub fn timed(&self) -> bool {
+        self.service_time_ms > 0.0
+    }
+}
+
+/// The distribution of a node's service time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceDist {
+    /// Always the mean.
+    #[default]
+    Fixed,
+    /// Exponential with that mean (memoryless: the M of M/M/1).
+    Exponential,
+    /// Uniform on [0, 2 * mean].
+    Uniform,
+}
+
+impl ServiceDist {
+    fn is_fixed(&self) -> bool {
+        *self == ServiceDist::Fixed
+    }
+
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceDist::Fixed => "fixed",
+            ServiceDist::Exponential => "exponential",
+            ServiceDist::Uniform => "uniform",
+        }
+    }
+}
+
+fn is_zero_f64(x: &f64) -> bool {
+    *x == 0.0
+}
+fn default_workers() -> u32 {
+    1
+}
+fn is_one(x: &u32) -> bool {
+    *x == 1
 }
 
 fn default_duration_ms() -> u64 {
@@ -111,6 +185,30 @@ pub struct Service {
     /// Overrides `[write].publish` for what this service publishes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publish: Option<Publish>,
+    /// Mean time to serve one message, in virtual ms (0: instant).
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub service_time_ms: f64,
+    /// How service times are distributed around the mean.
+    #[serde(default, skip_serializing_if = "ServiceDist::is_fixed")]
+    pub service_dist: ServiceDist,
+    /// Servers: how many messages are served at once.
+    #[serde(default = "default_workers", skip_serializing_if = "is_one")]
+    pub workers: u32,
+    /// Hot rows: a transaction's step here uses one of this many rows (none: no
+    /// row contention).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<u32>,
+}
+
+impl Service {
+    /// How this service's node serves messages.
+    pub fn serving(&self) -> Serving {
+        Serving {
+            service_time_ms: self.service_time_ms,
+            service_dist: self.service_dist,
+            workers: self.workers,
+        }
+    }
 }
 
 fn default_capacity() -> i64 {
@@ -356,6 +454,13 @@ pub struct Write {
     /// Saga orchestration: compensations one by one in reverse, or all at once.
     #[serde(default, skip_serializing_if = "Compensation::is_sequential")]
     pub compensation: Compensation,
+    /// Open loop: transactions start as a Poisson process of this rate per virtual
+    /// second (instead of `concurrency` / `interval_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_rate_per_s: Option<f64>,
+    /// A transaction is available when the client hears its outcome within this many ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<u64>,
 }
 
 fn default_transactions() -> u32 {
@@ -425,6 +530,10 @@ pub struct Read {
     /// Name of the view node (cqrs-view).
     #[serde(default = "default_view")]
     pub view: String,
+    /// Open loop: queries start as a Poisson process of this rate per virtual second
+    /// (instead of `interval_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_rate_per_s: Option<f64>,
 }
 
 fn default_queries() -> u32 {
@@ -696,8 +805,21 @@ impl fmt::Display for ScenarioError {
 pub enum PathPart {
     /// A table key.
     Key(&'static str),
+    /// A table key known only at run time (a node name under `[nodes]`).
+    Name(String),
     /// An array index.
     Index(usize),
+}
+
+impl PathPart {
+    /// The key this part names, if it is a key.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            PathPart::Key(k) => Some(k),
+            PathPart::Name(k) => Some(k),
+            PathPart::Index(_) => None,
+        }
+    }
 }
 
 /// A semantic problem found by [`Scenario::validate`], located by key path.
@@ -867,6 +989,22 @@ impl Scenario {
             .unwrap_or(true)
     }
 
+    /// How the node named `node` serves messages: a service's own keys (not under the
+    /// shared database, where its steps are the database's work), else `[nodes.NAME]`.
+    pub fn serving_of(&self, node: &str) -> Serving {
+        let shared = self.write.as_ref().map(|w| w.protocol) == Some(Protocol::SharedDatabase);
+        match self.services.iter().find(|s| s.name == node) {
+            Some(svc) if !shared => svc.serving(),
+            _ => self.nodes.get(node).copied().unwrap_or_default(),
+        }
+    }
+
+    /// Does any node of this scenario take time to serve a message?
+    pub fn has_service_time(&self) -> bool {
+        self.services.iter().any(|s| s.service_time_ms > 0.0)
+            || self.nodes.values().any(Serving::timed)
+    }
+
     /// Every semantic problem, in file order as far as practical.
     pub fn validate(&self) -> Vec<Problem> {
         crate::scenario_validate::validate(self)
@@ -907,8 +1045,8 @@ pub fn locate_span(text: &str, path: &[PathPart]) -> Option<std::ops::Range<usiz
     type Span = Option<std::ops::Range<usize>>;
     fn step<'a>(at: At<'a>, part: &PathPart) -> Option<(At<'a>, Span)> {
         match (at, part) {
-            (At::Item(Item::Table(t)) | At::Table(t), PathPart::Key(k)) => {
-                let (key, item) = t.get_key_value(k)?;
+            (At::Item(Item::Table(t)) | At::Table(t), PathPart::Key(_) | PathPart::Name(_)) => {
+                let (key, item) = t.get_key_value(part.key()?)?;
                 // Point at the value when it has a place of its own, else at the key.
                 let span = item.span().or_else(|| key.span());
                 Some((At::Item(item), span))
@@ -919,7 +1057,9 @@ pub fn locate_span(text: &str, path: &[PathPart]) -> Option<std::ops::Range<usiz
             }
             (At::Item(Item::Value(v)) | At::Value(v), part) => {
                 let next = match (v, part) {
-                    (Value::InlineTable(t), PathPart::Key(k)) => t.get(k)?,
+                    (Value::InlineTable(t), PathPart::Key(_) | PathPart::Name(_)) => {
+                        t.get(part.key()?)?
+                    }
                     (Value::Array(a), PathPart::Index(i)) => a.get(*i)?,
                     _ => return None,
                 };

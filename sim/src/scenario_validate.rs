@@ -132,6 +132,7 @@ impl Validator {
             );
         }
         self.limits(s);
+        self.nodes(s);
         self.write(s);
         self.read(s);
         self.faults(s, &nodes);
@@ -212,6 +213,68 @@ impl Validator {
                 );
             }
             self.service_overrides(s, i);
+            let at = |k| vec![Key("service"), Index(i), Key(k)];
+            self.serving(&svc.serving(), at);
+            if svc.keys == Some(0) {
+                self.problem(
+                    at("keys"),
+                    "keys must be at least 1",
+                    Some("keys = 1 is one hot row every transaction contends for; leave it out for no contention".into()),
+                );
+            }
+        }
+    }
+
+    /// The service-time keys of one node; `at` gives the path of a key.
+    fn serving(
+        &mut self,
+        sv: &crate::scenario::Serving,
+        at: impl Fn(&'static str) -> Vec<PathPart>,
+    ) {
+        let t = sv.service_time_ms;
+        if !t.is_finite() || t < 0.0 || t > MAX_PERIOD_MS as f64 {
+            self.problem(
+                at("service_time_ms"),
+                format!("service_time_ms must be between 0 and {MAX_PERIOD_MS} ms, found {t}"),
+                Some("it is the mean time one message takes, e.g. 2.5; 0 means instant".into()),
+            );
+        }
+        if sv.workers == 0 || sv.workers > 10_000 {
+            self.problem(
+                at("workers"),
+                format!("workers must be between 1 and 10000, found {}", sv.workers),
+                Some("workers is how many messages the node serves at once".into()),
+            );
+        }
+    }
+
+    /// `[nodes.NAME]`: only nodes of the lab that are not services.
+    fn nodes(&mut self, s: &Scenario) {
+        if s.nodes.is_empty() {
+            return;
+        }
+        let valid = node_table_names(s);
+        for (name, sv) in &s.nodes {
+            let at = |k: &'static str| vec![Key("nodes"), PathPart::Name(name.clone()), Key(k)];
+            if !valid.iter().any(|v| v == name) {
+                let names: Vec<&str> = valid.iter().map(String::as_str).collect();
+                let service = s.services.iter().any(|x| &x.name == name);
+                let hint = if service {
+                    format!("{name:?} is a service: put service_time_ms and workers in its [[service]]")
+                } else {
+                    let close = did_you_mean(name, &names)
+                        .map(|n| format!("did you mean {n:?}? "))
+                        .unwrap_or_default();
+                    format!("{close}[nodes.NAME] takes: {}", names.join(", "))
+                };
+                self.problem(
+                    vec![Key("nodes"), PathPart::Name(name.clone())],
+                    format!("unknown node {name:?} under [nodes]"),
+                    Some(hint),
+                );
+                continue;
+            }
+            self.serving(sv, at);
         }
     }
 
@@ -305,6 +368,27 @@ impl Validator {
                 "concurrency must be at least 1",
                 None,
             );
+        }
+        if let Some(rate) = w.arrival_rate_per_s {
+            self.rate(vec![Key("write"), Key("arrival_rate_per_s")], rate);
+            for (key, set) in [
+                ("concurrency", w.concurrency != 1),
+                ("interval_ms", w.interval_ms != 0),
+            ] {
+                if set {
+                    self.open_loop_conflict("write", key);
+                }
+            }
+        }
+        if let Some(d) = w.deadline_ms {
+            if d == 0 {
+                self.problem(
+                    vec![Key("write"), Key("deadline_ms")],
+                    "deadline_ms must be at least 1",
+                    None,
+                );
+            }
+            self.period(vec![Key("write"), Key("deadline_ms")], "deadline_ms", d);
         }
         if w.transactions > s.limits.max_transactions {
             self.problem(
@@ -500,8 +584,34 @@ impl Validator {
         }
     }
 
+    /// An arrival rate: positive and finite.
+    fn rate(&mut self, path: Vec<PathPart>, rate: f64) {
+        if !rate.is_finite() || rate <= 0.0 || rate > 1_000_000.0 {
+            self.problem(
+                path,
+                format!("arrival_rate_per_s must be above 0 and at most 1000000, found {rate}"),
+                Some("it is how many start per virtual second on average, e.g. 200".into()),
+            );
+        }
+    }
+
+    /// `key` of `[section]` set beside `arrival_rate_per_s`.
+    fn open_loop_conflict(&mut self, section: &'static str, key: &'static str) {
+        self.problem(
+            vec![Key(section), Key(key)],
+            format!("{key} and arrival_rate_per_s both set how [{section}] starts its work"),
+            Some(format!(
+                "keep one: arrival_rate_per_s is an open loop (Poisson starts, no limit in \
+                 flight), {key} a closed one"
+            )),
+        );
+    }
+
     fn read(&mut self, s: &Scenario) {
         let Some(r) = &s.read else { return };
+        if let Some(rate) = r.arrival_rate_per_s {
+            self.rate(vec![Key("read"), Key("arrival_rate_per_s")], rate);
+        }
         for (i, src) in r.sources.iter().enumerate() {
             self.service_ref(s, vec![Key("read"), Key("sources"), Index(i)], src);
         }
@@ -579,6 +689,35 @@ impl Validator {
         let Ok(doc) = toml_edit::ImDocument::parse(text) else {
             return;
         };
+        // An open loop beside a closed-loop key the file sets to its default value
+        // (a different value is caught by `validate`).
+        for (section, rate, keys) in [
+            (
+                "write",
+                w.arrival_rate_per_s.is_some(),
+                [
+                    ("concurrency", w.concurrency == 1),
+                    ("interval_ms", w.interval_ms == 0),
+                ],
+            ),
+            (
+                "read",
+                s.read.as_ref().is_some_and(|r| r.arrival_rate_per_s.is_some()),
+                [
+                    ("interval_ms", true),
+                    ("interval_ms", false),
+                ],
+            ),
+        ] {
+            let Some(t) = doc.get(section).and_then(|i| i.as_table_like()) else {
+                continue;
+            };
+            for (key, default_valued) in keys {
+                if rate && default_valued && t.contains_key(key) {
+                    self.open_loop_conflict(section, key);
+                }
+            }
+        }
         let Some(table) = doc.get("write").and_then(|i| i.as_table_like()) else {
             return;
         };
@@ -813,6 +952,22 @@ pub fn valid_name(name: &str) -> bool {
     matches!(chars.next(), Some('a'..='z'))
         && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '-'))
         && name.len() <= 64
+}
+
+/// The names `[nodes.NAME]` accepts: every node of the layout that is not a service
+/// or the client, and the lab's fixed `database` and `coordinator` whatever the protocol
+/// (ignored where there is no such node, so one file can be swept over protocols).
+pub fn node_table_names(s: &Scenario) -> Vec<String> {
+    let mut names = vec![
+        crate::scenario::DATABASE.to_string(),
+        crate::scenario::COORDINATOR.to_string(),
+    ];
+    for n in s.fault_targets() {
+        if !s.services.iter().any(|x| x.name == n) && !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    names
 }
 
 fn reserved(name: &str) -> bool {

@@ -207,6 +207,7 @@ pub fn parse(text: &str, file: &str) -> Result<Trace, TraceError> {
         stop,
         final_stores,
         engine,
+        costs: Default::default(),
     })
 }
 

@@ -140,6 +140,25 @@ impl World {
                         w.drain(&world);
                     });
                 }
+                Todo::Served {
+                    after_us,
+                    node,
+                    server,
+                    incarnation,
+                } => {
+                    // On the supervisor, like a message in transit: the core ignores
+                    // it if the node crashed meanwhile.
+                    let world = world.clone();
+                    let supervisor = supervisor.as_ref().expect("supervisor set");
+                    let due = now + after_us;
+                    supervisor.spawn(async move {
+                        sleep_until(start + Duration::from_micros(due)).await;
+                        let mut w = lock(&world);
+                        let now = w.reach(due);
+                        w.sys.served(node, server, incarnation, now);
+                        w.drain(&world);
+                    });
+                }
                 Todo::Wake(node) => {
                     if let Some(w) = &wakes[usize::from(node)] {
                         let _ = w.unbounded_send(());

@@ -6,9 +6,11 @@
 //! docs/architecture.md ("The core and its executors").
 
 use super::faults::{fault_schedule, Action, Due};
+use super::queue::{Queue, Started};
 use super::recorder::Recorder;
 use crate::keyed::{Draws, Purpose};
-use crate::msg::{Msg, MsgId, NodeIx};
+use crate::msg::{Msg, MsgId, MsgKind, NodeIx};
+use crate::scenario::ServiceDist;
 use crate::net::{Fate, Net};
 use crate::node::{Cx, Effect, Node};
 use crate::patterns::{self, Layout};
@@ -76,6 +78,18 @@ pub enum Todo {
     Kill(NodeIx),
     /// `node` restarts: call [`System::boot`] for it, later.
     Boot(NodeIx),
+    /// After `after_us` (may be 0), call [`System::served`]: a message's service at
+    /// a timed node ends. Stale (and ignored by the core) if `node` crashed since.
+    Served {
+        /// The service time, from now.
+        after_us: u64,
+        /// The node serving.
+        node: NodeIx,
+        /// Which of its servers.
+        server: u32,
+        /// The node's incarnation when service began.
+        incarnation: u32,
+    },
 }
 
 /// What [`System::handle_next`] did.
@@ -134,6 +148,11 @@ pub struct System {
     faults: Vec<Due>,
     next_fault: usize,
     end_us: u64,
+    /// Each node's queue, if it has a service time (`None`: it handles a message
+    /// the moment it arrives, as without the cost model).
+    queues: Vec<Option<Queue>>,
+    /// Service times one `do` costs the shared database: one per step.
+    database_units: u32,
 }
 
 impl Drop for System {
@@ -176,8 +195,17 @@ impl System {
             scenario.network.duplicate,
             scenario.network.latency_ms,
         );
+        let queues = (0..layout.nodes.len())
+            .map(|i| {
+                let sv = scenario.serving_of(&layout.node_names[i]);
+                (i != usize::from(patterns::CLIENT_NODE) && sv.timed()).then(|| Queue::new(sv))
+            })
+            .collect();
+        let database_units = scenario.write.as_ref().map_or(1, |w| w.steps.len() as u32);
         LIVE_WORLDS.with(|n| n.set(n.get() + 1));
         System {
+            queues,
+            database_units,
             rec: Recorder::new(&layout, scenario.limits.max_events, keep_events),
             scenario: scenario.clone(),
             layout,
@@ -350,7 +378,7 @@ impl System {
             // A call inside one process (a coordinator hosted on its service's node):
             // no network, so no loss, duplicate, partition or latency. It waits in the
             // inbox behind what is there and is handled in the same wake-up.
-            self.push(to, Input::Message { from, msg });
+            self.deliver(from, to, msg, now_us);
             return;
         }
         // Keyed by what the message is and which send of it this is, never by its id
@@ -397,7 +425,7 @@ impl System {
     pub fn arrive(&mut self, from: NodeIx, to: NodeIx, msg: Msg, now_us: u64) {
         self.in_flight -= 1;
         if self.slots[usize::from(to)].up {
-            self.push(to, Input::Message { from, msg });
+            self.deliver(from, to, msg, now_us);
         } else {
             self.counters.dropped += 1;
             let reason = DropReason::Down;
@@ -408,6 +436,92 @@ impl System {
     /// A timer set by `node` in `incarnation` is due: into its inbox if it is up.
     pub fn timer_due(&mut self, node: NodeIx, timer: u64, incarnation: u32) {
         self.push(node, Input::Timer { timer, incarnation });
+    }
+
+    /// A message is at `to` (up): into its inbox, or, at a timed node, into its
+    /// queue (every message but an acknowledgement, which is handled at once).
+    fn deliver(&mut self, from: NodeIx, to: NodeIx, msg: Msg, now_us: u64) {
+        if msg.kind != MsgKind::Ack && self.slots[usize::from(to)].up {
+            if let Some(q) = &mut self.queues[usize::from(to)] {
+                if let Some(started) = q.arrive(now_us, from, msg) {
+                    self.begin_service(to, started);
+                }
+                return;
+            }
+        }
+        self.push(to, Input::Message { from, msg });
+    }
+
+    /// `started` occupies its server for one service time, drawn now.
+    fn begin_service(&mut self, node: NodeIx, started: Started) {
+        let after_us = self.service_us(node, &started);
+        self.todo.push(Todo::Served {
+            after_us,
+            node,
+            server: started.server,
+            incarnation: self.slots[usize::from(node)].incarnation,
+        });
+    }
+
+    /// One service time of `node` for `started`, in µs: keyed by the node and what
+    /// the message is, so another message's service never shifts it. A `do` at the
+    /// shared database is one service time per step.
+    fn service_us(&mut self, node: NodeIx, started: &Started) -> u64 {
+        let Some(q) = &self.queues[usize::from(node)] else {
+            return 0;
+        };
+        let sv = q.serving;
+        let mean_us = sv.service_time_ms * 1000.0;
+        let units = if Some(node) == self.layout.database && started.msg.kind == MsgKind::Do {
+            self.database_units.max(1)
+        } else {
+            1
+        };
+        let total = match sv.service_dist {
+            ServiceDist::Fixed => mean_us * f64::from(units),
+            dist => {
+                let m = started.msg;
+                let key = [
+                    u64::from(node),
+                    u64::from(started.from),
+                    m.kind as u64,
+                    u64::from(m.txn),
+                    u64::from(m.step),
+                ];
+                let mut r = self.draws.next(Purpose::Service, &key);
+                (0..units)
+                    .map(|_| {
+                        let u: f64 = rand::Rng::gen(&mut r);
+                        match dist {
+                            // Inverse transform; 1 - u is in (0, 1], so the log is finite.
+                            ServiceDist::Exponential => -mean_us * (1.0 - u).ln(),
+                            _ => 2.0 * mean_us * u,
+                        }
+                    })
+                    .sum()
+            }
+        };
+        total.round() as u64
+    }
+
+    /// A service at `node` ends: its message goes to the inbox, to be handled now,
+    /// and the next waiting message takes the server. Ignored if the node crashed
+    /// since the service began (the message died with it).
+    pub fn served(&mut self, node: NodeIx, server: u32, incarnation: u32, now_us: u64) {
+        let slot = &self.slots[usize::from(node)];
+        if !slot.up || slot.incarnation != incarnation {
+            return;
+        }
+        let Some(q) = &mut self.queues[usize::from(node)] else {
+            return;
+        };
+        let Some(((from, msg), next)) = q.done(server, now_us) else {
+            return;
+        };
+        self.push(node, Input::Message { from, msg });
+        if let Some(started) = next {
+            self.begin_service(node, started);
+        }
     }
 
     fn push(&mut self, to: NodeIx, input: Input) {
@@ -431,22 +545,29 @@ impl System {
         slot.incarnation += 1;
         slot.machine = None;
         let lost = std::mem::take(&mut slot.inbox);
+        let queued = self.queues[usize::from(node)]
+            .as_mut()
+            .map(|q| q.crash(now_us))
+            .unwrap_or_default();
         self.record(now_us, node, EventKind::Crash);
-        // Messages that had arrived but were not yet handled die with the node.
-        for input in lost {
-            if let Input::Message { from, msg } = input {
-                self.counters.dropped += 1;
-                let reason = DropReason::Down;
-                self.record(
-                    now_us,
-                    from,
-                    EventKind::Drop {
-                        to: node,
-                        msg,
-                        reason,
-                    },
-                );
-            }
+        // Messages that had arrived but were not yet handled die with the node, and
+        // so do those waiting for or in service.
+        let lost = lost.into_iter().filter_map(|input| match input {
+            Input::Message { from, msg } => Some((from, msg)),
+            Input::Timer { .. } => None,
+        });
+        for (from, msg) in lost.chain(queued) {
+            self.counters.dropped += 1;
+            let reason = DropReason::Down;
+            self.record(
+                now_us,
+                from,
+                EventKind::Drop {
+                    to: node,
+                    msg,
+                    reason,
+                },
+            );
         }
         self.todo.push(Todo::Kill(node));
         true
@@ -511,6 +632,7 @@ impl System {
             && self.slots.iter().all(|s| {
                 s.restart_pending == 0 && !s.booting && (!s.up || (!s.busy && s.inbox.is_empty()))
             })
+            && self.queues.iter().flatten().all(Queue::idle)
     }
 
     /// The run-end rule, checked at every tick after the faults: a limit already
@@ -554,7 +676,24 @@ impl System {
             final_stores: self.stores.iter().map(Store::snapshot).collect(),
             // The executor names itself if it is not the reference.
             engine: super::Engine::Madsim,
+            costs: self.costs(),
         }
+    }
+
+    /// The cost of every timed node over the run so far, by node name.
+    fn costs(&self) -> crate::report::indexmap_like::OrderedMap<crate::cost::NodeCost> {
+        let end = self.end_us;
+        crate::report::indexmap_like::OrderedMap(
+            self.queues
+                .iter()
+                .enumerate()
+                .filter_map(|(i, q)| {
+                    let q = q.as_ref()?;
+                    let cost = crate::cost::NodeCost::of(&q.stats_at(end), end);
+                    Some((self.layout.node_names[i].clone(), cost))
+                })
+                .collect(),
+        )
     }
 }
 
