@@ -131,15 +131,20 @@ impl SeedCost {
     /// The cost measures of one run's report.
     pub fn of(rep: &crate::Report) -> SeedCost {
         SeedCost {
-            write_throughput_per_s: None,
-            availability: None,
-            read_throughput_per_s: None,
+            write_throughput_per_s: rep.write.as_ref().map(|w| w.throughput_per_s),
+            availability: rep.write.as_ref().and_then(|w| w.availability),
+            read_throughput_per_s: rep.read.as_ref().map(|r| r.throughput_per_s),
             read_latency: rep
                 .read
                 .as_ref()
                 .map(|r| [r.latency_ms.p50, r.latency_ms.p99, r.latency_ms.max]),
             read_staleness_ms: rep.read.as_ref().map(|r| r.max_staleness_ms),
-            utilization: Vec::new(),
+            utilization: rep
+                .nodes
+                .0
+                .iter()
+                .map(|(n, c)| (n.clone(), c.utilization))
+                .collect(),
         }
     }
 
