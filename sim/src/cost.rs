@@ -165,8 +165,13 @@ mod tests {
         assert_eq!(per_second(10, 0, 2_000_000), 5.0);
         assert_eq!(per_second(0, 0, 2_000_000), 0.0);
         assert_eq!(per_second(3, 5, 5), 0.0);
-        let heard: BTreeMap<u32, Option<u64>> =
-            [(1, Some(1_000)), (2, Some(9_000)), (3, None), (4, Some(5_000))].into();
+        let heard: BTreeMap<u32, Option<u64>> = [
+            (1, Some(1_000)),
+            (2, Some(9_000)),
+            (3, None),
+            (4, Some(5_000)),
+        ]
+        .into();
         assert_eq!(availability(&heard, 5), 0.5);
         assert_eq!(availability(&BTreeMap::new(), 5), 0.0);
     }

@@ -7,6 +7,7 @@ mod list;
 mod run;
 mod shrink;
 mod sweep;
+mod sweep_chart;
 mod tui;
 
 use crate::cli::{Cli, Command};
@@ -71,8 +72,33 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             seeds,
             jobs,
             json,
+            shard: _,
+            vary,
+            csv,
+            svg,
+            force,
+            measure,
+            engine,
+        }) if !vary.is_empty() => sweep::vary(sweep::VaryRequest {
+            file: &file,
+            seeds: &seeds,
+            jobs,
+            json,
+            vary: &vary,
+            csv: csv.as_deref(),
+            svg: svg.as_deref(),
+            force,
+            measure: measure.as_deref(),
+            engine: engine.engine,
+        }),
+        Some(Command::Sweep {
+            file,
+            seeds,
+            jobs,
+            json,
             shard,
             engine,
+            ..
         }) => sweep::sweep(&file, &seeds, jobs, json, shard.as_deref(), engine.engine),
         Some(Command::Tui {
             file,

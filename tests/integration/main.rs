@@ -16,5 +16,6 @@ mod reads;
 mod robustness;
 mod saga_design;
 mod util;
+mod vary;
 mod verdicts;
 mod why;
