@@ -12,6 +12,7 @@
 //! | `presumed-abort` | a 2PC abort (TCC cancel) decided by a coordinator recovering from a crash, or presumed by one that forgot (no decision event at all) |
 //! | `crash-rollback` | a database rolled the transaction back while recovering from a crash |
 //! | `never-accepted` | no node but the client ever received its submit |
+//! | `expired` | try-confirm-cancel: accepted, nothing refused and no cancel decided, and every reservation expired before a decision reached it |
 //! | `stranded` | accepted, then nothing decided it (a saga begun and never decided) |
 //!
 //! The set is open: a protocol that can abort for a new reason adds a row here, and
@@ -58,6 +59,10 @@ pub fn causes(trace: &Trace) -> BTreeMap<TxnId, &'static str> {
                 // The app's statement timeout: it told the client "failed" and the
                 // database never ran the transaction.
                 "timeout"
+            } else if protocol == Some(Protocol::TryConfirmCancel) {
+                // Nothing decided a cancel and nothing was refused: every reservation
+                // ran out before a decision reached it (or none was ever made).
+                "expired"
             } else if protocol == Some(Protocol::Saga) {
                 "stranded"
             } else {
@@ -98,9 +103,7 @@ fn decisive_events(trace: &Trace) -> BTreeMap<TxnId, &'static str> {
                     "presumed-abort"
                 }
                 (true, _) => "crash-rollback",
-                (false, Some(Protocol::TwoPhaseCommit | Protocol::TryConfirmCancel)) => {
-                    "timeout"
-                }
+                (false, Some(Protocol::TwoPhaseCommit | Protocol::TryConfirmCancel)) => "timeout",
                 (false, _) => "unknown",
             };
             (txn, cause)

@@ -161,8 +161,7 @@ impl Coordinator {
             MsgKind::Cancel
         };
         for (i, &p) in self.participants.iter().enumerate() {
-            self.decisions
-                .send(cx, p, Msg::new(kind, txn, i as StepIx));
+            self.decisions.send(cx, p, Msg::new(kind, txn, i as StepIx));
         }
         let done = Msg::new(MsgKind::Finished, txn, 0).ok(confirm);
         self.decisions.send(cx, CLIENT_NODE, done);
