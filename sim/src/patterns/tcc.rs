@@ -410,3 +410,234 @@ impl Node for Participant {
         !self.reserved.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::{Effect, Harness};
+    use crate::scenario::StoreKind;
+    use crate::store::Store;
+
+    const COORD: NodeIx = 4;
+
+    fn scenario(fence: bool) -> Scenario {
+        Scenario::parse(
+            &format!(
+                r#"
+name = "t"
+[[service]]
+name = "orders"
+[[service]]
+name = "inventory"
+[[service]]
+name = "payments"
+[write]
+protocol = "try-confirm-cancel"
+tcc_fence = {fence}
+reservation_ms = 50
+steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ service = "payments" }}]
+"#
+            ),
+            "t.toml",
+        )
+        .unwrap()
+    }
+
+    /// The inventory participant (node 2, step 1), with 10 units.
+    fn participant(fence: bool) -> (Participant, Harness) {
+        let s = scenario(fence);
+        let l = crate::patterns::layout(&s);
+        let p = Participant::new(&s, StepRule::of(&s, &l, 2).unwrap());
+        (
+            p,
+            Harness::new(2, vec![Store::new(StoreKind::Document, 10)], 1),
+        )
+    }
+
+    fn deliver(p: &mut Participant, h: &mut Harness, kind: MsgKind, id: MsgId) -> Vec<Effect> {
+        let m = Msg {
+            id,
+            ..Msg::new(kind, 7, 1)
+        };
+        h.call(p, |n, cx| n.on_message(cx, COORD, m))
+    }
+
+    fn replies(fx: &[Effect]) -> Vec<(MsgKind, bool)> {
+        Harness::sent(fx)
+            .iter()
+            .map(|(_, m)| (m.kind, m.ok))
+            .collect()
+    }
+
+    fn held(h: &Harness) -> Option<StepState> {
+        h.stores[0].record(7, 1).map(|r| r.state)
+    }
+
+    #[test]
+    fn try_reserves_with_an_expiry_and_confirm_applies_once() {
+        let (mut p, mut h) = participant(true);
+        let fx = deliver(&mut p, &mut h, MsgKind::Try, 30);
+        assert_eq!(replies(&fx), vec![(MsgKind::Tried, true)]);
+        assert!(fx.contains(&Effect::Timer {
+            after_us: 50_000,
+            timer: timer_id(EXPIRE, 7)
+        }));
+        assert_eq!(
+            (held(&h), h.stores[0].available()),
+            (Some(StepState::Held), 8)
+        );
+        // A repeated try answers the same and reserves nothing more.
+        let fx = deliver(&mut p, &mut h, MsgKind::Try, 30);
+        assert_eq!(replies(&fx), vec![(MsgKind::Tried, true)]);
+        assert_eq!(h.stores[0].available(), 8);
+        for id in [40, 40] {
+            let fx = deliver(&mut p, &mut h, MsgKind::Confirm, id);
+            assert_eq!(replies(&fx), vec![(MsgKind::Ack, false)]);
+        }
+        assert_eq!(
+            (held(&h), h.stores[0].available()),
+            (Some(StepState::Applied), 8)
+        );
+        // The expiry of a confirmed reservation does nothing.
+        h.call(&mut p, |n, cx| n.on_timer(cx, timer_id(EXPIRE, 7)));
+        assert_eq!(held(&h), Some(StepState::Applied));
+        assert!(!p.busy());
+    }
+
+    #[test]
+    fn an_unconfirmed_reservation_expires_and_a_late_confirm_finds_nothing() {
+        let (mut p, mut h) = participant(true);
+        deliver(&mut p, &mut h, MsgKind::Try, 30);
+        assert!(p.busy(), "the run waits for the expiry");
+        h.call(&mut p, |n, cx| n.on_timer(cx, timer_id(EXPIRE, 7)));
+        assert_eq!(
+            (held(&h), h.stores[0].available()),
+            (Some(StepState::Released), 10)
+        );
+        assert!(!p.busy());
+        let fx = deliver(&mut p, &mut h, MsgKind::Confirm, 40);
+        assert_eq!(replies(&fx), vec![(MsgKind::Ack, false)], "acknowledged");
+        assert_eq!(
+            (held(&h), h.stores[0].available()),
+            (Some(StepState::Released), 10)
+        );
+    }
+
+    #[test]
+    fn the_fence_turns_an_empty_rollback_into_a_tombstone_that_refuses_a_suspended_try() {
+        let (mut p, mut h) = participant(true);
+        for _ in 0..2 {
+            let fx = deliver(&mut p, &mut h, MsgKind::Cancel, 40);
+            assert_eq!(replies(&fx), vec![(MsgKind::Ack, false)]);
+        }
+        assert_eq!(
+            (held(&h), h.stores[0].available()),
+            (Some(StepState::Tombstone), 10)
+        );
+        let fx = deliver(&mut p, &mut h, MsgKind::Try, 30);
+        assert_eq!(replies(&fx), vec![(MsgKind::Tried, false)]);
+        assert_eq!(h.stores[0].available(), 10, "nothing reserved");
+        assert!(!p.busy());
+    }
+
+    #[test]
+    fn without_the_fence_each_anomaly_miscounts_units() {
+        // Empty rollback: units given back that were never reserved.
+        let (mut p, mut h) = participant(false);
+        deliver(&mut p, &mut h, MsgKind::Cancel, 40);
+        assert_eq!(h.stores[0].available(), 12);
+        // Suspension: the late try reserves again, until its expiry.
+        deliver(&mut p, &mut h, MsgKind::Try, 30);
+        assert_eq!(
+            (held(&h), h.stores[0].available()),
+            (Some(StepState::Held), 10)
+        );
+        assert!(p.busy());
+        // A repeated try reserves twice; a repeated cancel gives back twice.
+        let (mut p, mut h) = participant(false);
+        deliver(&mut p, &mut h, MsgKind::Try, 30);
+        deliver(&mut p, &mut h, MsgKind::Try, 30);
+        assert_eq!(h.stores[0].available(), 6);
+        deliver(&mut p, &mut h, MsgKind::Cancel, 40);
+        deliver(&mut p, &mut h, MsgKind::Cancel, 40);
+        assert_eq!(h.stores[0].available(), 10);
+        // A confirm after the expiry applies units already given back.
+        let (mut p, mut h) = participant(false);
+        deliver(&mut p, &mut h, MsgKind::Try, 30);
+        h.call(&mut p, |n, cx| n.on_timer(cx, timer_id(EXPIRE, 7)));
+        deliver(&mut p, &mut h, MsgKind::Confirm, 40);
+        assert_eq!(
+            (held(&h), h.stores[0].available()),
+            (Some(StepState::Applied), 10)
+        );
+    }
+
+    #[test]
+    fn the_coordinator_confirms_on_all_yes_and_cancels_on_a_no_or_a_timeout() {
+        let s = scenario(true);
+        let l = crate::patterns::layout(&s);
+        assert_eq!(l.coordinator, Some(COORD));
+        let start = |c: &mut Coordinator, h: &mut Harness| -> Vec<MsgId> {
+            let sub = Msg {
+                id: 1,
+                ..Msg::new(MsgKind::Submit, 7, 0)
+            };
+            let fx = h.call(c, |n, cx| n.on_message(cx, 0, sub));
+            let sent = Harness::sent(&fx);
+            assert_eq!(sent.len(), 4, "three tries and the ack");
+            assert!(sent[..3].iter().all(|(_, m)| m.kind == MsgKind::Try));
+            sent[..3].iter().map(|(_, m)| m.id).collect()
+        };
+        let new = || {
+            let h = Harness::new(COORD, vec![Store::new(StoreKind::Relational, 0)], 1);
+            (Coordinator::new(&s, &l, 0), h)
+        };
+        let (mut c, mut h) = new();
+        let ids = start(&mut c, &mut h);
+        let mut last = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            let m = Msg::new(MsgKind::Tried, 7, i as StepIx).ok(true).re(*id);
+            last = h.call(&mut c, |n, cx| n.on_message(cx, i as NodeIx + 1, m));
+        }
+        assert_eq!(
+            h.stores[0].decision(7),
+            Some(true),
+            "logged before it is sent"
+        );
+        let kinds: Vec<MsgKind> = Harness::sent(&last).iter().map(|(_, m)| m.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                MsgKind::Confirm,
+                MsgKind::Confirm,
+                MsgKind::Confirm,
+                MsgKind::Finished
+            ]
+        );
+        for (to, m) in Harness::sent(&last) {
+            h.call(&mut c, |n, cx| {
+                n.on_message(cx, to, Msg::new(MsgKind::Ack, 7, 0).re(m.id))
+            });
+        }
+        assert!(!c.busy());
+        assert!(h.stores[0].seen(key(KeyKind::Ended, 7, 0)));
+        // A no: cancel. A missing answer: cancel at the timeout.
+        let (mut c, mut h) = new();
+        let ids = start(&mut c, &mut h);
+        let m = Msg::new(MsgKind::Tried, 7, 1).ok(false).re(ids[1]);
+        h.call(&mut c, |n, cx| n.on_message(cx, 2, m));
+        assert_eq!(c.phase(7), Some(&Phase::Deciding(false)));
+        let (mut c, mut h) = new();
+        start(&mut c, &mut h);
+        h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(TRY_TIMEOUT, 7)));
+        assert_eq!(h.stores[0].decision(7), Some(false));
+        // A recovering coordinator cancels what it began and never decided.
+        let (mut c, mut h) = new();
+        start(&mut c, &mut h);
+        let mut c2 = Coordinator::new(&s, &l, 0);
+        let fx = h.call(&mut c2, |n, cx| n.on_recover(cx));
+        assert_eq!(h.stores[0].decision(7), Some(false));
+        assert_eq!(Harness::sent(&fx)[0].1.kind, MsgKind::Cancel);
+        drop(c);
+    }
+}
