@@ -252,6 +252,8 @@ pub enum Protocol {
     TwoPhaseCommit,
     /// One database node holds every service's data.
     SharedDatabase,
+    /// Try-confirm-cancel: reserve at every participant, then confirm or cancel.
+    TryConfirmCancel,
 }
 
 impl Protocol {
@@ -261,6 +263,7 @@ impl Protocol {
             Protocol::Saga => "saga",
             Protocol::TwoPhaseCommit => "two-phase-commit",
             Protocol::SharedDatabase => "shared-database",
+            Protocol::TryConfirmCancel => "try-confirm-cancel",
         }
     }
 }
@@ -461,6 +464,17 @@ pub struct Write {
     /// A transaction is available when the client hears its outcome within this many ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_ms: Option<u64>,
+    /// Try-confirm-cancel: how long a participant keeps a reservation that was neither
+    /// confirmed nor cancelled before it releases it alone.
+    #[serde(
+        default = "default_reservation_ms",
+        skip_serializing_if = "is_default_reservation_ms"
+    )]
+    pub reservation_ms: u64,
+    /// Try-confirm-cancel: each participant records (transaction, step, state), so an
+    /// empty rollback, a suspended try and a repeated confirm or cancel are harmless.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub tcc_fence: bool,
 }
 
 fn default_transactions() -> u32 {
@@ -480,6 +494,15 @@ fn default_dual_write_gap_ms() -> u64 {
 }
 fn is_default_dual_write_gap_ms(ms: &u64) -> bool {
     *ms == default_dual_write_gap_ms()
+}
+fn default_reservation_ms() -> u64 {
+    200
+}
+fn is_default_reservation_ms(ms: &u64) -> bool {
+    *ms == default_reservation_ms()
+}
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl Write {
@@ -760,9 +783,11 @@ impl LimitOverrides {
 }
 
 /// `[write]` keys that mean something under one protocol only, with that protocol.
-pub const PROTOCOL_KEYS: [(&str, Protocol); 2] = [
+pub const PROTOCOL_KEYS: [(&str, Protocol); 4] = [
     ("coordinator_log", Protocol::TwoPhaseCommit),
     ("coordination", Protocol::Saga),
+    ("reservation_ms", Protocol::TryConfirmCancel),
+    ("tcc_fence", Protocol::TryConfirmCancel),
 ];
 
 /// A scenario that could not be loaded: where, what, and a hint.

@@ -15,6 +15,7 @@ mod protocols;
 mod reads;
 mod robustness;
 mod saga_design;
+mod tcc;
 mod util;
 mod vary;
 mod verdicts;

@@ -16,13 +16,26 @@ pub fn msg_label(m: &Msg) -> String {
         if matches!(
             m.kind,
             MsgKind::Do | MsgKind::Done | MsgKind::Undo | MsgKind::Undone | MsgKind::Event
-        ) || matches!(m.kind, MsgKind::Prepare | MsgKind::Vote | MsgKind::Change)
-        {
+        ) || matches!(
+            m.kind,
+            MsgKind::Prepare
+                | MsgKind::Vote
+                | MsgKind::Change
+                | MsgKind::Try
+                | MsgKind::Tried
+                | MsgKind::Confirm
+                | MsgKind::Cancel
+        ) {
             s.push_str(&format!(".{}", m.step));
         }
     }
     match m.kind {
-        MsgKind::Done | MsgKind::Vote | MsgKind::Decide | MsgKind::Finished | MsgKind::Event => {
+        MsgKind::Done
+        | MsgKind::Vote
+        | MsgKind::Decide
+        | MsgKind::Finished
+        | MsgKind::Event
+        | MsgKind::Tried => {
             s.push_str(if m.ok { " ok" } else { " no" });
         }
         _ => {}

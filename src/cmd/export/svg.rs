@@ -42,6 +42,7 @@ fn color(k: MsgKind) -> &'static str {
         MsgKind::Event | MsgKind::Change => "#6a1b9a",
         MsgKind::Prepare | MsgKind::Vote | MsgKind::Decide => "#00838f",
         MsgKind::Query | MsgKind::Answer => "#795548",
+        MsgKind::Try | MsgKind::Tried | MsgKind::Confirm | MsgKind::Cancel => "#ad1457",
     }
 }
 
