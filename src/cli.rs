@@ -181,9 +181,13 @@ pub enum Command {
         /// Write a Mermaid sequence diagram here.
         #[arg(long)]
         mermaid: Option<PathBuf>,
-        /// Draw events from this seq on.
-        #[arg(long, default_value_t = 0)]
-        from: u64,
+        /// Draw events from this seq on (default: just before the first violation,
+        /// else the first fault, else event 0).
+        #[arg(long, conflicts_with = "from_ms")]
+        from: Option<u64>,
+        /// Draw events from this virtual millisecond on.
+        #[arg(long, value_name = "MS")]
+        from_ms: Option<u64>,
         /// Draw at most this many events.
         #[arg(long, default_value_t = 400)]
         events: u64,

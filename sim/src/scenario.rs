@@ -790,6 +790,34 @@ pub const PROTOCOL_KEYS: [(&str, Protocol); 4] = [
     ("tcc_fence", Protocol::TryConfirmCancel),
 ];
 
+/// `text` without the `[write]` keys that do not apply to its protocol. Older sovlab
+/// versions wrote every key into a trace's scenario; a loader drops the inapplicable
+/// ones instead of refusing the trace. Text that does not parse is returned unchanged
+/// (the parser then reports it).
+pub fn without_inapplicable_keys(text: &str) -> String {
+    let Ok(mut doc) = text.parse::<toml_edit::DocumentMut>() else {
+        return text.to_string();
+    };
+    let Some(w) = doc.get_mut("write").and_then(|i| i.as_table_like_mut()) else {
+        return text.to_string();
+    };
+    let protocol = w
+        .get("protocol")
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    let mut changed = false;
+    for (key, needs) in PROTOCOL_KEYS {
+        if protocol.as_deref() != Some(needs.name()) && w.remove(key).is_some() {
+            changed = true;
+        }
+    }
+    if changed {
+        doc.to_string()
+    } else {
+        text.to_string()
+    }
+}
+
 /// A scenario that could not be loaded: where, what, and a hint.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct ScenarioError {
