@@ -91,6 +91,7 @@ pub fn per_second(count: u32, from_us: u64, to_us: u64) -> f64 {
 /// The write side's submission and outcome times: (first submission, last outcome)
 /// and, per transaction, the time from its first submission to the outcome the
 /// client heard (none: it never heard one).
+#[allow(clippy::type_complexity)]
 pub fn write_times(trace: &Trace) -> (Option<(u64, u64)>, BTreeMap<u32, Option<u64>>) {
     let mut first: Option<u64> = None;
     let mut last: Option<u64> = None;
