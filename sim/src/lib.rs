@@ -21,6 +21,7 @@ pub mod scenario;
 mod scenario_hints;
 mod scenario_validate;
 pub mod shrink;
+pub mod shrink_file;
 pub mod store;
 #[cfg(feature = "proptest")]
 pub mod strategies;

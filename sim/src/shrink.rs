@@ -451,13 +451,19 @@ pub fn engine_flag(engine: Engine) -> String {
     }
 }
 
-/// The shrunk scenario as a file: a comment header, then the TOML. `file` names the
-/// original in the header's command line.
+/// The shrunk scenario re-serialised from the model: a comment header, then the TOML.
+/// `file` names the original in the header's command line. (`sovlab shrink` edits the
+/// original's text instead: [`crate::shrink_file::render`]; this is its fallback.)
 pub fn render(file: &str, from: &Scenario, shrunk: &Shrunk) -> String {
+    let mut s = shrunk.scenario.clone();
+    s.seed = Some(shrunk.seed);
+    header(file, from, shrunk) + &replay_line(shrunk.engine) + &s.to_toml()
+}
+
+/// The header's first lines: the command, the seed, what still breaks, what shrank.
+pub fn header(file: &str, from: &Scenario, shrunk: &Shrunk) -> String {
     let (asked, seed) = (shrunk.asked, shrunk.seed);
     let (small, verdicts, target) = (&shrunk.scenario, &shrunk.verdicts, &shrunk.target);
-    let mut s = small.clone();
-    s.seed = Some(seed);
     let engine = engine_flag(shrunk.engine);
     let mut head = format!(
         "# Shrunk by `sovlab shrink {file} --seed {asked}{engine}` (sovlab {}).\n",
@@ -478,10 +484,15 @@ pub fn render(file: &str, from: &Scenario, shrunk: &Shrunk) -> String {
         "# Smaller than the original: {}.\n",
         changes(from, small).join(", ")
     ));
-    head.push_str(&format!(
-        "# The seed is set below: `sovlab run THIS_FILE{engine}` replays it.\n\n"
-    ));
-    head + &s.to_toml()
+    head
+}
+
+/// The header's last line: how to replay the file, then a blank line.
+pub fn replay_line(engine: Engine) -> String {
+    format!(
+        "# The seed is set below: `sovlab run THIS_FILE{}` replays it.\n\n",
+        engine_flag(engine)
+    )
 }
 
 #[cfg(test)]
