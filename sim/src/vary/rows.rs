@@ -513,7 +513,7 @@ mod tests {
         let t = to_text(
             "x",
             &(0..10),
-            "write",
+            Side::Write,
             &[row("saga", 3), row("two-phase-commit", 0)],
         );
         assert!(t.contains("isolation 3"), "{t}");
