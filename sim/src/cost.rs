@@ -88,14 +88,18 @@ pub fn per_second(count: u32, from_us: u64, to_us: u64) -> f64 {
     f64::from(count) / ((to_us - from_us) as f64 / 1e6)
 }
 
+/// Per transaction, the time from its first submission to the outcome the client
+/// heard, in µs (none: it never heard one).
+pub type Heard = BTreeMap<u32, Option<u64>>;
+
 /// The write side's submission and outcome times: (first submission, last outcome)
 /// and, per transaction, the time from its first submission to the outcome the
 /// client heard (none: it never heard one).
-pub fn write_times(trace: &Trace) -> (Option<(u64, u64)>, BTreeMap<u32, Option<u64>>) {
+pub fn write_times(trace: &Trace) -> (Option<(u64, u64)>, Heard) {
     let mut first: Option<u64> = None;
     let mut last: Option<u64> = None;
     let mut start: BTreeMap<u32, u64> = BTreeMap::new();
-    let mut heard: BTreeMap<u32, Option<u64>> = BTreeMap::new();
+    let mut heard: Heard = BTreeMap::new();
     for e in &trace.events {
         match e.kind {
             EventKind::Submit { txn } => {
@@ -119,7 +123,7 @@ pub fn write_times(trace: &Trace) -> (Option<(u64, u64)>, BTreeMap<u32, Option<u
 
 /// The share of submitted transactions whose outcome the client heard within
 /// `deadline_ms` of submitting (0 when none was submitted).
-pub fn availability(heard: &BTreeMap<u32, Option<u64>>, deadline_ms: u64) -> f64 {
+pub fn availability(heard: &Heard, deadline_ms: u64) -> f64 {
     if heard.is_empty() {
         return 0.0;
     }
@@ -165,8 +169,13 @@ mod tests {
         assert_eq!(per_second(10, 0, 2_000_000), 5.0);
         assert_eq!(per_second(0, 0, 2_000_000), 0.0);
         assert_eq!(per_second(3, 5, 5), 0.0);
-        let heard: BTreeMap<u32, Option<u64>> =
-            [(1, Some(1_000)), (2, Some(9_000)), (3, None), (4, Some(5_000))].into();
+        let heard: BTreeMap<u32, Option<u64>> = [
+            (1, Some(1_000)),
+            (2, Some(9_000)),
+            (3, None),
+            (4, Some(5_000)),
+        ]
+        .into();
         assert_eq!(availability(&heard, 5), 0.5);
         assert_eq!(availability(&BTreeMap::new(), 5), 0.0);
     }

@@ -258,9 +258,7 @@ pub fn build(trace: &Trace, verdicts: &[Verdict]) -> Report {
             aborted_by: crate::abort_cause::aborted_by(trace),
             latency_ms: Latency::of(&mut write_latencies(trace)),
             throughput_per_s: span.map_or(0.0, |(a, b)| crate::cost::per_second(committed, a, b)),
-            availability: w
-                .deadline_ms
-                .map(|d| crate::cost::availability(&heard, d)),
+            availability: w.deadline_ms.map(|d| crate::cost::availability(&heard, d)),
             lock_wait_ms: keys.then(|| Latency::of(&mut crate::cost::lock_waits_us(trace))),
         }
     });
@@ -370,7 +368,11 @@ impl Report {
                     let _ = write!(t, ", availability {:.1} %", a * 100.0);
                 }
                 if let Some(l) = w.lock_wait_ms {
-                    let _ = write!(t, ", lock wait p50 {} ms, p99 {} ms, max {} ms", l.p50, l.p99, l.max);
+                    let _ = write!(
+                        t,
+                        ", lock wait p50 {} ms, p99 {} ms, max {} ms",
+                        l.p50, l.p99, l.max
+                    );
                 }
                 let _ = writeln!(t);
             }

@@ -260,7 +260,9 @@ impl Validator {
                 let names: Vec<&str> = valid.iter().map(String::as_str).collect();
                 let service = s.services.iter().any(|x| &x.name == name);
                 let hint = if service {
-                    format!("{name:?} is a service: put service_time_ms and workers in its [[service]]")
+                    format!(
+                        "{name:?} is a service: put service_time_ms and workers in its [[service]]"
+                    )
                 } else {
                     let close = did_you_mean(name, &names)
                         .map(|n| format!("did you mean {n:?}? "))
@@ -702,11 +704,10 @@ impl Validator {
             ),
             (
                 "read",
-                s.read.as_ref().is_some_and(|r| r.arrival_rate_per_s.is_some()),
-                [
-                    ("interval_ms", true),
-                    ("interval_ms", false),
-                ],
+                s.read
+                    .as_ref()
+                    .is_some_and(|r| r.arrival_rate_per_s.is_some()),
+                [("interval_ms", true), ("interval_ms", false)],
             ),
         ] {
             let Some(t) = doc.get(section).and_then(|i| i.as_table_like()) else {

@@ -187,7 +187,10 @@ mod tests {
         assert_eq!(next.unwrap().msg.txn, 3);
         assert!(q.done(0, 3000).unwrap().1.is_none());
         assert!(q.idle());
-        assert!(q.done(0, 3000).is_none(), "a stale callback finds the server idle");
+        assert!(
+            q.done(0, 3000).is_none(),
+            "a stale callback finds the server idle"
+        );
         let st = q.stats_at(4000);
         assert_eq!(st.busy_us, 3000);
         assert_eq!(st.waits_us, [0, 900, 1800]);
