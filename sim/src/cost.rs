@@ -88,15 +88,18 @@ pub fn per_second(count: u32, from_us: u64, to_us: u64) -> f64 {
     f64::from(count) / ((to_us - from_us) as f64 / 1e6)
 }
 
+/// Per transaction, the time from its first submission to the outcome the client
+/// heard, in µs (none: it never heard one).
+pub type Heard = BTreeMap<u32, Option<u64>>;
+
 /// The write side's submission and outcome times: (first submission, last outcome)
 /// and, per transaction, the time from its first submission to the outcome the
 /// client heard (none: it never heard one).
-#[allow(clippy::type_complexity)]
-pub fn write_times(trace: &Trace) -> (Option<(u64, u64)>, BTreeMap<u32, Option<u64>>) {
+pub fn write_times(trace: &Trace) -> (Option<(u64, u64)>, Heard) {
     let mut first: Option<u64> = None;
     let mut last: Option<u64> = None;
     let mut start: BTreeMap<u32, u64> = BTreeMap::new();
-    let mut heard: BTreeMap<u32, Option<u64>> = BTreeMap::new();
+    let mut heard: Heard = BTreeMap::new();
     for e in &trace.events {
         match e.kind {
             EventKind::Submit { txn } => {
@@ -120,7 +123,7 @@ pub fn write_times(trace: &Trace) -> (Option<(u64, u64)>, BTreeMap<u32, Option<u
 
 /// The share of submitted transactions whose outcome the client heard within
 /// `deadline_ms` of submitting (0 when none was submitted).
-pub fn availability(heard: &BTreeMap<u32, Option<u64>>, deadline_ms: u64) -> f64 {
+pub fn availability(heard: &Heard, deadline_ms: u64) -> f64 {
     if heard.is_empty() {
         return 0.0;
     }

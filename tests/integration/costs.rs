@@ -42,7 +42,12 @@ fn counters_only_des() -> RunOptions {
 /// The cost of node `name` in a DES run of `s` with `seed`.
 fn cost(s: &Scenario, seed: u64, name: &str) -> (NodeCost, u64) {
     let r = sovlab_sim::run_with(s, seed, counters_only_des());
-    let c = r.report.nodes.get(name).cloned().expect("the node is timed");
+    let c = r
+        .report
+        .nodes
+        .get(name)
+        .cloned()
+        .expect("the node is timed");
     (c, r.trace.end_us)
 }
 
@@ -62,7 +67,12 @@ fn mean_cost(s: &Scenario, seeds: std::ops::Range<u64>, name: &str) -> [f64; 4] 
     let mut sum = [0.0; 4];
     for seed in seeds {
         let (c, _) = cost(s, seed, name);
-        let x = [c.sojourn_ms.p50, c.sojourn_ms.p99, c.utilization, c.queue_mean];
+        let x = [
+            c.sojourn_ms.p50,
+            c.sojourn_ms.p99,
+            c.utilization,
+            c.queue_mean,
+        ];
         for (t, v) in sum.iter_mut().zip(x) {
             *t += v / k;
         }
@@ -84,13 +94,28 @@ fn mm1_sojourn_is_exponential_utilization_is_rho_and_the_queue_is_rho2_over_1_mi
         assert_eq!(one.arrivals, u64::from(n), "one arrival per transaction");
         let [p50, p99, util, queue] = mean_cost(&s, seeds, "shop");
         let gap_ms = 1000.0 / (100.0 - lambda);
-        within(&format!("rho {rho}: sojourn p50"), p50, gap_ms * 2f64.ln(), 0.08);
-        within(&format!("rho {rho}: sojourn p99"), p99, gap_ms * 100f64.ln(), 0.08);
+        within(
+            &format!("rho {rho}: sojourn p50"),
+            p50,
+            gap_ms * 2f64.ln(),
+            0.08,
+        );
+        within(
+            &format!("rho {rho}: sojourn p99"),
+            p99,
+            gap_ms * 100f64.ln(),
+            0.08,
+        );
         assert!(
             (util - rho).abs() <= 0.03,
             "rho {rho}: utilization {util} (tolerance 0.03)"
         );
-        within(&format!("rho {rho}: queue mean"), queue, rho * rho / (1.0 - rho), 0.10);
+        within(
+            &format!("rho {rho}: queue mean"),
+            queue,
+            rho * rho / (1.0 - rho),
+            0.10,
+        );
     }
 }
 
@@ -100,7 +125,12 @@ fn md1_mean_wait_is_pollaczek_khinchine() {
     for (rho, seed) in [(0.5, 3), (0.8, 4)] {
         let s = single_queue("fixed", 100.0 * rho, 40_000);
         let (c, _) = cost(&s, seed, "shop");
-        within(&format!("rho {rho}: M/D/1 mean wait"), c.wait_mean_ms, rho * 10.0 / (2.0 * (1.0 - rho)), 0.10);
+        within(
+            &format!("rho {rho}: M/D/1 mean wait"),
+            c.wait_mean_ms,
+            rho * 10.0 / (2.0 * (1.0 - rho)),
+            0.10,
+        );
     }
 }
 
@@ -133,6 +163,8 @@ arrival_rate_per_s = 50
 steps = [{ service = "orders" }, { service = "stock" }]
 "#,
     );
+    // The cost keys survive the round trip through TOML (traces and forks keep it).
+    assert_eq!(Scenario::parse(&s.to_toml(), "back.toml").unwrap(), s);
     for engine in Engine::ALL {
         let r = sovlab_sim::run_with(&s, 5, RunOptions::counters_only().on(engine));
         assert_eq!(r.report.stopped, "quiescent");
@@ -141,7 +173,12 @@ steps = [{ service = "orders" }, { service = "stock" }]
         for (name, c) in &r.report.nodes.0 {
             let lambda_per_ms = c.arrivals as f64 / (r.trace.end_us as f64 / 1000.0);
             assert!(c.arrivals > 0 && c.queue_max > 0, "{name}: {c:?}");
-            within(&format!("{engine} {name}: Little"), c.queue_mean, lambda_per_ms * c.wait_mean_ms, 0.01);
+            within(
+                &format!("{engine} {name}: Little"),
+                c.queue_mean,
+                lambda_per_ms * c.wait_mean_ms,
+                0.01,
+            );
             assert!(c.utilization > 0.0 && c.utilization < 1.0, "{name}: {c:?}");
         }
     }
@@ -175,7 +212,11 @@ fn open_loop_throughput_and_deadline_availability() {
     // Sojourn ~ Exp(50/s) plus 3 ms of network: P(latency <= 30 ms) = 1 - e^(-50 x 0.027).
     let a = w.availability.expect("a deadline gives an availability");
     within("availability", a, 1.0 - (-50.0f64 * 0.027).exp(), 0.08);
-    assert!(r.report.to_text().contains("throughput"), "{}", r.report.to_text());
+    assert!(
+        r.report.to_text().contains("throughput"),
+        "{}",
+        r.report.to_text()
+    );
 }
 
 #[test]
@@ -192,7 +233,10 @@ fn arrival_rate_beside_a_closed_loop_is_an_error_with_a_hint() {
     ] {
         let e = Scenario::parse(&base(extra), "x.toml").unwrap_err();
         assert_eq!((e.line, e.column > 0), (7, true), "{e}");
-        assert!(e.message.contains(key) && e.message.contains("arrival_rate_per_s"), "{e}");
+        assert!(
+            e.message.contains(key) && e.message.contains("arrival_rate_per_s"),
+            "{e}"
+        );
         assert!(e.hint.as_deref().unwrap_or("").contains("open loop"), "{e}");
     }
     let e = Scenario::parse(&base("").replace("= 10", "= -1"), "x.toml").unwrap_err();
@@ -204,7 +248,10 @@ fn arrival_rate_beside_a_closed_loop_is_an_error_with_a_hint() {
     .unwrap_err();
     assert_eq!(e.line, 4, "{e}");
     let hint = e.hint.unwrap_or_default();
-    assert!(hint.contains("did you mean \"database\"") && hint.contains("coordinator"), "{hint}");
+    assert!(
+        hint.contains("did you mean \"database\"") && hint.contains("coordinator"),
+        "{hint}"
+    );
 }
 
 #[test]
@@ -221,4 +268,36 @@ fn a_crash_loses_what_waits_and_what_is_in_service() {
     // Over capacity (rho 2): a queue has built by the crash, and it is lost.
     assert!(c.arrivals > c.served, "{c:?}");
     assert!(r.report.messages.dropped > 0);
+}
+
+#[test]
+fn the_shared_database_serves_one_service_time_per_step_and_runs_replay() {
+    let s = scenario(
+        r#"
+name = "db"
+[[service]]
+name = "a"
+[[service]]
+name = "b"
+[[service]]
+name = "c"
+[nodes.database]
+service_time_ms = 2.0
+[write]
+protocol = "shared-database"
+transactions = 1
+steps = [{ service = "a" }, { service = "b" }, { service = "c" }]
+"#,
+    );
+    for engine in Engine::ALL {
+        let r = sovlab_sim::run_on(&s, 1, engine);
+        let c = r.report.nodes.get("database").expect("the database is timed");
+        // One `do` of three steps: 6 ms in service, not 2.
+        assert_eq!(c.sojourn_ms.max, 6.0, "{engine}: {c:?}");
+        assert_eq!(r.report.write.as_ref().unwrap().committed, 1);
+        // Same scenario, seed and engine: the same trace.
+        let again = sovlab_sim::run_on(&s, 1, engine);
+        assert_eq!(r.trace.hash, again.trace.hash);
+        assert_eq!(r.report.nodes, again.report.nodes);
+    }
 }
