@@ -14,6 +14,7 @@ mod protocols;
 mod reads;
 mod robustness;
 mod saga_design;
+mod triggers;
 mod util;
 mod verdicts;
 mod why;
