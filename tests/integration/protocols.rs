@@ -31,7 +31,7 @@ fn met_on_seeds(name: &str, n: u64) -> u64 {
         .count() as u64
 }
 
-const CATALOGUE: [&str; 13] = [
+const CATALOGUE: [&str; 14] = [
     "saga-rejections.toml",
     "saga-orchestrator-direct-crash.toml",
     "saga-isolation.toml",
@@ -41,6 +41,7 @@ const CATALOGUE: [&str; 13] = [
     "saga-duplicates-idempotent.toml",
     "2pc-coordinator-crash-restart.toml",
     "2pc-coordinator-crash-forever.toml",
+    "2pc-crash-between-votes.toml",
     "2pc-no-log.toml",
     "checkout-saga.toml",
     "checkout-2pc.toml",

@@ -191,3 +191,23 @@ fn shrink_keeps_a_trigger_a_trigger() {
         "no nearby seed needed: a trigger breaks on every seed"
     );
 }
+
+#[test]
+fn the_catalogue_2pc_crash_between_votes_blocks_txn_3_on_every_seed() {
+    let s = Scenario::load(&crate::util::root().join("scenarios/2pc-crash-between-votes.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    for seed in 0..200 {
+        let r = run_on(&s, seed, Engine::Des);
+        assert!(r.report.faults[0].fired, "seed {seed}");
+        let t = r.verdicts.iter().find(|v| v.name == "termination").unwrap();
+        assert!(
+            t.subjects.contains("txn 3"),
+            "seed {seed}: {:?}",
+            t.subjects
+        );
+        for name in ["atomicity", "conservation", "agreement"] {
+            let v = r.verdicts.iter().find(|v| v.name == name).unwrap();
+            assert!(v.holds, "seed {seed}: {name}");
+        }
+    }
+}
