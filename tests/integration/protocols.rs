@@ -31,11 +31,12 @@ fn met_on_seeds(name: &str, n: u64) -> u64 {
         .count() as u64
 }
 
-const CATALOGUE: [&str; 14] = [
+const CATALOGUE: [&str; 15] = [
     "saga-rejections.toml",
     "saga-orchestrator-direct-crash.toml",
     "saga-isolation.toml",
     "choreography-direct-crash.toml",
+    "choreography-direct-crash-after-commit.toml",
     "choreography-outbox-crash.toml",
     "saga-duplicates-not-idempotent.toml",
     "saga-duplicates-idempotent.toml",

@@ -211,3 +211,25 @@ fn the_catalogue_2pc_crash_between_votes_blocks_txn_3_on_every_seed() {
         }
     }
 }
+
+#[test]
+fn the_catalogue_dual_write_crash_after_a_commit_half_applies_txn_3_on_every_seed() {
+    let path = "scenarios/choreography-direct-crash-after-commit.toml";
+    let s = Scenario::load(&crate::util::root().join(path)).unwrap_or_else(|e| panic!("{e}"));
+    for seed in 0..100 {
+        let r = run_on(&s, seed, Engine::Des);
+        assert!(r.report.faults[0].fired, "seed {seed}");
+        let a = r.verdicts.iter().find(|v| v.name == "atomicity").unwrap();
+        assert!(
+            a.subjects.contains("txn 3"),
+            "seed {seed}: {:?}",
+            a.subjects
+        );
+        let c = r
+            .verdicts
+            .iter()
+            .find(|v| v.name == "conservation")
+            .unwrap();
+        assert!(c.holds, "seed {seed}");
+    }
+}
