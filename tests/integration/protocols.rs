@@ -31,9 +31,10 @@ fn met_on_seeds(name: &str, n: u64) -> u64 {
         .count() as u64
 }
 
-const CATALOGUE: [&str; 15] = [
+const CATALOGUE: [&str; 16] = [
     "saga-rejections.toml",
     "saga-orchestrator-direct-crash.toml",
+    "saga-orchestrator-crash-after-log.toml",
     "saga-isolation.toml",
     "choreography-direct-crash.toml",
     "choreography-direct-crash-after-commit.toml",

@@ -233,3 +233,23 @@ fn the_catalogue_dual_write_crash_after_a_commit_half_applies_txn_3_on_every_see
         assert!(c.holds, "seed {seed}");
     }
 }
+
+#[test]
+fn the_catalogue_orchestrator_crash_after_its_log_strands_txn_3_on_every_seed() {
+    let path = "scenarios/saga-orchestrator-crash-after-log.toml";
+    let s = Scenario::load(&crate::util::root().join(path)).unwrap_or_else(|e| panic!("{e}"));
+    for seed in 0..100 {
+        let r = run_on(&s, seed, Engine::Des);
+        let t = r.verdicts.iter().find(|v| v.name == "termination").unwrap();
+        assert!(
+            t.subjects.contains("txn 3"),
+            "seed {seed}: {:?}",
+            t.subjects
+        );
+        assert!(
+            r.report.expect.met,
+            "seed {seed}: {:?}",
+            r.report.expect.failures
+        );
+    }
+}
