@@ -133,6 +133,21 @@ pub struct InvariantReport {
     pub because: Option<crate::why::Because>,
 }
 
+/// Whether one `[[fault]]` struck in this run, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultReport {
+    /// Its index in the scenario's `[[fault]]` list, file order.
+    pub index: usize,
+    /// It struck: its time came, or its trigger matched.
+    pub fired: bool,
+    /// When it struck, in virtual ms (0.1 ms precision).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_ms: Option<f64>,
+    /// Its trigger in words, when `after` places it (absent: placed at a time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+}
+
 /// The `expect` section: the scenario's lists, and whether this run met them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExpectReport {
@@ -182,6 +197,9 @@ pub struct Report {
     /// The cost of every node that has a service time, by node name (empty when none has).
     #[serde(default)]
     pub nodes: indexmap_like::OrderedMap<crate::cost::NodeCost>,
+    /// Each `[[fault]]`, in file order: did it strike, and when (absent: no faults).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultReport>,
     /// Every invariant that applies, in the documented order.
     pub invariants: indexmap_like::OrderedMap<InvariantReport>,
     /// Whether the scenario's `expect` was met.
@@ -282,6 +300,7 @@ pub fn build(trace: &Trace, verdicts: &[Verdict]) -> Report {
         write,
         read,
         nodes: trace.costs.clone(),
+        faults: fault_reports(trace),
         invariants: indexmap_like::OrderedMap(
             verdicts
                 .iter()
@@ -308,6 +327,45 @@ pub fn build(trace: &Trace, verdicts: &[Verdict]) -> Report {
             failures,
         },
     }
+}
+
+/// Each fault's [`FaultReport`], from the trace ([`crate::exec::faults::struck`]).
+fn fault_reports(trace: &Trace) -> Vec<FaultReport> {
+    crate::exec::faults::struck(trace)
+        .into_iter()
+        .zip(&trace.scenario.faults)
+        .enumerate()
+        .map(|(index, (at, f))| FaultReport {
+            index,
+            fired: at.is_some(),
+            at_ms: at.map(ms),
+            trigger: f.after.as_ref().map(trigger_words),
+        })
+        .collect()
+}
+
+/// A trigger in words: "the 2nd deliver of a vote for txn 3 at coordinator".
+pub fn trigger_words(a: &crate::scenario::After) -> String {
+    let nth = match a.count {
+        1 => String::new(),
+        n => format!("{} ", ordinal(n)),
+    };
+    let msg = a
+        .msg
+        .as_ref()
+        .map_or(String::new(), |m| format!(" of a {m}"));
+    let txn = a.txn.map_or(String::new(), |t| format!(" for txn {t}"));
+    format!("the {nth}{}{msg}{txn} at {}", a.event, a.node)
+}
+
+fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, x) if x != 11 => "st",
+        (2, x) if x != 12 => "nd",
+        (3, x) if x != 13 => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 impl Report {
@@ -404,6 +462,34 @@ impl Report {
                 c.wait_ms.p99,
                 c.wait_ms.max
             );
+        }
+        for f in &self.faults {
+            // Only what a reader could not take for granted: a trigger's moment, or a
+            // fault that never struck.
+            match (&f.trigger, f.at_ms) {
+                (Some(after), Some(at)) => {
+                    let _ = writeln!(
+                        t,
+                        "fault {:<4} fired at {at} ms, right after {after}",
+                        f.index
+                    );
+                }
+                (Some(after), None) => {
+                    let _ = writeln!(
+                        t,
+                        "fault {:<4} never fired: its trigger ({after}) never matched",
+                        f.index
+                    );
+                }
+                (None, None) => {
+                    let _ = writeln!(
+                        t,
+                        "fault {:<4} never fired: the run ended before its at_ms",
+                        f.index
+                    );
+                }
+                (None, Some(_)) => {}
+            }
         }
         let _ = writeln!(t, "invariants");
         for (name, v) in &self.invariants.0 {

@@ -576,8 +576,13 @@ fn default_view() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
-    /// When the fault starts, in virtual ms.
+    /// When the fault starts, in virtual ms (unused, and 0, when `after` places it).
+    #[serde(default)]
     pub at_ms: u64,
+    /// Placed at a protocol step instead of a time: the fault fires right after the
+    /// handler that recorded the trigger's event ([`After`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<After>,
     /// Crash this node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crash: Option<String>,
@@ -603,6 +608,30 @@ pub struct Fault {
     /// absolute `heal_ms` / `until_ms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub for_ms: Option<u64>,
+}
+
+/// A trigger: the `count`-th event of trace kind `event` recorded at `node` (with a
+/// message of kind `msg` and about transaction `txn`, when those are given).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct After {
+    /// The node where the event is recorded (for a send, drop or duplicate: the sender).
+    pub node: String,
+    /// A trace `kind`: "deliver", "send", "vote", "commit", ...
+    pub event: String,
+    /// Only events carrying a message of this kind ("vote", "do", ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg: Option<String>,
+    /// Only events about this business transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub txn: Option<u32>,
+    /// Which matching event fires it: the first by default.
+    #[serde(default = "default_count")]
+    pub count: u32,
+}
+
+fn default_count() -> u32 {
+    1
 }
 
 /// What kind of fault a [`Fault`] is.
@@ -640,8 +669,12 @@ impl Fault {
     }
 
     /// The same fault with a `for_ms` duration written as the absolute `heal_ms` /
-    /// `until_ms` it means (what shrink edits).
+    /// `until_ms` it means (what shrink edits). A triggered fault keeps `for_ms`: its
+    /// start is not a time, so its end can only be relative.
     pub fn with_absolute_end(mut self) -> Fault {
+        if self.after.is_some() {
+            return self;
+        }
         if let Some(end) = self.end_by_duration() {
             if self.partition.is_some() && self.heal_ms.is_none() {
                 self.heal_ms = Some(end);
@@ -652,6 +685,11 @@ impl Fault {
             self.for_ms = None;
         }
         self
+    }
+
+    /// Is it placed by a trigger (`after`) rather than at a time?
+    pub fn is_triggered(&self) -> bool {
+        self.after.is_some()
     }
 
     /// The kind of this fault; `None` when zero or several kinds are set (a validation error).
@@ -985,8 +1023,14 @@ impl Scenario {
     /// so the text parses back.
     pub fn to_toml(&self) -> String {
         let text = toml::to_string(self).expect("a scenario always serializes");
-        let Some(w) = &self.write else { return text };
+        if self.write.is_none() && !self.faults.iter().any(Fault::is_triggered) {
+            return text;
+        }
         let mut doc: toml_edit::DocumentMut = text.parse().expect("toml writes valid TOML");
+        triggers_inline(&mut doc);
+        let Some(w) = &self.write else {
+            return doc.to_string();
+        };
         if let Some(t) = doc.get_mut("write").and_then(|i| i.as_table_like_mut()) {
             for (key, needs) in PROTOCOL_KEYS {
                 if w.protocol != needs {
@@ -1061,6 +1105,32 @@ impl Scenario {
     /// Every semantic problem, in file order as far as practical.
     pub fn validate(&self) -> Vec<Problem> {
         crate::scenario_validate::validate(self)
+    }
+}
+
+/// Writes each `[[fault]]`'s `after` as one inline table, as a user would, and drops
+/// the `at_ms` it does not use.
+fn triggers_inline(doc: &mut toml_edit::DocumentMut) {
+    let Some(faults) = doc
+        .get_mut("fault")
+        .and_then(|i| i.as_array_of_tables_mut())
+    else {
+        return;
+    };
+    for t in faults.iter_mut() {
+        let Some(after) = t.remove("after") else {
+            continue;
+        };
+        t.remove("at_ms");
+        let inline = match after {
+            toml_edit::Item::Table(table) => {
+                toml_edit::Item::Value(toml_edit::Value::InlineTable(table.into_inline_table()))
+            }
+            other => other,
+        };
+        // First, where at_ms stood: a trigger is read as "when".
+        t.insert("after", inline);
+        t.sort_values_by(|a, _, b, _| (b.get() == "after").cmp(&(a.get() == "after")));
     }
 }
 

@@ -1,9 +1,11 @@
 //! Semantic checks of a parsed scenario: what the types cannot say.
 
+use crate::msg::MsgKind;
 use crate::scenario::{
     Fault, FaultKind, PathPart, Problem, Protocol, ReadMethod, Scenario, CLIENT, INVARIANTS,
 };
 use crate::scenario_hints::did_you_mean;
+use crate::trace::{EVENT_KINDS, MSG_EVENT_KINDS};
 use std::collections::BTreeSet;
 
 use PathPart::{Index, Key};
@@ -28,6 +30,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
 pub fn validate_text(s: &Scenario, text: &str) -> Vec<Problem> {
     let mut v = Validator { out: validate(s) };
     v.keys_that_do_not_apply(s, text);
+    v.fault_placement(s, text);
     v.out
 }
 
@@ -740,6 +743,109 @@ impl Validator {
         }
     }
 
+    /// Each `[[fault]]` is placed once: at a time (`at_ms`) or at a protocol step
+    /// (`after`). `at_ms` has a default in the model, so only the text tells whether
+    /// the file wrote it.
+    fn fault_placement(&mut self, s: &Scenario, text: &str) {
+        let Ok(doc) = toml_edit::ImDocument::parse(text) else {
+            return;
+        };
+        let Some(tables) = doc.get("fault").and_then(|i| i.as_array_of_tables()) else {
+            return;
+        };
+        for (i, t) in tables.iter().enumerate() {
+            let (at, after) = (t.contains_key("at_ms"), t.contains_key("after"));
+            if at && after {
+                self.problem(
+                    vec![Key("fault"), Index(i), Key("after")],
+                    "at_ms and after both place this fault",
+                    Some(
+                        "keep one: at_ms is a time, after a protocol step (the fault fires \
+                         right after the handler that recorded that event)"
+                            .into(),
+                    ),
+                );
+            } else if !at && !after && s.faults.get(i).is_some() {
+                self.problem(
+                    vec![Key("fault"), Index(i)],
+                    "a [[fault]] needs at_ms or after",
+                    Some(
+                        "at_ms = 120 places it at a time; after = { node = \"coordinator\", \
+                         event = \"deliver\", msg = \"vote\" } right after a protocol step"
+                            .into(),
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A fault's `after`: a known node, trace kind and message kind, a count from 1,
+    /// and durations relative to the firing.
+    fn trigger(&mut self, f: &Fault, i: usize, names: &[&str]) {
+        let Some(a) = &f.after else { return };
+        let p = |k| vec![Key("fault"), Index(i), Key("after"), Key(k)];
+        let mut nodes = names.to_vec();
+        nodes.push(CLIENT);
+        if !nodes.contains(&a.node.as_str()) {
+            let hint = did_you_mean(&a.node, &nodes)
+                .map(|n| format!("did you mean {n:?}? (the nodes are: {})", nodes.join(", ")))
+                .or_else(|| Some(format!("the nodes are: {}", nodes.join(", "))));
+            self.problem(p("node"), format!("unknown node {:?}", a.node), hint);
+        }
+        if !EVENT_KINDS.contains(&a.event.as_str()) {
+            let hint = did_you_mean(&a.event, &EVENT_KINDS)
+                .map(|n| format!("did you mean {n:?}? (a trace kind)"))
+                .or_else(|| Some(format!("the trace kinds are: {}", EVENT_KINDS.join(", "))));
+            self.problem(
+                p("event"),
+                format!("unknown event kind {:?}", a.event),
+                hint,
+            );
+        }
+        if let Some(m) = &a.msg {
+            let kinds: Vec<&str> = MsgKind::ALL.iter().map(|k| k.name()).collect();
+            if !kinds.contains(&m.as_str()) {
+                let hint = did_you_mean(m, &kinds)
+                    .map(|n| format!("did you mean {n:?}?"))
+                    .or_else(|| Some(format!("the message kinds are: {}", kinds.join(", "))));
+                self.problem(p("msg"), format!("unknown message kind {m:?}"), hint);
+            } else if EVENT_KINDS.contains(&a.event.as_str())
+                && !MSG_EVENT_KINDS.contains(&a.event.as_str())
+            {
+                self.problem(
+                    p("msg"),
+                    format!(
+                        "a {:?} event carries no message, so msg never matches",
+                        a.event
+                    ),
+                    Some(format!(
+                        "msg filters {}; remove msg, or use event = \"deliver\"",
+                        MSG_EVENT_KINDS.join(", ")
+                    )),
+                );
+            }
+        }
+        if a.count == 0 {
+            self.problem(
+                p("count"),
+                "count must be at least 1",
+                Some("count = 1 (the default) fires at the first matching event".into()),
+            );
+        }
+        for (key, set) in [
+            ("heal_ms", f.heal_ms.is_some()),
+            ("until_ms", f.until_ms.is_some()),
+        ] {
+            if set {
+                self.problem(
+                    vec![Key("fault"), Index(i), Key(key)],
+                    format!("{key} is an absolute time, and this fault is placed by after"),
+                    Some("write for_ms = ... : a duration from the moment it fires".into()),
+                );
+            }
+        }
+    }
+
     fn faults(&mut self, s: &Scenario, nodes: &[String]) {
         let names: Vec<&str> = nodes.iter().map(String::as_str).collect();
         let node_ref = |v: &mut Validator, path: Vec<PathPart>, name: &str| {
@@ -758,6 +864,7 @@ impl Validator {
         };
         for (i, f) in s.faults.iter().enumerate() {
             let p = |k| vec![Key("fault"), Index(i), Key(k)];
+            self.trigger(f, i, &names);
             let Some(kind) = f.kind() else {
                 let set: Vec<&str> = [
                     ("crash", f.crash.is_some()),

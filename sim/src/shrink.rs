@@ -6,6 +6,8 @@
 //! every target invariant: drop faults (delta debugging, then one at a time), drop
 //! the network's base loss and duplication, fewer transactions, lower concurrency, no
 //! business-rule rejects, then each fault shorter (restart or heal sooner) and later.
+//! A fault placed by a trigger (`after`) stays one: it may go, last less (`for_ms`,
+//! `restart_ms`) or fire at an earlier match (`count`), never become an `at_ms`.
 //! A seed's random choices shift when the scenario changes, so "still breaks" is
 //! re-judged by running, never assumed.
 
@@ -323,6 +325,13 @@ impl Minimizer<'_> {
     /// the simpler story, and an end near the run's end would only add a detail.
     fn shorter(&mut self, i: usize) {
         let f = self.best.faults[i].clone();
+        if f.is_triggered() {
+            // Its window lasts for_ms from the firing (a crash: restart_ms, below).
+            if let (Some(d), false) = (f.for_ms, f.crash.is_some()) {
+                self.smallest(0, d, |s, v| s.faults[i].for_ms = Some(v));
+                return;
+            }
+        }
         match f.kind() {
             Some(FaultKind::Crash {
                 restart_ms: Some(r),
@@ -347,9 +356,19 @@ impl Minimizer<'_> {
     }
 
     /// Fault `i` later, keeping its length: it touches fewer transactions.
+    /// A triggered fault stays triggered (its step is the story): it fires at an
+    /// earlier match instead (a lower `count`), the simpler placement.
     fn later(&mut self, i: usize) {
         let end = self.best.duration_ms;
         let f = self.best.faults[i].clone();
+        if let Some(a) = &f.after {
+            self.smallest(1, u64::from(a.count.max(1)), |s, v| {
+                if let Some(a) = &mut s.faults[i].after {
+                    a.count = v as u32;
+                }
+            });
+            return;
+        }
         let at = f.at_ms;
         let len = f.heal_ms.or(f.until_ms).map_or(0, |e| e - at);
         let hi = end.saturating_sub(len + 1).max(at);

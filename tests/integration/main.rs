@@ -16,6 +16,7 @@ mod reads;
 mod robustness;
 mod saga_design;
 mod tcc;
+mod triggers;
 mod util;
 mod vary;
 mod verdicts;

@@ -5,8 +5,8 @@
 //! The rules the core keeps, whichever executor drives it, are in
 //! docs/architecture.md ("The core and its executors").
 
-use super::faults::{fault_schedule, Action, Due};
 use super::queue::{Queue, Started};
+use super::faults::{fault_actions, fault_schedule, schedule_more, triggers, Action, Due, Trigger};
 use super::recorder::Recorder;
 use crate::keyed::{Draws, Purpose};
 use crate::msg::{Msg, MsgId, MsgKind, NodeIx};
@@ -147,6 +147,13 @@ pub struct System {
     todo: Vec<Todo>,
     faults: Vec<Due>,
     next_fault: usize,
+    /// The triggers of faults placed by `after` that have not reached their count.
+    triggers: Vec<Trigger>,
+    /// Faults whose trigger reached its count during the current call, in that
+    /// order: they fire when the call's handler is over.
+    armed: Vec<usize>,
+    /// When each fault fired, by file index (µs).
+    fired: Vec<Option<u64>>,
     end_us: u64,
     /// Each node's queue, if it has a service time (`None`: it handles a message
     /// the moment it arrives, as without the cost model).
@@ -166,6 +173,7 @@ impl System {
     pub fn new(scenario: &Scenario, seed: u64, keep_events: bool) -> System {
         let layout = patterns::layout(scenario);
         let faults = fault_schedule(scenario, &layout);
+        let triggers = triggers(scenario, &layout);
         let mut slots: Vec<Slot> = (0..layout.nodes.len())
             .map(|i| Slot {
                 machine: None,
@@ -220,6 +228,9 @@ impl System {
             todo: Vec::new(),
             faults,
             next_fault: 0,
+            triggers,
+            armed: Vec::new(),
+            fired: vec![None; scenario.faults.len()],
             end_us: 0,
         }
     }
@@ -270,7 +281,51 @@ impl System {
     }
 
     fn record(&mut self, now_us: u64, node: NodeIx, kind: EventKind) {
+        if !self.triggers.is_empty() {
+            let armed = &mut self.armed;
+            self.triggers.retain_mut(|t| {
+                let reached = t.count(node, &kind);
+                if reached {
+                    armed.push(t.fault);
+                }
+                !reached
+            });
+        }
         self.rec.record(now_us, node, kind);
+    }
+
+    /// When each fault fired so far, by its index in the scenario file (µs).
+    pub fn fired(&self) -> &[Option<u64>] {
+        &self.fired
+    }
+
+    /// Fires the faults whose trigger was reached during the call now ending: right
+    /// after the handler, never inside it. Their ends join the schedule. A fault's
+    /// own events may reach another trigger; it fires too, in order.
+    fn fire_armed(&mut self, now_us: u64) {
+        let mut k = 0;
+        while k < self.armed.len() {
+            let i = self.armed[k];
+            k += 1;
+            let Some(fault) = self.scenario.faults.get(i) else {
+                continue;
+            };
+            let mut actions = fault_actions(i, fault, &self.layout, now_us).into_iter();
+            let Some(start) = actions.next() else {
+                continue;
+            };
+            let ends: Vec<Due> = actions.collect();
+            for d in &ends {
+                if let Action::Restart(ix) = d.action {
+                    // A restart to come keeps the run going.
+                    self.slots[usize::from(ix)].restart_pending += 1;
+                }
+            }
+            schedule_more(&mut self.faults, self.next_fault, ends);
+            self.fired[i] = Some(now_us);
+            self.act(i, start.action, now_us);
+        }
+        self.armed.clear();
     }
 
     /// Starts `node` for the first time, or after a restart: a fresh machine, then
@@ -289,6 +344,7 @@ impl System {
                 n.on_recover(cx)
             }
         });
+        self.fire_armed(now_us);
     }
 
     /// Handles the next input in `me`'s inbox, to completion: no crash can come
@@ -311,6 +367,7 @@ impl System {
                 self.call(me, now_us, |n, cx| n.on_timer(cx, timer));
             }
         }
+        self.fire_armed(now_us);
         Step::Ran
     }
 
@@ -430,6 +487,7 @@ impl System {
             self.counters.dropped += 1;
             let reason = DropReason::Down;
             self.record(now_us, from, EventKind::Drop { to, msg, reason });
+            self.fire_armed(now_us);
         }
     }
 
@@ -597,8 +655,17 @@ impl System {
         }
         let due = due.clone();
         self.next_fault += 1;
-        let i = due.fault;
-        match due.action {
+        if due.phase == 0 {
+            self.fired[due.fault] = Some(now_us);
+        }
+        self.act(due.fault, due.action, now_us);
+        self.fire_armed(now_us);
+        true
+    }
+
+    /// Does `action` of fault `i` now.
+    fn act(&mut self, i: usize, action: Action, now_us: u64) {
+        match action {
             Action::Crash(ix) => {
                 self.crash(ix, now_us);
             }
@@ -622,7 +689,6 @@ impl System {
                 self.record(now_us, 0, EventKind::LossEnd { link });
             }
         }
-        true
     }
 
     /// Nothing left to do: every transaction and query is over, nothing in flight,

@@ -10,7 +10,7 @@ mod event;
 mod line;
 mod reference;
 
-pub use event::{DropReason, Event, EventKind, Local, StopReason};
+pub use event::{DropReason, Event, EventKind, Local, StopReason, EVENT_KINDS, MSG_EVENT_KINDS};
 pub use line::{event_line, LineWriter};
 pub use reference::event_line_serde;
 
