@@ -1037,6 +1037,11 @@ impl Scenario {
                     t.remove(key);
                 }
             }
+            // An open loop excludes the closed loop's keys (their defaults included).
+            if w.arrival_rate_per_s.is_some() {
+                t.remove("concurrency");
+                t.remove("interval_ms");
+            }
         }
         doc.to_string()
     }

@@ -291,7 +291,11 @@ steps = [{ service = "a" }, { service = "b" }, { service = "c" }]
     );
     for engine in Engine::ALL {
         let r = sovlab_sim::run_on(&s, 1, engine);
-        let c = r.report.nodes.get("database").expect("the database is timed");
+        let c = r
+            .report
+            .nodes
+            .get("database")
+            .expect("the database is timed");
         // One `do` of three steps: 6 ms in service, not 2.
         assert_eq!(c.sojourn_ms.max, 6.0, "{engine}: {c:?}");
         assert_eq!(r.report.write.as_ref().unwrap().committed, 1);

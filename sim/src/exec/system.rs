@@ -5,8 +5,8 @@
 //! The rules the core keeps, whichever executor drives it, are in
 //! docs/architecture.md ("The core and its executors").
 
-use super::queue::{Queue, Started};
 use super::faults::{fault_actions, fault_schedule, schedule_more, triggers, Action, Due, Trigger};
+use super::queue::{Queue, Started};
 use super::recorder::Recorder;
 use crate::keyed::{Draws, Purpose};
 use crate::msg::{Msg, MsgId, MsgKind, NodeIx};
