@@ -16,7 +16,9 @@ pub fn render(file: &str, original: &str, from: &Scenario, shrunk: &Shrunk) -> S
     let mut small = shrunk.scenario.clone();
     small.seed = Some(shrunk.seed);
     let kept = match_faults(&from.faults, &small.faults);
-    let story = kept.as_ref().map(|k| fault_story(&from.faults, &small.faults, k));
+    let story = kept
+        .as_ref()
+        .map(|k| fault_story(&from.faults, &small.faults, k));
     let edited = kept
         .as_ref()
         .zip(story.as_ref())
@@ -118,10 +120,12 @@ fn fault_story(original: &[Fault], small: &[Fault], kept: &[Option<usize>]) -> S
         let what = fault_words(o);
         let n = k + 1;
         let Some(i) = m else {
-            st.lines.push(format!("{n}. {what} at {} ms: removed", o.at_ms));
+            st.lines
+                .push(format!("{n}. {what} at {} ms: removed", o.at_ms));
             st.old_times.push(o.at_ms);
             st.old_times.extend(end_of(o));
-            st.notes.push(format!("the {what} at {} ms was removed", o.at_ms));
+            st.notes
+                .push(format!("the {what} at {} ms was removed", o.at_ms));
             continue;
         };
         let f = &small[*i];
@@ -150,10 +154,12 @@ fn fault_story(original: &[Fault], small: &[Fault], kept: &[Option<usize>]) -> S
             st.old_times.extend(end_of(o));
         }
         if moved.is_empty() {
-            st.lines.push(format!("{n}. {what} at {} ms: unchanged", o.at_ms));
+            st.lines
+                .push(format!("{n}. {what} at {} ms: unchanged", o.at_ms));
         } else {
             st.lines.push(format!("{n}. {what}: {}", moved.join(", ")));
-            st.notes.push(format!("the {what} moved ({})", moved.join(", ")));
+            st.notes
+                .push(format!("the {what} moved ({})", moved.join(", ")));
         }
     }
     st
@@ -188,7 +194,11 @@ fn edit(
         if a.concurrency != b.concurrency {
             set(w, "concurrency", Value::from(i64::from(b.concurrency)));
         }
-        if a.steps.iter().zip(&b.steps).any(|(x, y)| x.reject != y.reject) {
+        if a.steps
+            .iter()
+            .zip(&b.steps)
+            .any(|(x, y)| x.reject != y.reject)
+        {
             let mut steps = table_likes(w.get_mut("steps")?);
             if steps.len() != b.steps.len() {
                 return None;
@@ -455,22 +465,34 @@ holds = ["atomicity"]
         });
         let text = render("two.toml", ORIGINAL, &from, &s);
         assert!(text.contains("\nat_ms = 150\n"), "{text}");
-        assert!(text.contains("\nfor_ms = 30\n"), "a duration stays one: {text}");
+        assert!(
+            text.contains("\nfor_ms = 30\n"),
+            "a duration stays one: {text}"
+        );
         assert!(!text.contains("until_ms"), "{text}");
         assert!(!text.contains("crash = "), "{text}");
         assert!(
             text.contains("#   1. loss 100% on orders - payments: at 100 ms -> 150 ms, ends at 300 ms -> at 180 ms\n"),
             "{text}"
         );
-        assert!(text.contains("#   2. crash orders at 300 ms: removed\n"), "{text}");
+        assert!(
+            text.contains("#   2. crash orders at 300 ms: removed\n"),
+            "{text}"
+        );
         // Nothing moved: the description stays as written.
         let same = shrunk(&from, |s| s.write.as_mut().unwrap().transactions = 5);
         let text = render("two.toml", ORIGINAL, &from, &same);
         assert!(text.contains(
             "description = \"The link drops at 100 ms for 200 ms; at 300 ms orders crashes.\"\n"
         ), "{text}");
-        assert!(text.contains("#   2. crash orders at 300 ms: unchanged\n"), "{text}");
-        assert!(text.contains("transactions = 5 # enough to hit the crash\n"), "{text}");
+        assert!(
+            text.contains("#   2. crash orders at 300 ms: unchanged\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("transactions = 5 # enough to hit the crash\n"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -494,7 +516,10 @@ holds = ["atomicity"]
         let s = crate::shrink::shrink(&from, 1).unwrap();
         let text = render("d.toml", DIVERGES, &from, &s);
         assert!(!text.contains("Written anew"), "{text}");
-        assert!(text.contains("\nsteps = [\n  { service = \"orders\" },"), "{text}");
+        assert!(
+            text.contains("\nsteps = [\n  { service = \"orders\" },"),
+            "{text}"
+        );
         let back = Scenario::parse(&text, "shrunk.toml").unwrap();
         assert_eq!(back.seed, Some(s.seed));
     }

@@ -34,12 +34,8 @@ pub fn shrink(
         Some((_, text)) => text.to_string(),
         None => std::fs::read_to_string(file)?,
     };
-    let text = sovlab_sim::shrink_file::render(
-        &file.display().to_string(),
-        &original,
-        &scenario,
-        &shrunk,
-    );
+    let text =
+        sovlab_sim::shrink_file::render(&file.display().to_string(), &original, &scenario, &shrunk);
     match out {
         Some(path) => write_atomic(path, force, |w| w.write_all(text.as_bytes()))?,
         None => print!("{text}"),

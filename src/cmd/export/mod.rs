@@ -585,7 +585,9 @@ heal_ms = 15
             .map(|n| {
                 let f = |k: &str| n.attribute(k).unwrap().parse::<f64>().unwrap();
                 let (x, y) = (f("x"), f("y"));
-                let size = n.attribute("font-size").map_or(10.0, |v| v.parse().unwrap());
+                let size = n
+                    .attribute("font-size")
+                    .map_or(10.0, |v| v.parse().unwrap());
                 let bold = n.attribute("font-weight") == Some("bold");
                 let mono = n.attribute("font-family") == Some("monospace");
                 let t = n.text().unwrap_or("").to_string();
@@ -604,7 +606,10 @@ heal_ms = 15
         let (width, boxes) = text_boxes(svg_text);
         assert!(boxes.len() > 100, "a real diagram");
         for (b, t) in &boxes {
-            assert!(b[0] >= 0.0 && b[2] <= width, "{t:?} at {b:?} leaves the image ({width})");
+            assert!(
+                b[0] >= 0.0 && b[2] <= width,
+                "{t:?} at {b:?} leaves the image ({width})"
+            );
         }
         for (i, (a, ta)) in boxes.iter().enumerate() {
             for (b, tb) in &boxes[i + 1..] {
@@ -617,7 +622,12 @@ heal_ms = 15
     fn labels_fit_in_the_image_and_never_overprint() {
         let r = run(CRASH);
         let (from, _) = default_window(&r.trace, &r.verdicts, 400);
-        assert_fits_and_apart(&svg::render(&Diagram::new(&r.trace, &r.verdicts, from, 400)));
+        assert_fits_and_apart(&svg::render(&Diagram::new(
+            &r.trace,
+            &r.verdicts,
+            from,
+            400,
+        )));
         // A violation whose example is far longer than the room kept for notes.
         let mut long = r.verdicts.clone();
         let v = long.iter_mut().find(|v| !v.holds).unwrap();
@@ -632,19 +642,32 @@ heal_ms = 15
     #[test]
     fn the_default_window_starts_just_before_what_broke() {
         let r = run(CRASH);
-        let first_v = r.verdicts.iter().filter(|v| !v.holds).filter_map(|v| v.at_seq).min();
+        let first_v = r
+            .verdicts
+            .iter()
+            .filter(|v| !v.holds)
+            .filter_map(|v| v.at_seq)
+            .min();
         let v = first_v.expect("this scenario breaks an invariant");
         let (from, why) = default_window(&r.trace, &r.verdicts, 400);
         assert!(from > 0 && from <= v && v < from + 400, "{from} {v}");
         assert!(why.contains(&format!("event {v}")), "{why}");
-        let f = r.trace.events.iter().position(|e| e.kind.is_fault()).unwrap() as u64;
+        let f = r
+            .trace
+            .events
+            .iter()
+            .position(|e| e.kind.is_fault())
+            .unwrap() as u64;
         assert!(from <= f, "the fault before it is drawn too");
         // A window too short for both: the violation wins.
         let (from, why) = default_window(&r.trace, &r.verdicts, v - f);
         assert_eq!(from, v - CONTEXT);
         assert!(why.starts_with("just before the first violation"), "{why}");
         let d = Diagram::new(&r.trace, &r.verdicts, from, 400).because(why.clone());
-        assert!(svg::render(&d).contains(&why), "the header says which window");
+        assert!(
+            svg::render(&d).contains(&why),
+            "the header says which window"
+        );
         assert!(mermaid::render(&d).contains(&why));
         // Nothing broke: before the first fault; no fault either: event 0.
         let held: Vec<Verdict> = r.verdicts.iter().filter(|v| v.holds).cloned().collect();
@@ -683,7 +706,13 @@ heal_ms = 15
             });
             assert!(named, "arrow colour {c} has a key entry");
         }
-        for words in ["node down", "partition", "loss window", "dropped", "duplicate copy"] {
+        for words in [
+            "node down",
+            "partition",
+            "loss window",
+            "dropped",
+            "duplicate copy",
+        ] {
             assert!(text.contains(&format!(">{words}</text>")), "{words}");
         }
     }
@@ -693,7 +722,12 @@ heal_ms = 15
         let r = run(CRASH);
         let text = svg::render(&Diagram::new(&r.trace, &r.verdicts, 0, 400));
         let doc = roxmltree::Document::parse(&text).unwrap();
-        let height: f64 = doc.root_element().attribute("height").unwrap().parse().unwrap();
+        let height: f64 = doc
+            .root_element()
+            .attribute("height")
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(height > 3000.0, "tall: {height}");
         for node in &r.trace.nodes {
             let mut ys: Vec<f64> = doc
@@ -704,7 +738,13 @@ heal_ms = 15
             ys.sort_by(f64::total_cmp);
             assert!(ys.len() >= 4, "{}: {ys:?}", node.name);
             for w in ys.windows(2) {
-                assert!(w[1] - w[0] < 900.0, "{}: a gap from {} to {}", node.name, w[0], w[1]);
+                assert!(
+                    w[1] - w[0] < 900.0,
+                    "{}: a gap from {} to {}",
+                    node.name,
+                    w[0],
+                    w[1]
+                );
             }
         }
     }
@@ -738,7 +778,10 @@ heal_ms = 15
         let loss = d.periods.iter().find(|p| p.kind == "loss").unwrap();
         let inside = Diagram::new(&r.trace, &r.verdicts, loss.from + 3, 100);
         let m = mermaid::render(&inside);
-        let start = format!("{} (since event {}, before this window)", loss.label, loss.from);
+        let start = format!(
+            "{} (since event {}, before this window)",
+            loss.label, loss.from
+        );
         assert!(m.contains(&start), "{m}");
         assert!(svg::render(&inside).contains(&format!("(since event {})", loss.from)));
         assert!(!mermaid::render(&d).contains("before this window"));

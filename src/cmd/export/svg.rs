@@ -42,17 +42,33 @@ fn esc(s: &str) -> String {
 
 /// Message kinds drawn in one colour, with the key's words for them.
 const KINDS: [(&[MsgKind], &str, &str); 7] = [
-    (&[MsgKind::Submit, MsgKind::Finished], "#2e7d32", "submit / finished"),
+    (
+        &[MsgKind::Submit, MsgKind::Finished],
+        "#2e7d32",
+        "submit / finished",
+    ),
     (&[MsgKind::Ack], "#9e9e9e", "ack"),
     (&[MsgKind::Do, MsgKind::Done], "#1565c0", "do / done"),
-    (&[MsgKind::Undo, MsgKind::Undone], "#ef6c00", "undo / undone"),
-    (&[MsgKind::Event, MsgKind::Change], "#6a1b9a", "event / change"),
+    (
+        &[MsgKind::Undo, MsgKind::Undone],
+        "#ef6c00",
+        "undo / undone",
+    ),
+    (
+        &[MsgKind::Event, MsgKind::Change],
+        "#6a1b9a",
+        "event / change",
+    ),
     (
         &[MsgKind::Prepare, MsgKind::Vote, MsgKind::Decide],
         "#00838f",
         "prepare / vote / decide",
     ),
-    (&[MsgKind::Query, MsgKind::Answer], "#795548", "query / answer"),
+    (
+        &[MsgKind::Query, MsgKind::Answer],
+        "#795548",
+        "query / answer",
+    ),
 ];
 
 /// A message kind's colour.
@@ -225,7 +241,9 @@ pub fn render(d: &Diagram<'_>) -> String {
     let x = |ix: u16| LEFT + f64::from(ix) * LANE + LANE / 2.0;
     // An undrawn event (a timer) sits on the next drawn event's row.
     let y = |seq: u64| {
-        let i = drawn.partition_point(|&q| q < seq).min(rows.saturating_sub(1));
+        let i = drawn
+            .partition_point(|&q| q < seq)
+            .min(rows.saturating_sub(1));
         row_top(i) + ROW / 2.0
     };
     let y_top = top;
@@ -540,9 +558,10 @@ fn colour_key(d: &Diagram<'_>, y: f64) -> (String, f64) {
     let used: Vec<(&str, &str)> = KINDS
         .iter()
         .filter(|(ks, _, _)| {
-            d.arrows
-                .iter()
-                .any(|a| ks.contains(&a.msg.kind) && (d.shows(a.seq) || a.ends.iter().any(|e| d.shows(end_seq(e)))))
+            d.arrows.iter().any(|a| {
+                ks.contains(&a.msg.kind)
+                    && (d.shows(a.seq) || a.ends.iter().any(|e| d.shows(end_seq(e))))
+            })
         })
         .map(|(_, c, w)| (*c, *w))
         .collect();
@@ -551,14 +570,21 @@ fn colour_key(d: &Diagram<'_>, y: f64) -> (String, f64) {
     // Row 1: arrows.
     let mut x = 10.0;
     let words = "messages:";
-    let _ = writeln!(s, r##"<text x="{x:.1}" y="{y:.1}" fill="#555555" font-size="10">{words}</text>"##);
+    let _ = writeln!(
+        s,
+        r##"<text x="{x:.1}" y="{y:.1}" fill="#555555" font-size="10">{words}</text>"##
+    );
     x += text_width(words, 10.0, false, false) + 8.0;
     let arrows: Vec<(&str, &str, &str)> = used
         .iter()
         .map(|(c, w)| (*c, "", *w))
         .chain([
             ("#555555", r#" stroke-dasharray="5,3""#, "duplicate copy"),
-            ("#555555", r#" stroke-dasharray="1,3""#, "in flight at the end"),
+            (
+                "#555555",
+                r#" stroke-dasharray="1,3""#,
+                "in flight at the end",
+            ),
         ])
         .collect();
     for (c, dash, w) in arrows {
@@ -577,7 +603,10 @@ fn colour_key(d: &Diagram<'_>, y: f64) -> (String, f64) {
     let y = y + 18.0;
     let mut x = 10.0;
     let words = "marks:";
-    let _ = writeln!(s, r##"<text x="{x:.1}" y="{y:.1}" fill="#555555" font-size="10">{words}</text>"##);
+    let _ = writeln!(
+        s,
+        r##"<text x="{x:.1}" y="{y:.1}" fill="#555555" font-size="10">{words}</text>"##
+    );
     x += text_width(words, 10.0, false, false) + 8.0;
     let drop = "dropped";
     let _ = writeln!(
