@@ -839,13 +839,17 @@ pub fn without_inapplicable_keys(text: &str) -> String {
     let Some(w) = doc.get_mut("write").and_then(|i| i.as_table_like_mut()) else {
         return text.to_string();
     };
-    let protocol = w
+    // No protocol: nothing is known not to apply (the parser reports the omission).
+    let Some(protocol) = w
         .get("protocol")
         .and_then(|v| v.as_str())
-        .map(str::to_string);
+        .map(str::to_string)
+    else {
+        return text.to_string();
+    };
     let mut changed = false;
     for (key, needs) in PROTOCOL_KEYS {
-        if protocol.as_deref() != Some(needs.name()) && w.remove(key).is_some() {
+        if protocol != needs.name() && w.remove(key).is_some() {
             changed = true;
         }
     }

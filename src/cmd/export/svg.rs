@@ -246,8 +246,10 @@ pub fn render(d: &Diagram<'_>) -> String {
     let (key, key_right) = colour_key(d, 70.0);
     let top = vy + 36.0;
 
-    // Row geometry: a band of lane names before every REPEAT rows after the first.
-    let row_top = |i: usize| top + i as f64 * ROW + (i / REPEAT) as f64 * NAMES;
+    // Row geometry: a band of lane names before every REPEAT rows after the first,
+    // unless the names at the bottom come within a quarter of that anyway.
+    let repeats = rows.saturating_sub(REPEAT / 4) / REPEAT;
+    let row_top = |i: usize| top + i as f64 * ROW + (i / REPEAT).min(repeats) as f64 * NAMES;
     let x = |ix: u16| LEFT + f64::from(ix) * LANE + LANE / 2.0;
     // An undrawn event (a timer) sits on the next drawn event's row.
     let y = |seq: u64| {
@@ -257,7 +259,7 @@ pub fn render(d: &Diagram<'_>) -> String {
         row_top(i) + ROW / 2.0
     };
     let y_top = top;
-    let y_end = top + rows as f64 * ROW + (rows.saturating_sub(1) / REPEAT) as f64 * NAMES;
+    let y_end = top + rows as f64 * ROW + repeats as f64 * NAMES;
     let lanes_right = LEFT + n * LANE;
     let mut placer = Placer::default();
     let mut labels: Vec<Label> = Vec::new();
@@ -265,7 +267,7 @@ pub fn render(d: &Diagram<'_>) -> String {
 
     // Lane name bands: above the first row, between every REPEAT rows, under the last.
     let mut bands = vec![top - 30.0];
-    bands.extend((1..=rows.saturating_sub(1) / REPEAT).map(|k| row_top(k * REPEAT) - NAMES + 3.0));
+    bands.extend((1..=repeats).map(|k| row_top(k * REPEAT) - NAMES + 3.0));
     bands.push(y_end + 6.0);
     let mut names = String::new();
     for &ly in &bands {
