@@ -43,24 +43,9 @@ pub fn msg_label(m: &Msg) -> String {
     s
 }
 
-/// The business transaction an event is about, if any.
+/// The business transaction an event is about, if any (0 names none).
 pub fn event_txn(e: &Event) -> Option<TxnId> {
-    let t = match &e.kind {
-        EventKind::Send { msg, .. }
-        | EventKind::Deliver { msg, .. }
-        | EventKind::Drop { msg, .. }
-        | EventKind::Duplicate { msg, .. } => msg.txn,
-        EventKind::Local { txn, .. }
-        | EventKind::Reject { txn, .. }
-        | EventKind::Vote { txn, .. }
-        | EventKind::Decide { txn, .. }
-        | EventKind::Outcome { txn, .. }
-        | EventKind::Submit { txn }
-        | EventKind::Read { txn, .. }
-        | EventKind::ViewApplied { txn, .. } => *txn,
-        _ => 0,
-    };
-    (t != 0).then_some(t)
+    e.kind.txn().filter(|&t| t != 0)
 }
 
 /// One event in words: who did what, to whom.
