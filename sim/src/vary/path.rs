@@ -95,13 +95,7 @@ fn step<'a>(at: At<'a>, part: &str, walked: &[&str], key: &str) -> Result<At<'a>
             Ok(At::Keys(a.get_mut(i).expect("index in range")))
         }
         At::Values(a) => {
-            let names: Vec<String> = a
-                .iter()
-                .map(|v| {
-                    v.as_inline_table()
-                        .map_or_else(String::new, |t| element_name(t))
-                })
-                .collect();
+            let names = value_names(a);
             let i = index_of(part, &names).ok_or_else(|| no_element(part, walked, &names, key))?;
             Ok(At::of_value(a.get_mut(i).expect("index in range")))
         }
@@ -120,6 +114,16 @@ fn leaf(walked: &[&str], key: &str) -> VaryError {
 }
 
 /// The name of a list element: its `name`, else its `service` (a step).
+/// The names of an array's inline tables, "" for an element that is none.
+fn value_names(a: &toml_edit::Array) -> Vec<String> {
+    a.iter()
+        .map(|v| {
+            v.as_inline_table()
+                .map_or_else(String::new, |t| element_name(t))
+        })
+        .collect()
+}
+
 fn element_name(t: &dyn TableLike) -> String {
     t.get("name")
         .or_else(|| t.get("service"))
@@ -180,13 +184,7 @@ fn put(at: At<'_>, last: &str, value: &Value, walked: &[&str], key: &str) -> Res
             Ok(())
         }
         At::Values(a) => {
-            let names: Vec<String> = a
-                .iter()
-                .map(|v| {
-                    v.as_inline_table()
-                        .map_or_else(String::new, |t| element_name(t))
-                })
-                .collect();
+            let names = value_names(a);
             let i = index_of(last, &names).ok_or_else(|| no_element(last, walked, &names, key))?;
             let old = a.get_mut(i).expect("index in range");
             *value.decor_mut() = old.decor().clone();
