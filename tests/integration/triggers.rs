@@ -253,3 +253,32 @@ fn the_catalogue_orchestrator_crash_after_its_log_strands_txn_3_on_every_seed() 
         );
     }
 }
+
+/// `after.event` is checked against `EVENT_KINDS`, a list kept by hand beside
+/// `EventKind`: every kind the catalogue's runs record must be in it, or a trigger on
+/// that kind would be refused as unknown.
+#[test]
+fn every_recorded_kind_can_be_named_by_a_trigger() {
+    let mut seen = std::collections::BTreeSet::new();
+    for e in std::fs::read_dir(crate::util::root().join("scenarios")).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "toml") {
+            let s = crate::util::load(path.file_name().unwrap().to_str().unwrap());
+            for ev in run_on(&s, 1, Engine::Des).trace.events {
+                seen.insert(ev.kind.name());
+            }
+        }
+    }
+    let missing: Vec<_> = seen
+        .iter()
+        .filter(|k| !sovlab_sim::trace::EVENT_KINDS.contains(k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "kinds a trigger cannot name: {missing:?}"
+    );
+    assert!(
+        seen.len() >= 15,
+        "the catalogue records few kinds: {seen:?}"
+    );
+}
