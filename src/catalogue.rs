@@ -78,6 +78,17 @@ pub fn load(path: &Path) -> Result<Scenario> {
     crate::cmd::load_file(path)
 }
 
+/// The text of `path` (or of the catalogue scenario of that name) and the label its
+/// errors use; call [`load`] first, which reports a missing or bad file.
+pub fn source(path: &Path) -> Result<(String, String)> {
+    if let Some((stem, text)) = named(path) {
+        return Ok((label(stem), text.to_string()));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow!("{}: cannot read the file: {e}", path.display()))?;
+    Ok((path.display().to_string(), text))
+}
+
 /// What a scenario's `[expect]` says, as `sovlab list` and scenarios/README.md show it:
 /// "breaks X; sometimes breaks Y; keeps Z".
 pub fn expect_summary(s: &Scenario) -> String {

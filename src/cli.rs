@@ -105,8 +105,11 @@ pub enum Command {
         #[command(flatten)]
         engine: EngineArg,
     },
-    /// Run a range of seeds and count which broke which invariant.
-    #[command(after_help = "Example:\n  sovlab sweep saga-isolation --seeds 0..2000")]
+    /// Run a range of seeds and count which broke which invariant; with --vary, once
+    /// per combination of parameter values, one row each.
+    #[command(
+        after_help = "Example:\n  sovlab sweep saga-isolation --seeds 0..2000\n  sovlab sweep checkout-shared-db --seeds 0..20 --engine des --vary write.arrival_rate_per_s=50..200:50 --vary write.protocol=saga,shared-database --svg cost.svg"
+    )]
     Sweep {
         /// The scenario file (or the name of a catalogue scenario).
         file: PathBuf,
@@ -120,8 +123,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// Run only slice K of N (1-based), e.g. 2/4.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "vary")]
         shard: Option<String>,
+        /// Vary a scenario key: KEY=V1,V2,.. (typed like TOML) or KEY=A..B:STEP (both
+        /// ends included); repeat for a product. KEY is a dotted path such as
+        /// write.protocol, service.inventory.workers or nodes.database.workers.
+        #[arg(long, value_name = "KEY=VALUES")]
+        vary: Vec<String>,
+        /// Also write the --vary rows as CSV to this path.
+        #[arg(long, requires = "vary")]
+        csv: Option<PathBuf>,
+        /// Also draw the --vary rows as an SVG chart at this path.
+        #[arg(long, requires = "vary")]
+        svg: Option<PathBuf>,
+        /// Overwrite the --csv / --svg paths even if they exist.
+        #[arg(long)]
+        force: bool,
+        /// Whose throughput and latency the --vary rows show: write or read (default:
+        /// write when the scenario has [write], else read).
+        #[arg(long, requires = "vary", value_name = "SIDE")]
+        measure: Option<String>,
         /// The executor.
         #[command(flatten)]
         engine: EngineArg,
@@ -202,9 +223,13 @@ pub enum Command {
         /// Write a Mermaid sequence diagram here.
         #[arg(long)]
         mermaid: Option<PathBuf>,
-        /// Draw events from this seq on.
-        #[arg(long, default_value_t = 0)]
-        from: u64,
+        /// Draw events from this seq on (default: just before the first violation,
+        /// else the first fault, else event 0).
+        #[arg(long, conflicts_with = "from_ms")]
+        from: Option<u64>,
+        /// Draw events from this virtual millisecond on.
+        #[arg(long, value_name = "MS")]
+        from_ms: Option<u64>,
         /// Draw at most this many events.
         #[arg(long, default_value_t = 400)]
         events: u64,

@@ -8,10 +8,11 @@
 //! | `insufficient` | a `reject` with reason `insufficient` (too few units left) |
 //! | `tombstone` | a `reject` with reason `tombstone` (a compensation came first) |
 //! | `gave-up` | a saga's log records that a step's message was given up (retries exhausted) |
-//! | `timeout` | a 2PC coordinator decided abort with no `no` vote (its vote timeout), or the shared database's app timed its statement out and told the client it failed |
-//! | `presumed-abort` | a 2PC abort decided by a coordinator recovering from a crash, or presumed by one that forgot (no decision event at all) |
+//! | `timeout` | a 2PC (or TCC) coordinator decided abort (cancel) with no `no` vote (its vote timeout), or the shared database's app timed its statement out and told the client it failed |
+//! | `presumed-abort` | a 2PC abort (TCC cancel) decided by a coordinator recovering from a crash, or presumed by one that forgot (no decision event at all) |
 //! | `crash-rollback` | a database rolled the transaction back while recovering from a crash |
 //! | `never-accepted` | no node but the client ever received its submit |
+//! | `expired` | try-confirm-cancel: accepted, nothing refused and no cancel decided, and every reservation expired before a decision reached it |
 //! | `stranded` | accepted, then nothing decided it (a saga begun and never decided) |
 //!
 //! The set is open: a protocol that can abort for a new reason adds a row here, and
@@ -58,6 +59,10 @@ pub fn causes(trace: &Trace) -> BTreeMap<TxnId, &'static str> {
                 // The app's statement timeout: it told the client "failed" and the
                 // database never ran the transaction.
                 "timeout"
+            } else if protocol == Some(Protocol::TryConfirmCancel) {
+                // Nothing decided a cancel and nothing was refused: every reservation
+                // ran out before a decision reached it (or none was ever made).
+                "expired"
             } else if protocol == Some(Protocol::Saga) {
                 "stranded"
             } else {
@@ -94,9 +99,11 @@ fn decisive_events(trace: &Trace) -> BTreeMap<TxnId, &'static str> {
         let recovery = recovering.get(&e.node).copied().unwrap_or(false);
         let abort = |txn: TxnId| -> (TxnId, &'static str) {
             let cause = match (recovery, protocol) {
-                (true, Some(Protocol::TwoPhaseCommit)) => "presumed-abort",
+                (true, Some(Protocol::TwoPhaseCommit | Protocol::TryConfirmCancel)) => {
+                    "presumed-abort"
+                }
                 (true, _) => "crash-rollback",
-                (false, Some(Protocol::TwoPhaseCommit)) => "timeout",
+                (false, Some(Protocol::TwoPhaseCommit | Protocol::TryConfirmCancel)) => "timeout",
                 (false, _) => "unknown",
             };
             (txn, cause)
@@ -125,9 +132,12 @@ fn decisive_events(trace: &Trace) -> BTreeMap<TxnId, &'static str> {
                     let (kind, txn, _) = key_parts(key);
                     (kind == KeyKind::GaveUp as u8).then_some((txn, "gave-up"))
                 }
-                // 2PC records the same decision as a `decide` event.
+                // 2PC and TCC record the same decision as a `decide` event.
                 Write::Decide { txn, commit: false }
-                    if protocol != Some(Protocol::TwoPhaseCommit) =>
+                    if !matches!(
+                        protocol,
+                        Some(Protocol::TwoPhaseCommit | Protocol::TryConfirmCancel)
+                    ) =>
                 {
                     Some(abort(txn))
                 }

@@ -7,6 +7,7 @@
 pub mod abort_cause;
 pub mod bench;
 pub mod check;
+pub mod cost;
 pub mod diff;
 pub mod exec;
 pub mod explore;
@@ -21,12 +22,14 @@ pub mod scenario;
 mod scenario_hints;
 mod scenario_validate;
 pub mod shrink;
+pub mod shrink_file;
 pub mod store;
 #[cfg(feature = "proptest")]
 pub mod strategies;
 pub mod sweep;
 pub mod trace;
 pub mod trace_load;
+pub mod vary;
 pub mod why;
 pub mod world;
 

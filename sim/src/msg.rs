@@ -53,6 +53,14 @@ pub enum MsgKind {
     /// Change feed to a read view: source state of (`txn`, `step`) is `value`
     /// (`read::state_code`), committed at `at_us`.
     Change,
+    /// Try-confirm-cancel phase one: reserve the units of step `step` of `txn`.
+    Try,
+    /// Reply to `Try`: `ok` = reserved.
+    Tried,
+    /// Try-confirm-cancel: apply the reservation of step `step` of `txn`.
+    Confirm,
+    /// Try-confirm-cancel: release the reservation of step `step` of `txn`.
+    Cancel,
 }
 
 impl MsgKind {
@@ -73,11 +81,15 @@ impl MsgKind {
             MsgKind::Query => "query",
             MsgKind::Answer => "answer",
             MsgKind::Change => "change",
+            MsgKind::Try => "try",
+            MsgKind::Tried => "tried",
+            MsgKind::Confirm => "confirm",
+            MsgKind::Cancel => "cancel",
         }
     }
 
     /// Every kind, for parsing traces back.
-    pub const ALL: [MsgKind; 14] = [
+    pub const ALL: [MsgKind; 18] = [
         MsgKind::Submit,
         MsgKind::Finished,
         MsgKind::Ack,
@@ -92,6 +104,10 @@ impl MsgKind {
         MsgKind::Query,
         MsgKind::Answer,
         MsgKind::Change,
+        MsgKind::Try,
+        MsgKind::Tried,
+        MsgKind::Confirm,
+        MsgKind::Cancel,
     ];
 }
 

@@ -138,6 +138,14 @@ impl<'a> Cx<'a> {
         self.draws.pick(purpose, key, n)
     }
 
+    /// An exponential draw with mean `mean_us` (a Poisson process's gap), in µs, from
+    /// the next occurrence of the stream keyed by (`purpose`, `key`).
+    pub fn exponential_for(&mut self, purpose: Purpose, key: &[u64], mean_us: f64) -> u64 {
+        let u: f64 = rand::Rng::gen(&mut self.draws.next(purpose, key));
+        // Inverse transform; 1 - u is in (0, 1], so the log is finite.
+        (-mean_us * (1.0 - u).ln()).round() as u64
+    }
+
     /// The effects of the current call so far, in order (a wrapper node uses this to
     /// see what the node it wraps did, e.g. which local transactions it committed).
     pub fn effects(&self) -> &[Effect] {

@@ -210,9 +210,17 @@ pub fn report(trace: &Trace, r: &crate::scenario::Read) -> crate::report::ReadRe
     let reads = first_reads(trace);
     let (mut complete, mut partial, mut failed) = (0u32, 0u32, 0u32);
     let mut latencies = Vec::with_capacity(reads.len());
-    for (_, _, _, result, latency_us) in reads.values() {
+    // The span of the complete queries: first asked to last answered.
+    let mut span: Option<(u64, u64)> = None;
+    for (seq, _, _, result, latency_us) in reads.values() {
         match result {
-            ReadResult::Complete => complete += 1,
+            ReadResult::Complete => {
+                complete += 1;
+                let t = trace.events[*seq as usize].t_us;
+                let (a, b) = span.get_or_insert((t - latency_us, t));
+                *a = (*a).min(t - latency_us);
+                *b = (*b).max(t);
+            }
             ReadResult::Partial { .. } => partial += 1,
             ReadResult::Failed => failed += 1,
         }
@@ -229,6 +237,7 @@ pub fn report(trace: &Trace, r: &crate::scenario::Read) -> crate::report::ReadRe
         // Rounded to 0.1 ms, like every latency in the report.
         max_staleness_ms: (max_staleness_us(trace) as f64 / 100.0).round() / 10.0,
         latency_ms: crate::report::Latency::of(&mut latencies),
+        throughput_per_s: span.map_or(0.0, |(a, b)| crate::cost::per_second(complete, a, b)),
     }
 }
 

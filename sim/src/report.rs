@@ -61,6 +61,17 @@ pub struct WriteReport {
     pub aborted_by: indexmap_like::OrderedMap<u32>,
     /// From the client's submit to the outcome it was told.
     pub latency_ms: Latency,
+    /// Committed transactions per virtual second, between the first submission and
+    /// the last outcome (0 when nothing committed).
+    #[serde(default)]
+    pub throughput_per_s: f64,
+    /// Share of submitted transactions whose outcome the client heard within
+    /// `[write] deadline_ms` (null without a deadline).
+    #[serde(default)]
+    pub availability: Option<f64>,
+    /// How long steps waited for a locked row (only when some service has `keys`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_wait_ms: Option<Latency>,
 }
 
 impl WriteReport {
@@ -94,6 +105,10 @@ pub struct ReadReport {
     pub max_staleness_ms: f64,
     /// From query to answer.
     pub latency_ms: Latency,
+    /// Complete queries per virtual second, between the first query and the last
+    /// answer (0 when none was complete).
+    #[serde(default)]
+    pub throughput_per_s: f64,
 }
 
 /// One invariant's entry.
@@ -116,6 +131,21 @@ pub struct InvariantReport {
     /// [`Report::explain`], absent from a report that did not look.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub because: Option<crate::why::Because>,
+}
+
+/// Whether one `[[fault]]` struck in this run, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultReport {
+    /// Its index in the scenario's `[[fault]]` list, file order.
+    pub index: usize,
+    /// It struck: its time came, or its trigger matched.
+    pub fired: bool,
+    /// When it struck, in virtual ms (0.1 ms precision).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_ms: Option<f64>,
+    /// Its trigger in words, when `after` places it (absent: placed at a time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
 }
 
 /// The `expect` section: the scenario's lists, and whether this run met them.
@@ -164,6 +194,12 @@ pub struct Report {
     /// Read-side outcomes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read: Option<ReadReport>,
+    /// The cost of every node that has a service time, by node name (empty when none has).
+    #[serde(default)]
+    pub nodes: indexmap_like::OrderedMap<crate::cost::NodeCost>,
+    /// Each `[[fault]]`, in file order: did it strike, and when (absent: no faults).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultReport>,
     /// Every invariant that applies, in the documented order.
     pub invariants: indexmap_like::OrderedMap<InvariantReport>,
     /// Whether the scenario's `expect` was met.
@@ -228,14 +264,20 @@ pub fn build(trace: &Trace, verdicts: &[Verdict]) -> Report {
     let write = s.write.as_ref().map(|w| {
         let outcomes = check::outcomes(trace);
         let count = |o: Outcome| outcomes.iter().filter(|(_, x)| *x == o).count() as u32;
+        let (span, heard) = crate::cost::write_times(trace);
+        let committed = count(Outcome::Committed);
+        let keys = s.services.iter().any(|x| x.keys.is_some());
         WriteReport {
             protocol: w.protocol.name().to_string(),
             transactions: w.transactions,
-            committed: count(Outcome::Committed),
+            committed,
             aborted: count(Outcome::Aborted),
             unfinished: count(Outcome::Unfinished),
             aborted_by: crate::abort_cause::aborted_by(trace),
             latency_ms: Latency::of(&mut write_latencies(trace)),
+            throughput_per_s: span.map_or(0.0, |(a, b)| crate::cost::per_second(committed, a, b)),
+            availability: w.deadline_ms.map(|d| crate::cost::availability(&heard, d)),
+            lock_wait_ms: keys.then(|| Latency::of(&mut crate::cost::lock_waits_us(trace))),
         }
     });
     let read = s.read.as_ref().map(|r| crate::read::report(trace, r));
@@ -257,6 +299,8 @@ pub fn build(trace: &Trace, verdicts: &[Verdict]) -> Report {
         messages: trace.counters,
         write,
         read,
+        nodes: trace.costs.clone(),
+        faults: fault_reports(trace),
         invariants: indexmap_like::OrderedMap(
             verdicts
                 .iter()
@@ -285,7 +329,56 @@ pub fn build(trace: &Trace, verdicts: &[Verdict]) -> Report {
     }
 }
 
+/// Each fault's [`FaultReport`], from the trace ([`crate::exec::faults::struck`]).
+fn fault_reports(trace: &Trace) -> Vec<FaultReport> {
+    crate::exec::faults::struck(trace)
+        .into_iter()
+        .zip(&trace.scenario.faults)
+        .enumerate()
+        .map(|(index, (at, f))| FaultReport {
+            index,
+            fired: at.is_some(),
+            at_ms: at.map(ms),
+            trigger: f.after.as_ref().map(trigger_words),
+        })
+        .collect()
+}
+
+/// A trigger in words: "the 2nd deliver of a vote for txn 3 at coordinator".
+pub fn trigger_words(a: &crate::scenario::After) -> String {
+    let nth = match a.count {
+        1 => String::new(),
+        n => format!("{} ", ordinal(n)),
+    };
+    let msg = a
+        .msg
+        .as_ref()
+        .map_or(String::new(), |m| format!(" of a {m}"));
+    let txn = a.txn.map_or(String::new(), |t| format!(" for txn {t}"));
+    format!("the {nth}{}{msg}{txn} at {}", a.event, a.node)
+}
+
+fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, x) if x != 11 => "st",
+        (2, x) if x != 12 => "nd",
+        (3, x) if x != 13 => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
 impl Report {
+    /// Does this run model cost (a service time, a deadline or hot rows)? Only then
+    /// does the text show throughput.
+    pub fn models_cost(&self) -> bool {
+        !self.nodes.0.is_empty()
+            || self
+                .write
+                .as_ref()
+                .is_some_and(|w| w.availability.is_some() || w.lock_wait_ms.is_some())
+    }
+
     /// Attaches each broken invariant's explanation (see [`crate::why::explain`]).
     pub fn explain(&mut self, because: Vec<(String, crate::why::Because)>) {
         for (name, b) in because {
@@ -325,6 +418,22 @@ impl Report {
             if w.aborted > 0 {
                 let _ = writeln!(t, "           aborted by {}", w.causes_in_words(", "));
             }
+            // Cost lines only where the scenario models cost: the text of every
+            // scenario without it stays as it was.
+            if self.models_cost() {
+                let _ = write!(t, "           throughput {:.1}/s", w.throughput_per_s);
+                if let Some(a) = w.availability {
+                    let _ = write!(t, ", availability {:.1} %", a * 100.0);
+                }
+                if let Some(l) = w.lock_wait_ms {
+                    let _ = write!(
+                        t,
+                        ", lock wait p50 {} ms, p99 {} ms, max {} ms",
+                        l.p50, l.p99, l.max
+                    );
+                }
+                let _ = writeln!(t);
+            }
         }
         if let Some(r) = &self.read {
             let _ = writeln!(
@@ -338,6 +447,49 @@ impl Report {
                 "           latency p50 {} ms, p99 {} ms, max {} ms",
                 l.p50, l.p99, l.max
             );
+            if self.models_cost() {
+                let _ = writeln!(t, "           throughput {:.1}/s", r.throughput_per_s);
+            }
+        }
+        for (name, c) in &self.nodes.0 {
+            let _ = writeln!(
+                t,
+                "node       {name}: utilization {:.1} %, queue mean {:.2}, max {}, wait p50 {} ms, p99 {} ms, max {} ms",
+                c.utilization * 100.0,
+                c.queue_mean,
+                c.queue_max,
+                c.wait_ms.p50,
+                c.wait_ms.p99,
+                c.wait_ms.max
+            );
+        }
+        for f in &self.faults {
+            // Only what a reader could not take for granted: a trigger's moment, or a
+            // fault that never struck.
+            match (&f.trigger, f.at_ms) {
+                (Some(after), Some(at)) => {
+                    let _ = writeln!(
+                        t,
+                        "fault {:<4} fired at {at} ms, right after {after}",
+                        f.index
+                    );
+                }
+                (Some(after), None) => {
+                    let _ = writeln!(
+                        t,
+                        "fault {:<4} never fired: its trigger ({after}) never matched",
+                        f.index
+                    );
+                }
+                (None, None) => {
+                    let _ = writeln!(
+                        t,
+                        "fault {:<4} never fired: the run ended before its at_ms",
+                        f.index
+                    );
+                }
+                (None, Some(_)) => {}
+            }
         }
         let _ = writeln!(t, "invariants");
         for (name, v) in &self.invariants.0 {

@@ -6,7 +6,7 @@
 //! at the offending value through its key path, located in the raw text by `toml_edit`.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 
@@ -65,6 +65,80 @@ pub struct Scenario {
     /// drawing chance (docs/reference/explore.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<Replay>,
+    /// Service time of nodes that are not services (`database`, the coordinator, a
+    /// view, the gateway), by node name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub nodes: BTreeMap<String, Serving>,
+}
+
+/// How a node serves messages: a mean service time, its distribution, and servers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Serving {
+    /// Mean time to serve one message, in virtual ms (0: instant).
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub service_time_ms: f64,
+    /// How service times are distributed around the mean.
+    #[serde(default, skip_serializing_if = "ServiceDist::is_fixed")]
+    pub service_dist: ServiceDist,
+    /// Servers: how many messages are served at once.
+    #[serde(default = "default_workers", skip_serializing_if = "is_one")]
+    pub workers: u32,
+}
+
+impl Default for Serving {
+    fn default() -> Self {
+        Serving {
+            service_time_ms: 0.0,
+            service_dist: ServiceDist::Fixed,
+            workers: 1,
+        }
+    }
+}
+
+impl Serving {
+    /// Does this node take time to serve a message at all?
+    pub fn timed(&self) -> bool {
+        self.service_time_ms > 0.0
+    }
+}
+
+/// The distribution of a node's service time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceDist {
+    /// Always the mean.
+    #[default]
+    Fixed,
+    /// Exponential with that mean (memoryless: the M of M/M/1).
+    Exponential,
+    /// Uniform on [0, 2 * mean].
+    Uniform,
+}
+
+impl ServiceDist {
+    fn is_fixed(&self) -> bool {
+        *self == ServiceDist::Fixed
+    }
+
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceDist::Fixed => "fixed",
+            ServiceDist::Exponential => "exponential",
+            ServiceDist::Uniform => "uniform",
+        }
+    }
+}
+
+fn is_zero_f64(x: &f64) -> bool {
+    *x == 0.0
+}
+fn default_workers() -> u32 {
+    1
+}
+fn is_one(x: &u32) -> bool {
+    *x == 1
 }
 
 /// The `[explore]` section: bounds of an exhaustive exploration (docs/reference/explore.md).
@@ -167,6 +241,30 @@ pub struct Service {
     /// Overrides `[write].publish` for what this service publishes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publish: Option<Publish>,
+    /// Mean time to serve one message, in virtual ms (0: instant).
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub service_time_ms: f64,
+    /// How service times are distributed around the mean.
+    #[serde(default, skip_serializing_if = "ServiceDist::is_fixed")]
+    pub service_dist: ServiceDist,
+    /// Servers: how many messages are served at once.
+    #[serde(default = "default_workers", skip_serializing_if = "is_one")]
+    pub workers: u32,
+    /// Hot rows: a transaction's step here uses one of this many rows (none: no
+    /// row contention).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<u32>,
+}
+
+impl Service {
+    /// How this service's node serves messages.
+    pub fn serving(&self) -> Serving {
+        Serving {
+            service_time_ms: self.service_time_ms,
+            service_dist: self.service_dist,
+            workers: self.workers,
+        }
+    }
 }
 
 fn default_capacity() -> i64 {
@@ -210,6 +308,8 @@ pub enum Protocol {
     TwoPhaseCommit,
     /// One database node holds every service's data.
     SharedDatabase,
+    /// Try-confirm-cancel: reserve at every participant, then confirm or cancel.
+    TryConfirmCancel,
 }
 
 impl Protocol {
@@ -219,6 +319,7 @@ impl Protocol {
             Protocol::Saga => "saga",
             Protocol::TwoPhaseCommit => "two-phase-commit",
             Protocol::SharedDatabase => "shared-database",
+            Protocol::TryConfirmCancel => "try-confirm-cancel",
         }
     }
 }
@@ -412,6 +513,24 @@ pub struct Write {
     /// Saga orchestration: compensations one by one in reverse, or all at once.
     #[serde(default, skip_serializing_if = "Compensation::is_sequential")]
     pub compensation: Compensation,
+    /// Open loop: transactions start as a Poisson process of this rate per virtual
+    /// second (instead of `concurrency` / `interval_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_rate_per_s: Option<f64>,
+    /// A transaction is available when the client hears its outcome within this many ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<u64>,
+    /// Try-confirm-cancel: how long a participant keeps a reservation that was neither
+    /// confirmed nor cancelled before it releases it alone.
+    #[serde(
+        default = "default_reservation_ms",
+        skip_serializing_if = "is_default_reservation_ms"
+    )]
+    pub reservation_ms: u64,
+    /// Try-confirm-cancel: each participant records (transaction, step, state), so an
+    /// empty rollback, a suspended try and a repeated confirm or cancel are harmless.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub tcc_fence: bool,
 }
 
 fn default_transactions() -> u32 {
@@ -431,6 +550,15 @@ fn default_dual_write_gap_ms() -> u64 {
 }
 fn is_default_dual_write_gap_ms(ms: &u64) -> bool {
     *ms == default_dual_write_gap_ms()
+}
+fn default_reservation_ms() -> u64 {
+    200
+}
+fn is_default_reservation_ms(ms: &u64) -> bool {
+    *ms == default_reservation_ms()
+}
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl Write {
@@ -481,6 +609,10 @@ pub struct Read {
     /// Name of the view node (cqrs-view).
     #[serde(default = "default_view")]
     pub view: String,
+    /// Open loop: queries start as a Poisson process of this rate per virtual second
+    /// (instead of `interval_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_rate_per_s: Option<f64>,
 }
 
 fn default_queries() -> u32 {
@@ -500,8 +632,13 @@ fn default_view() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
-    /// When the fault starts, in virtual ms.
+    /// When the fault starts, in virtual ms (unused, and 0, when `after` places it).
+    #[serde(default)]
     pub at_ms: u64,
+    /// Placed at a protocol step instead of a time: the fault fires right after the
+    /// handler that recorded the trigger's event ([`After`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<After>,
     /// Crash this node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crash: Option<String>,
@@ -527,6 +664,30 @@ pub struct Fault {
     /// absolute `heal_ms` / `until_ms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub for_ms: Option<u64>,
+}
+
+/// A trigger: the `count`-th event of trace kind `event` recorded at `node` (with a
+/// message of kind `msg` and about transaction `txn`, when those are given).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct After {
+    /// The node where the event is recorded (for a send, drop or duplicate: the sender).
+    pub node: String,
+    /// A trace `kind`: "deliver", "send", "vote", "commit", ...
+    pub event: String,
+    /// Only events carrying a message of this kind ("vote", "do", ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg: Option<String>,
+    /// Only events about this business transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub txn: Option<u32>,
+    /// Which matching event fires it: the first by default.
+    #[serde(default = "default_count")]
+    pub count: u32,
+}
+
+fn default_count() -> u32 {
+    1
 }
 
 /// What kind of fault a [`Fault`] is.
@@ -564,8 +725,12 @@ impl Fault {
     }
 
     /// The same fault with a `for_ms` duration written as the absolute `heal_ms` /
-    /// `until_ms` it means (what shrink edits).
+    /// `until_ms` it means (what shrink edits). A triggered fault keeps `for_ms`: its
+    /// start is not a time, so its end can only be relative.
     pub fn with_absolute_end(mut self) -> Fault {
+        if self.after.is_some() {
+            return self;
+        }
         if let Some(end) = self.end_by_duration() {
             if self.partition.is_some() && self.heal_ms.is_none() {
                 self.heal_ms = Some(end);
@@ -576,6 +741,11 @@ impl Fault {
             self.for_ms = None;
         }
         self
+    }
+
+    /// Is it placed by a trigger (`after`) rather than at a time?
+    pub fn is_triggered(&self) -> bool {
+        self.after.is_some()
     }
 
     /// The kind of this fault; `None` when zero or several kinds are set (a validation error).
@@ -707,10 +877,44 @@ impl LimitOverrides {
 }
 
 /// `[write]` keys that mean something under one protocol only, with that protocol.
-pub const PROTOCOL_KEYS: [(&str, Protocol); 2] = [
+pub const PROTOCOL_KEYS: [(&str, Protocol); 4] = [
     ("coordinator_log", Protocol::TwoPhaseCommit),
     ("coordination", Protocol::Saga),
+    ("reservation_ms", Protocol::TryConfirmCancel),
+    ("tcc_fence", Protocol::TryConfirmCancel),
 ];
+
+/// `text` without the `[write]` keys that do not apply to its protocol. Older sovlab
+/// versions wrote every key into a trace's scenario; a loader drops the inapplicable
+/// ones instead of refusing the trace. Text that does not parse is returned unchanged
+/// (the parser then reports it).
+pub fn without_inapplicable_keys(text: &str) -> String {
+    let Ok(mut doc) = text.parse::<toml_edit::DocumentMut>() else {
+        return text.to_string();
+    };
+    let Some(w) = doc.get_mut("write").and_then(|i| i.as_table_like_mut()) else {
+        return text.to_string();
+    };
+    // No protocol: nothing is known not to apply (the parser reports the omission).
+    let Some(protocol) = w
+        .get("protocol")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+    else {
+        return text.to_string();
+    };
+    let mut changed = false;
+    for (key, needs) in PROTOCOL_KEYS {
+        if protocol != needs.name() && w.remove(key).is_some() {
+            changed = true;
+        }
+    }
+    if changed {
+        doc.to_string()
+    } else {
+        text.to_string()
+    }
+}
 
 /// A scenario that could not be loaded: where, what, and a hint.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -752,8 +956,21 @@ impl fmt::Display for ScenarioError {
 pub enum PathPart {
     /// A table key.
     Key(&'static str),
+    /// A table key known only at run time (a node name under `[nodes]`).
+    Name(String),
     /// An array index.
     Index(usize),
+}
+
+impl PathPart {
+    /// The key this part names, if it is a key.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            PathPart::Key(k) => Some(k),
+            PathPart::Name(k) => Some(k),
+            PathPart::Index(_) => None,
+        }
+    }
 }
 
 /// A semantic problem found by [`Scenario::validate`], located by key path.
@@ -866,13 +1083,24 @@ impl Scenario {
     /// so the text parses back.
     pub fn to_toml(&self) -> String {
         let text = toml::to_string(self).expect("a scenario always serializes");
-        let Some(w) = &self.write else { return text };
+        if self.write.is_none() && !self.faults.iter().any(Fault::is_triggered) {
+            return text;
+        }
         let mut doc: toml_edit::DocumentMut = text.parse().expect("toml writes valid TOML");
+        triggers_inline(&mut doc);
+        let Some(w) = &self.write else {
+            return doc.to_string();
+        };
         if let Some(t) = doc.get_mut("write").and_then(|i| i.as_table_like_mut()) {
             for (key, needs) in PROTOCOL_KEYS {
                 if w.protocol != needs {
                     t.remove(key);
                 }
+            }
+            // An open loop excludes the closed loop's keys (their defaults included).
+            if w.arrival_rate_per_s.is_some() {
+                t.remove("concurrency");
+                t.remove("interval_ms");
             }
         }
         doc.to_string()
@@ -923,9 +1151,51 @@ impl Scenario {
             .unwrap_or(true)
     }
 
+    /// How the node named `node` serves messages: a service's own keys (not under the
+    /// shared database, where its steps are the database's work), else `[nodes.NAME]`.
+    pub fn serving_of(&self, node: &str) -> Serving {
+        let shared = self.write.as_ref().map(|w| w.protocol) == Some(Protocol::SharedDatabase);
+        match self.services.iter().find(|s| s.name == node) {
+            Some(svc) if !shared => svc.serving(),
+            _ => self.nodes.get(node).copied().unwrap_or_default(),
+        }
+    }
+
+    /// Does any node of this scenario take time to serve a message?
+    pub fn has_service_time(&self) -> bool {
+        self.services.iter().any(|s| s.service_time_ms > 0.0)
+            || self.nodes.values().any(Serving::timed)
+    }
+
     /// Every semantic problem, in file order as far as practical.
     pub fn validate(&self) -> Vec<Problem> {
         crate::scenario_validate::validate(self)
+    }
+}
+
+/// Writes each `[[fault]]`'s `after` as one inline table, as a user would, and drops
+/// the `at_ms` it does not use.
+fn triggers_inline(doc: &mut toml_edit::DocumentMut) {
+    let Some(faults) = doc
+        .get_mut("fault")
+        .and_then(|i| i.as_array_of_tables_mut())
+    else {
+        return;
+    };
+    for t in faults.iter_mut() {
+        let Some(after) = t.remove("after") else {
+            continue;
+        };
+        t.remove("at_ms");
+        let inline = match after {
+            toml_edit::Item::Table(table) => {
+                toml_edit::Item::Value(toml_edit::Value::InlineTable(table.into_inline_table()))
+            }
+            other => other,
+        };
+        // First, where at_ms stood: a trigger is read as "when".
+        t.insert("after", inline);
+        t.sort_values_by(|a, _, b, _| (b.get() == "after").cmp(&(a.get() == "after")));
     }
 }
 
@@ -963,8 +1233,8 @@ pub fn locate_span(text: &str, path: &[PathPart]) -> Option<std::ops::Range<usiz
     type Span = Option<std::ops::Range<usize>>;
     fn step<'a>(at: At<'a>, part: &PathPart) -> Option<(At<'a>, Span)> {
         match (at, part) {
-            (At::Item(Item::Table(t)) | At::Table(t), PathPart::Key(k)) => {
-                let (key, item) = t.get_key_value(k)?;
+            (At::Item(Item::Table(t)) | At::Table(t), PathPart::Key(_) | PathPart::Name(_)) => {
+                let (key, item) = t.get_key_value(part.key()?)?;
                 // Point at the value when it has a place of its own, else at the key.
                 let span = item.span().or_else(|| key.span());
                 Some((At::Item(item), span))
@@ -975,7 +1245,9 @@ pub fn locate_span(text: &str, path: &[PathPart]) -> Option<std::ops::Range<usiz
             }
             (At::Item(Item::Value(v)) | At::Value(v), part) => {
                 let next = match (v, part) {
-                    (Value::InlineTable(t), PathPart::Key(k)) => t.get(k)?,
+                    (Value::InlineTable(t), PathPart::Key(_) | PathPart::Name(_)) => {
+                        t.get(part.key()?)?
+                    }
                     (Value::Array(a), PathPart::Index(i)) => a.get(*i)?,
                     _ => return None,
                 };

@@ -1,9 +1,11 @@
 //! Semantic checks of a parsed scenario: what the types cannot say.
 
+use crate::msg::MsgKind;
 use crate::scenario::{
     Fault, FaultKind, PathPart, Problem, Protocol, ReadMethod, Scenario, CLIENT, INVARIANTS,
 };
 use crate::scenario_hints::did_you_mean;
+use crate::trace::{EVENT_KINDS, MSG_EVENT_KINDS};
 use std::collections::BTreeSet;
 
 use PathPart::{Index, Key};
@@ -28,6 +30,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
 pub fn validate_text(s: &Scenario, text: &str) -> Vec<Problem> {
     let mut v = Validator { out: validate(s) };
     v.keys_that_do_not_apply(s, text);
+    v.fault_placement(s, text);
     v.out
 }
 
@@ -132,6 +135,7 @@ impl Validator {
             );
         }
         self.limits(s);
+        self.nodes(s);
         self.write(s);
         self.read(s);
         self.faults(s, &nodes);
@@ -213,6 +217,70 @@ impl Validator {
                 );
             }
             self.service_overrides(s, i);
+            let at = |k| vec![Key("service"), Index(i), Key(k)];
+            self.serving(&svc.serving(), at);
+            if svc.keys == Some(0) {
+                self.problem(
+                    at("keys"),
+                    "keys must be at least 1",
+                    Some("keys = 1 is one hot row every transaction contends for; leave it out for no contention".into()),
+                );
+            }
+        }
+    }
+
+    /// The service-time keys of one node; `at` gives the path of a key.
+    fn serving(
+        &mut self,
+        sv: &crate::scenario::Serving,
+        at: impl Fn(&'static str) -> Vec<PathPart>,
+    ) {
+        let t = sv.service_time_ms;
+        if !t.is_finite() || t < 0.0 || t > MAX_PERIOD_MS as f64 {
+            self.problem(
+                at("service_time_ms"),
+                format!("service_time_ms must be between 0 and {MAX_PERIOD_MS} ms, found {t}"),
+                Some("it is the mean time one message takes, e.g. 2.5; 0 means instant".into()),
+            );
+        }
+        if sv.workers == 0 || sv.workers > 10_000 {
+            self.problem(
+                at("workers"),
+                format!("workers must be between 1 and 10000, found {}", sv.workers),
+                Some("workers is how many messages the node serves at once".into()),
+            );
+        }
+    }
+
+    /// `[nodes.NAME]`: only nodes of the lab that are not services.
+    fn nodes(&mut self, s: &Scenario) {
+        if s.nodes.is_empty() {
+            return;
+        }
+        let valid = node_table_names(s);
+        for (name, sv) in &s.nodes {
+            let at = |k: &'static str| vec![Key("nodes"), PathPart::Name(name.clone()), Key(k)];
+            if !valid.iter().any(|v| v == name) {
+                let names: Vec<&str> = valid.iter().map(String::as_str).collect();
+                let service = s.services.iter().any(|x| &x.name == name);
+                let hint = if service {
+                    format!(
+                        "{name:?} is a service: put service_time_ms and workers in its [[service]]"
+                    )
+                } else {
+                    let close = did_you_mean(name, &names)
+                        .map(|n| format!("did you mean {n:?}? "))
+                        .unwrap_or_default();
+                    format!("{close}[nodes.NAME] takes: {}", names.join(", "))
+                };
+                self.problem(
+                    vec![Key("nodes"), PathPart::Name(name.clone())],
+                    format!("unknown node {name:?} under [nodes]"),
+                    Some(hint),
+                );
+                continue;
+            }
+            self.serving(sv, at);
         }
     }
 
@@ -306,6 +374,27 @@ impl Validator {
                 "concurrency must be at least 1",
                 None,
             );
+        }
+        if let Some(rate) = w.arrival_rate_per_s {
+            self.rate(vec![Key("write"), Key("arrival_rate_per_s")], rate);
+            for (key, set) in [
+                ("concurrency", w.concurrency != 1),
+                ("interval_ms", w.interval_ms != 0),
+            ] {
+                if set {
+                    self.open_loop_conflict("write", key);
+                }
+            }
+        }
+        if let Some(d) = w.deadline_ms {
+            if d == 0 {
+                self.problem(
+                    vec![Key("write"), Key("deadline_ms")],
+                    "deadline_ms must be at least 1",
+                    None,
+                );
+            }
+            self.period(vec![Key("write"), Key("deadline_ms")], "deadline_ms", d);
         }
         if w.transactions > s.limits.max_transactions {
             self.problem(
@@ -501,8 +590,34 @@ impl Validator {
         }
     }
 
+    /// An arrival rate: positive and finite.
+    fn rate(&mut self, path: Vec<PathPart>, rate: f64) {
+        if !rate.is_finite() || rate <= 0.0 || rate > 1_000_000.0 {
+            self.problem(
+                path,
+                format!("arrival_rate_per_s must be above 0 and at most 1000000, found {rate}"),
+                Some("it is how many start per virtual second on average, e.g. 200".into()),
+            );
+        }
+    }
+
+    /// `key` of `[section]` set beside `arrival_rate_per_s`.
+    fn open_loop_conflict(&mut self, section: &'static str, key: &'static str) {
+        self.problem(
+            vec![Key(section), Key(key)],
+            format!("{key} and arrival_rate_per_s both set how [{section}] starts its work"),
+            Some(format!(
+                "keep one: arrival_rate_per_s is an open loop (Poisson starts, no limit in \
+                 flight), {key} a closed one"
+            )),
+        );
+    }
+
     fn read(&mut self, s: &Scenario) {
         let Some(r) = &s.read else { return };
+        if let Some(rate) = r.arrival_rate_per_s {
+            self.rate(vec![Key("read"), Key("arrival_rate_per_s")], rate);
+        }
         for (i, src) in r.sources.iter().enumerate() {
             self.service_ref(s, vec![Key("read"), Key("sources"), Index(i)], src);
         }
@@ -580,6 +695,34 @@ impl Validator {
         let Ok(doc) = toml_edit::ImDocument::parse(text) else {
             return;
         };
+        // An open loop beside a closed-loop key the file sets to its default value
+        // (a different value is caught by `validate`).
+        for (section, rate, keys) in [
+            (
+                "write",
+                w.arrival_rate_per_s.is_some(),
+                [
+                    ("concurrency", w.concurrency == 1),
+                    ("interval_ms", w.interval_ms == 0),
+                ],
+            ),
+            (
+                "read",
+                s.read
+                    .as_ref()
+                    .is_some_and(|r| r.arrival_rate_per_s.is_some()),
+                [("interval_ms", true), ("interval_ms", false)],
+            ),
+        ] {
+            let Some(t) = doc.get(section).and_then(|i| i.as_table_like()) else {
+                continue;
+            };
+            for (key, default_valued) in keys {
+                if rate && default_valued && t.contains_key(key) {
+                    self.open_loop_conflict(section, key);
+                }
+            }
+        }
         let Some(table) = doc.get("write").and_then(|i| i.as_table_like()) else {
             return;
         };
@@ -624,6 +767,109 @@ impl Validator {
         }
     }
 
+    /// Each `[[fault]]` is placed once: at a time (`at_ms`) or at a protocol step
+    /// (`after`). `at_ms` has a default in the model, so only the text tells whether
+    /// the file wrote it.
+    fn fault_placement(&mut self, s: &Scenario, text: &str) {
+        let Ok(doc) = toml_edit::ImDocument::parse(text) else {
+            return;
+        };
+        let Some(tables) = doc.get("fault").and_then(|i| i.as_array_of_tables()) else {
+            return;
+        };
+        for (i, t) in tables.iter().enumerate() {
+            let (at, after) = (t.contains_key("at_ms"), t.contains_key("after"));
+            if at && after {
+                self.problem(
+                    vec![Key("fault"), Index(i), Key("after")],
+                    "at_ms and after both place this fault",
+                    Some(
+                        "keep one: at_ms is a time, after a protocol step (the fault fires \
+                         right after the handler that recorded that event)"
+                            .into(),
+                    ),
+                );
+            } else if !at && !after && s.faults.get(i).is_some() {
+                self.problem(
+                    vec![Key("fault"), Index(i)],
+                    "a [[fault]] needs at_ms or after",
+                    Some(
+                        "at_ms = 120 places it at a time; after = { node = \"coordinator\", \
+                         event = \"deliver\", msg = \"vote\" } right after a protocol step"
+                            .into(),
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A fault's `after`: a known node, trace kind and message kind, a count from 1,
+    /// and durations relative to the firing.
+    fn trigger(&mut self, f: &Fault, i: usize, names: &[&str]) {
+        let Some(a) = &f.after else { return };
+        let p = |k| vec![Key("fault"), Index(i), Key("after"), Key(k)];
+        let mut nodes = names.to_vec();
+        nodes.push(CLIENT);
+        if !nodes.contains(&a.node.as_str()) {
+            let hint = did_you_mean(&a.node, &nodes)
+                .map(|n| format!("did you mean {n:?}? (the nodes are: {})", nodes.join(", ")))
+                .or_else(|| Some(format!("the nodes are: {}", nodes.join(", "))));
+            self.problem(p("node"), format!("unknown node {:?}", a.node), hint);
+        }
+        if !EVENT_KINDS.contains(&a.event.as_str()) {
+            let hint = did_you_mean(&a.event, &EVENT_KINDS)
+                .map(|n| format!("did you mean {n:?}? (a trace kind)"))
+                .or_else(|| Some(format!("the trace kinds are: {}", EVENT_KINDS.join(", "))));
+            self.problem(
+                p("event"),
+                format!("unknown event kind {:?}", a.event),
+                hint,
+            );
+        }
+        if let Some(m) = &a.msg {
+            let kinds: Vec<&str> = MsgKind::ALL.iter().map(|k| k.name()).collect();
+            if !kinds.contains(&m.as_str()) {
+                let hint = did_you_mean(m, &kinds)
+                    .map(|n| format!("did you mean {n:?}?"))
+                    .or_else(|| Some(format!("the message kinds are: {}", kinds.join(", "))));
+                self.problem(p("msg"), format!("unknown message kind {m:?}"), hint);
+            } else if EVENT_KINDS.contains(&a.event.as_str())
+                && !MSG_EVENT_KINDS.contains(&a.event.as_str())
+            {
+                self.problem(
+                    p("msg"),
+                    format!(
+                        "a {:?} event carries no message, so msg never matches",
+                        a.event
+                    ),
+                    Some(format!(
+                        "msg filters {}; remove msg, or use event = \"deliver\"",
+                        MSG_EVENT_KINDS.join(", ")
+                    )),
+                );
+            }
+        }
+        if a.count == 0 {
+            self.problem(
+                p("count"),
+                "count must be at least 1",
+                Some("count = 1 (the default) fires at the first matching event".into()),
+            );
+        }
+        for (key, set) in [
+            ("heal_ms", f.heal_ms.is_some()),
+            ("until_ms", f.until_ms.is_some()),
+        ] {
+            if set {
+                self.problem(
+                    vec![Key("fault"), Index(i), Key(key)],
+                    format!("{key} is an absolute time, and this fault is placed by after"),
+                    Some("write for_ms = ... : a duration from the moment it fires".into()),
+                );
+            }
+        }
+    }
+
     fn faults(&mut self, s: &Scenario, nodes: &[String]) {
         let names: Vec<&str> = nodes.iter().map(String::as_str).collect();
         let node_ref = |v: &mut Validator, path: Vec<PathPart>, name: &str| {
@@ -642,6 +888,7 @@ impl Validator {
         };
         for (i, f) in s.faults.iter().enumerate() {
             let p = |k| vec![Key("fault"), Index(i), Key(k)];
+            self.trigger(f, i, &names);
             let Some(kind) = f.kind() else {
                 let set: Vec<&str> = [
                     ("crash", f.crash.is_some()),
@@ -837,6 +1084,22 @@ pub fn valid_name(name: &str) -> bool {
     matches!(chars.next(), Some('a'..='z'))
         && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '-'))
         && name.len() <= 64
+}
+
+/// The names `[nodes.NAME]` accepts: every node of the layout that is not a service
+/// or the client, and the lab's fixed `database` and `coordinator` whatever the protocol
+/// (ignored where there is no such node, so one file can be swept over protocols).
+pub fn node_table_names(s: &Scenario) -> Vec<String> {
+    let mut names = vec![
+        crate::scenario::DATABASE.to_string(),
+        crate::scenario::COORDINATOR.to_string(),
+    ];
+    for n in s.fault_targets() {
+        if !s.services.iter().any(|x| x.name == n) && !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    names
 }
 
 fn reserved(name: &str) -> bool {

@@ -6,6 +6,8 @@
 //! every target invariant: drop faults (delta debugging, then one at a time), drop
 //! the network's base loss and duplication, fewer transactions, lower concurrency, no
 //! business-rule rejects, then each fault shorter (restart or heal sooner) and later.
+//! A fault placed by a trigger (`after`) stays one: it may go, last less (`for_ms`,
+//! `restart_ms`) or fire at an earlier match (`count`), never become an `at_ms`.
 //! A seed's random choices shift when the scenario changes, so "still breaks" is
 //! re-judged by running, never assumed.
 
@@ -323,6 +325,13 @@ impl Minimizer<'_> {
     /// the simpler story, and an end near the run's end would only add a detail.
     fn shorter(&mut self, i: usize) {
         let f = self.best.faults[i].clone();
+        if f.is_triggered() {
+            // Its window lasts for_ms from the firing (a crash: restart_ms, below).
+            if let (Some(d), false) = (f.for_ms, f.crash.is_some()) {
+                self.smallest(0, d, |s, v| s.faults[i].for_ms = Some(v));
+                return;
+            }
+        }
         match f.kind() {
             Some(FaultKind::Crash {
                 restart_ms: Some(r),
@@ -347,9 +356,19 @@ impl Minimizer<'_> {
     }
 
     /// Fault `i` later, keeping its length: it touches fewer transactions.
+    /// A triggered fault stays triggered (its step is the story): it fires at an
+    /// earlier match instead (a lower `count`), the simpler placement.
     fn later(&mut self, i: usize) {
         let end = self.best.duration_ms;
         let f = self.best.faults[i].clone();
+        if let Some(a) = &f.after {
+            self.smallest(1, u64::from(a.count.max(1)), |s, v| {
+                if let Some(a) = &mut s.faults[i].after {
+                    a.count = v as u32;
+                }
+            });
+            return;
+        }
         let at = f.at_ms;
         let len = f.heal_ms.or(f.until_ms).map_or(0, |e| e - at);
         let hi = end.saturating_sub(len + 1).max(at);
@@ -451,13 +470,19 @@ pub fn engine_flag(engine: Engine) -> String {
     }
 }
 
-/// The shrunk scenario as a file: a comment header, then the TOML. `file` names the
-/// original in the header's command line.
+/// The shrunk scenario re-serialised from the model: a comment header, then the TOML.
+/// `file` names the original in the header's command line. (`sovlab shrink` edits the
+/// original's text instead: [`crate::shrink_file::render`]; this is its fallback.)
 pub fn render(file: &str, from: &Scenario, shrunk: &Shrunk) -> String {
+    let mut s = shrunk.scenario.clone();
+    s.seed = Some(shrunk.seed);
+    header(file, from, shrunk) + &replay_line(shrunk.engine) + &s.to_toml()
+}
+
+/// The header's first lines: the command, the seed, what still breaks, what shrank.
+pub fn header(file: &str, from: &Scenario, shrunk: &Shrunk) -> String {
     let (asked, seed) = (shrunk.asked, shrunk.seed);
     let (small, verdicts, target) = (&shrunk.scenario, &shrunk.verdicts, &shrunk.target);
-    let mut s = small.clone();
-    s.seed = Some(seed);
     let engine = engine_flag(shrunk.engine);
     let mut head = format!(
         "# Shrunk by `sovlab shrink {file} --seed {asked}{engine}` (sovlab {}).\n",
@@ -478,10 +503,15 @@ pub fn render(file: &str, from: &Scenario, shrunk: &Shrunk) -> String {
         "# Smaller than the original: {}.\n",
         changes(from, small).join(", ")
     ));
-    head.push_str(&format!(
-        "# The seed is set below: `sovlab run THIS_FILE{engine}` replays it.\n\n"
-    ));
-    head + &s.to_toml()
+    head
+}
+
+/// The header's last line: how to replay the file, then a blank line.
+pub fn replay_line(engine: Engine) -> String {
+    format!(
+        "# The seed is set below: `sovlab run THIS_FILE{}` replays it.\n\n",
+        engine_flag(engine)
+    )
 }
 
 #[cfg(test)]

@@ -40,6 +40,26 @@ pub struct SeedRun {
     pub events: u64,
     /// Messages sent, delivered, dropped, duplicated.
     pub messages: [u64; 4],
+    /// What the run cost under load (for `sweep --vary`).
+    pub cost: SeedCost,
+}
+
+/// What one seed's run measured under load: throughput, availability, the nodes'
+/// utilization, and the read side's latency (the write side's is `SeedRun::latency`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeedCost {
+    /// Committed transactions per virtual second.
+    pub write_throughput_per_s: Option<f64>,
+    /// Share of transactions whose outcome the client heard within the deadline.
+    pub availability: Option<f64>,
+    /// Answered queries per virtual second.
+    pub read_throughput_per_s: Option<f64>,
+    /// Per-run read latency p50, p99, max in ms.
+    pub read_latency: Option<[f64; 3]>,
+    /// Longest a read view lagged behind a source commit, ms.
+    pub read_staleness_ms: Option<f64>,
+    /// Utilization of every node that has a service time, in the report's order.
+    pub utilization: Vec<(String, f64)>,
 }
 
 /// Runs `seed` on the reference engine and keeps only what the summary needs.
@@ -71,6 +91,7 @@ pub fn run_one_on(scenario: &Scenario, seed: u64, engine: Engine) -> SeedRun {
             stopped: "panic",
             events: 0,
             messages: [0; 4],
+            cost: SeedCost::default(),
         };
     };
     let rep = &r.report;
@@ -102,6 +123,39 @@ pub fn run_one_on(scenario: &Scenario, seed: u64, engine: Engine) -> SeedRun {
         },
         events: rep.events,
         messages: [m.sent, m.delivered, m.dropped, m.duplicated],
+        cost: SeedCost::of(rep),
+    }
+}
+
+impl SeedCost {
+    /// The cost measures of one run's report.
+    pub fn of(rep: &crate::Report) -> SeedCost {
+        SeedCost {
+            write_throughput_per_s: rep.write.as_ref().map(|w| w.throughput_per_s),
+            availability: rep.write.as_ref().and_then(|w| w.availability),
+            read_throughput_per_s: rep.read.as_ref().map(|r| r.throughput_per_s),
+            read_latency: rep
+                .read
+                .as_ref()
+                .map(|r| [r.latency_ms.p50, r.latency_ms.p99, r.latency_ms.max]),
+            read_staleness_ms: rep.read.as_ref().map(|r| r.max_staleness_ms),
+            utilization: rep
+                .nodes
+                .0
+                .iter()
+                .map(|(n, c)| (n.clone(), c.utilization))
+                .collect(),
+        }
+    }
+
+    /// The node with the highest utilization (the first of equals), and its value.
+    pub fn busiest(&self) -> Option<(&str, f64)> {
+        self.utilization
+            .iter()
+            .fold(None, |best: Option<(&str, f64)>, (n, u)| match best {
+                Some(b) if b.1 >= *u => Some(b),
+                _ => Some((n.as_str(), *u)),
+            })
     }
 }
 

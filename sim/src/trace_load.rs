@@ -115,7 +115,10 @@ pub fn parse(text: &str, file: &str) -> Result<Trace, TraceError> {
             "the header has no scenario_toml (an older trace); re-run the scenario with `sovlab run --trace`".into(),
         )
     })?;
-    let scenario = Scenario::parse(toml, "scenario_toml")
+    // Older versions wrote keys that do not apply to the protocol (a saga's
+    // `coordinator_log`): they meant nothing then either, so they are dropped.
+    let toml = crate::scenario::without_inapplicable_keys(toml);
+    let scenario = Scenario::parse(&toml, "scenario_toml")
         .map_err(|e| err(1, format!("the scenario in the header is invalid: {e}")))?;
     let seed = h
         .get("seed")
@@ -207,6 +210,7 @@ pub fn parse(text: &str, file: &str) -> Result<Trace, TraceError> {
         stop,
         final_stores,
         engine,
+        costs: Default::default(),
     })
 }
 
@@ -551,6 +555,41 @@ link = ["coordinator", "database"]
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn an_old_trace_with_a_key_that_does_not_apply_still_loads() {
+        const SAGA: &str = r#"
+name = "old saga"
+duration_ms = 500
+[[service]]
+name = "orders"
+[[service]]
+name = "payments"
+[write]
+protocol = "saga"
+transactions = 5
+steps = [{ service = "orders" }, { service = "payments", reject = 0.3 }]
+"#;
+        let planted = SAGA.replace("[write]\n", "[write]\ncoordinator_log = false\n");
+        assert!(
+            Scenario::parse(&planted, "t.toml").is_err(),
+            "a scenario file may not carry the key"
+        );
+        let s = Scenario::parse(SAGA, "t.toml").unwrap();
+        let run = crate::run(&s, 4);
+        let text = jsonl(&run.trace);
+        let mut header: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let toml = header["scenario_toml"].as_str().unwrap().to_string();
+        assert!(!toml.contains("coordinator_log"), "written without it now");
+        // As an older version wrote it: the key under [write].
+        let old = toml.replacen("[write]\n", "[write]\ncoordinator_log = false\n", 1);
+        assert_ne!(old, toml, "the key was planted");
+        header["scenario_toml"] = Value::String(old);
+        let body: String = text.split_inclusive('\n').skip(1).collect();
+        let back = parse(&format!("{header}\n{body}"), "old.jsonl").expect("accepted");
+        assert_eq!(back.events, run.trace.events);
+        assert_eq!(back.scenario, run.trace.scenario);
     }
 
     #[test]

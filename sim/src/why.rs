@@ -114,7 +114,10 @@ pub fn explain(
                 Some((seq, i))
             })
             .max();
-        let story = story(&full.trace, v, &subject, decisive.map(|(s, _)| s));
+        let trigger = decisive
+            .and_then(|(_, i)| scenario.faults[i].after.as_ref())
+            .map(crate::report::trigger_words);
+        let story = story(&full.trace, v, &subject, decisive.map(|(s, _)| s), trigger);
         out.push((
             v.name.clone(),
             Because {
@@ -233,7 +236,13 @@ fn progress_words(steps: &[(&'static str, String, u64)]) -> String {
     phrases.join(", then ")
 }
 
-fn story(trace: &Trace, v: &Verdict, subject: &str, cause_seq: Option<u64>) -> String {
+fn story(
+    trace: &Trace,
+    v: &Verdict,
+    subject: &str,
+    cause_seq: Option<u64>,
+    trigger: Option<String>,
+) -> String {
     let example = v.example.as_deref().unwrap_or_default();
     let Some(seq) = cause_seq else {
         return format!(
@@ -242,7 +251,12 @@ fn story(trace: &Trace, v: &Verdict, subject: &str, cause_seq: Option<u64>) -> S
             v.name
         );
     };
-    let fault = fault_words(trace, seq);
+    let mut fault = fault_words(trace, seq);
+    if let Some(after) = trigger {
+        // A triggered fault is placed by a protocol step: say which.
+        fault.pop();
+        fault.push_str(&format!(", right after {after})"));
+    }
     let txn: Option<TxnId> = subject.strip_prefix("txn ").and_then(|t| t.parse().ok());
     let Some(txn) = txn else {
         return format!("{fault}; without it this does not happen: {example}");

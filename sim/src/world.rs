@@ -67,6 +67,26 @@ fn lock(world: &Shared) -> MutexGuard<'_, World> {
     world.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// At exact time `due_us`, on the supervisor (which no node's crash cancels): moves
+/// the clock there, runs `then` on the core and carries out what it leaves.
+fn on_supervisor_at(
+    world: &Shared,
+    supervisor: &Option<NodeHandle>,
+    start: Instant,
+    due_us: u64,
+    then: impl FnOnce(&mut System, u64) + Send + 'static,
+) {
+    let world = world.clone();
+    let supervisor = supervisor.as_ref().expect("supervisor set");
+    supervisor.spawn(async move {
+        sleep_until(start + Duration::from_micros(due_us)).await;
+        let mut w = lock(&world);
+        let now = w.reach(due_us);
+        then(&mut w.sys, now);
+        w.drain(&world);
+    });
+}
+
 /// What is left to do once the lock is released: madsim's kill and restart.
 enum MachineOp {
     Kill(NodeId),
@@ -110,18 +130,9 @@ impl World {
                     from,
                     to,
                     msg,
-                } => {
-                    let world = world.clone();
-                    let supervisor = supervisor.as_ref().expect("supervisor set");
-                    let due = now + after_us;
-                    supervisor.spawn(async move {
-                        sleep_until(start + Duration::from_micros(due)).await;
-                        let mut w = lock(&world);
-                        let now = w.reach(due);
-                        w.sys.arrive(from, to, msg, now);
-                        w.drain(&world);
-                    });
-                }
+                } => on_supervisor_at(world, supervisor, start, now + after_us, move |sys, now| {
+                    sys.arrive(from, to, msg, now)
+                }),
                 Todo::Timer {
                     after_us,
                     node,
@@ -139,6 +150,18 @@ impl World {
                         w.sys.timer_due(node, timer, incarnation);
                         w.drain(&world);
                     });
+                }
+                Todo::Served {
+                    after_us,
+                    node,
+                    server,
+                    incarnation,
+                } => {
+                    // Like a message in transit: the core ignores it if the node
+                    // crashed meanwhile.
+                    on_supervisor_at(world, supervisor, start, now + after_us, move |sys, now| {
+                        sys.served(node, server, incarnation, now)
+                    })
                 }
                 Todo::Wake(node) => {
                     if let Some(w) = &wakes[usize::from(node)] {

@@ -104,6 +104,17 @@ steps = [
     Scenario::parse(&text, "<bench>").expect("the bench scenarios are valid")
 }
 
+/// `s` with every service taking an exponential 0.5 ms per message: the queue model
+/// on, at a load it keeps up with, for `queue_ns_per_event`.
+fn timed(mut s: Scenario) -> Scenario {
+    for svc in &mut s.services {
+        svc.service_time_ms = 0.5;
+        svc.service_dist = sovlab_sim::scenario::ServiceDist::Exponential;
+    }
+    s.name.push_str(", timed");
+    s
+}
+
 /// The scenario of the peak-memory run: runs until the event limit stops it.
 fn million_events() -> Scenario {
     let mut s = three_services("shared-database", 0.02, 1_000_000);
@@ -191,7 +202,7 @@ pub fn bench(json_out: bool, quick: bool, seed: u64) -> Result<ExitCode> {
     let counters = RunOptions::counters_only();
     let full = RunOptions::default();
     let des = counters.on(sovlab_sim::Engine::Des);
-    let cases: [(&str, Scenario, RunOptions); 8] = [
+    let cases: [(&str, Scenario, RunOptions); 10] = [
         // The discrete-event executor on the `saga` case: `des_ratio`.
         ("des", three_services("saga", 0.0, 200), des),
         ("saga", three_services("saga", 0.0, 200), counters),
@@ -221,6 +232,9 @@ pub fn bench(json_out: bool, quick: bool, seed: u64) -> Result<ExitCode> {
             three_services("shared-database", 0.0, 200),
             full,
         ),
+        // The `saga` and `des` cases with service time: the queue model's cost.
+        ("queue", timed(three_services("saga", 0.0, 200)), counters),
+        ("queue_des", timed(three_services("saga", 0.0, 200)), des),
     ];
     // Best of `repeats` tries, wall and CPU each; the baseline's tries interleave
     // with the engine's so that a disturbance hits both alike.
@@ -255,6 +269,28 @@ pub fn bench(json_out: bool, quick: bool, seed: u64) -> Result<ExitCode> {
             format!("{key}_ratio_cpu"),
             json!(round(cpu / baseline_cpu.max(1e-9), 3)),
         );
+    }
+
+    // The queue model per event: the timed case against the same scenario untimed, on
+    // each engine, in this process (ns per event, and the ratio of events per second).
+    for (timed_key, plain_key, out) in [
+        ("queue", "saga", "queue"),
+        ("queue_des", "des", "queue_des"),
+    ] {
+        let events = |k: &str| {
+            cases
+                .iter()
+                .position(|(key, _, _)| *key == k)
+                .map_or(0.0, |i| best[i].2)
+        };
+        let (t, p) = (events(timed_key), events(plain_key));
+        if t > 0.0 && p > 0.0 {
+            m.insert(
+                format!("{out}_ns_per_event"),
+                json!(round(1e9 / t - 1e9 / p, 1)),
+            );
+            m.insert(format!("{out}_event_ratio"), json!(round(t / p, 3)));
+        }
     }
 
     // `des_ratio` is over CPU time, steady on a shared machine (`des_ratio_wall`: wall).

@@ -8,6 +8,7 @@ mod list;
 mod run;
 mod shrink;
 mod sweep;
+mod sweep_chart;
 mod tui;
 
 use crate::cli::{Cli, Command};
@@ -74,6 +75,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             svg,
             mermaid,
             from,
+            from_ms,
             events,
             force,
             engine,
@@ -84,6 +86,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             svg: svg.as_deref(),
             mermaid: mermaid.as_deref(),
             from,
+            from_ms,
             events,
             force,
         }),
@@ -99,8 +102,33 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             seeds,
             jobs,
             json,
+            shard: _,
+            vary,
+            csv,
+            svg,
+            force,
+            measure,
+            engine,
+        }) if !vary.is_empty() => sweep::vary(sweep::VaryRequest {
+            file: &file,
+            seeds: &seeds,
+            jobs,
+            json,
+            vary: &vary,
+            csv: csv.as_deref(),
+            svg: svg.as_deref(),
+            force,
+            measure: measure.as_deref(),
+            engine: engine.engine,
+        }),
+        Some(Command::Sweep {
+            file,
+            seeds,
+            jobs,
+            json,
             shard,
             engine,
+            ..
         }) => sweep::sweep(&file, &seeds, jobs, json, shard.as_deref(), engine.engine),
         Some(Command::Tui {
             file,

@@ -29,7 +29,13 @@ pub fn shrink(
             file.display()
         ),
     };
-    let text = shrink::render(&file.display().to_string(), &scenario, &shrunk);
+    // The original's text, to edit rather than rewrite (a catalogue name: its text).
+    let original = match crate::catalogue::named(file) {
+        Some((_, text)) => text.to_string(),
+        None => std::fs::read_to_string(file)?,
+    };
+    let text =
+        sovlab_sim::shrink_file::render(&file.display().to_string(), &original, &scenario, &shrunk);
     match out {
         Some(path) => write_atomic(path, force, |w| w.write_all(text.as_bytes()))?,
         None => print!("{text}"),

@@ -111,6 +111,105 @@ pub fn sweep(
     })
 }
 
+/// What `sweep --vary` was asked.
+pub struct VaryRequest<'a> {
+    /// The scenario file or catalogue name.
+    pub file: &'a Path,
+    /// `A..B`.
+    pub seeds: &'a str,
+    /// Worker threads.
+    pub jobs: Option<usize>,
+    /// Print JSON instead of the table.
+    pub json: bool,
+    /// The `--vary` arguments, in order.
+    pub vary: &'a [String],
+    /// Where to write the CSV.
+    pub csv: Option<&'a Path>,
+    /// Where to write the chart.
+    pub svg: Option<&'a Path>,
+    /// Overwrite the CSV / SVG paths.
+    pub force: bool,
+    /// `--measure write|read`.
+    pub measure: Option<&'a str>,
+    /// The executor.
+    pub engine: sovlab_sim::Engine,
+}
+
+/// `sweep --vary`: one sweep per combination, one row each (sovlab_sim::vary); exit 1
+/// when a row did not meet `[expect]`.
+pub fn vary(r: VaryRequest<'_>) -> Result<ExitCode> {
+    use sovlab_sim::vary as v;
+    let seeds = parse_seeds(r.seeds)?;
+    let jobs = match r.jobs {
+        Some(0) => bail!("--jobs must be at least 1"),
+        Some(j) => j,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let varies = r
+        .vary
+        .iter()
+        .map(|s| v::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    for out in [r.csv, r.svg].into_iter().flatten() {
+        if crate::output::same_file(out, r.file) {
+            bail!(
+                "{} is the scenario itself; choose another output path",
+                out.display()
+            );
+        }
+    }
+    // The file as written first: its own errors keep their line and column.
+    let scenario = load(r.file)?;
+    let (label, text) = crate::catalogue::source(r.file)?;
+    let combos = v::combinations(&varies).len() as u64;
+    let bar = progress_bar(combos * (seeds.end - seeds.start));
+    let started = Instant::now();
+    let asked = r
+        .measure
+        .map(|m| {
+            v::Side::from_name(m)
+                .with_context(|| format!("--measure {m:?}: expected \"write\" or \"read\""))
+        })
+        .transpose()?;
+    let measured = v::measures(&scenario, asked)?;
+    let plan = v::Plan {
+        text: &text,
+        file: &label,
+        varies: &varies,
+        seeds: seeds.clone(),
+        jobs,
+        engine: r.engine,
+        side: measured,
+    };
+    let rows = v::run(&plan, &|| bar.inc(1))?;
+    let secs = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    if let Some(path) = r.csv {
+        let csv = v::to_csv(&rows);
+        crate::output::write_atomic(path, r.force, |w| w.write_all(csv.as_bytes()))?;
+    }
+    if let Some(path) = r.svg {
+        let svg = super::sweep_chart::draw(&scenario.name, measured, &rows)?;
+        crate::output::write_atomic(path, r.force, |w| w.write_all(svg.as_bytes()))?;
+    }
+    if r.json {
+        let doc = v::to_json(&scenario.name, r.engine, &seeds, measured, &rows);
+        println!("{}", serde_json::to_string(&doc)?);
+    } else {
+        print!("{}", v::to_text(&scenario.name, &seeds, measured, &rows));
+        eprintln!(
+            "swept {} combination(s) x {} seeds in {secs:.2} s on {jobs} thread(s)",
+            rows.len(),
+            seeds.end - seeds.start
+        );
+    }
+    Ok(if rows.iter().all(|r| r.expect_met) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXPECT_NOT_MET)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -119,3 +119,68 @@ fn a_scenario_written_back_has_only_keys_that_apply_and_parses_back() {
         assert_eq!(sovlab_sim::Scenario::parse(&back, "back.toml").unwrap(), s);
     }
 }
+
+/// A 2PC head whose coordinator a trigger may name (line 1 to 8).
+const TWO_PC_HEAD: &str = "name = \"x\"\n[[service]]\nname = \"orders\"\n[[service]]\nname = \"payments\"\n[write]\nprotocol = \"two-phase-commit\"\nsteps = [{ service = \"orders\" }, { service = \"payments\" }]\n";
+
+#[test]
+fn a_trigger_names_a_known_node_kind_and_message_and_counts_from_one() {
+    // (what the fault says, line:col of the error, the message, the hint)
+    let cases = [
+        (
+            "after = { node = \"coordinatr\", event = \"deliver\" }\ncrash = \"coordinator\"\n",
+            "10:18",
+            "unknown node \"coordinatr\"",
+            "did you mean \"coordinator\"?",
+        ),
+        (
+            "after = { node = \"coordinator\", event = \"delivr\" }\ncrash = \"coordinator\"\n",
+            "10:41",
+            "unknown event kind \"delivr\"",
+            "did you mean \"deliver\"?",
+        ),
+        (
+            "after = { node = \"coordinator\", event = \"deliver\", msg = \"vot\" }\ncrash = \"coordinator\"\n",
+            "10:58",
+            "unknown message kind \"vot\"",
+            "did you mean \"vote\"?",
+        ),
+        (
+            "after = { node = \"coordinator\", event = \"decide\", msg = \"vote\" }\ncrash = \"coordinator\"\n",
+            "10:57",
+            "a \"decide\" event carries no message",
+            "remove msg",
+        ),
+        (
+            "after = { node = \"coordinator\", event = \"deliver\", count = 0 }\ncrash = \"coordinator\"\n",
+            "10:60",
+            "count must be at least 1",
+            "count = 1 (the default)",
+        ),
+        (
+            "at_ms = 5\nafter = { node = \"coordinator\", event = \"deliver\" }\ncrash = \"coordinator\"\n",
+            "11:9",
+            "at_ms and after both place this fault",
+            "keep one",
+        ),
+        (
+            "crash = \"coordinator\"\n",
+            "9:1",
+            "a [[fault]] needs at_ms or after",
+            "after = {",
+        ),
+        (
+            "after = { node = \"orders\", event = \"commit\" }\npartition = [[\"orders\"], [\"payments\"]]\nheal_ms = 40\n",
+            "12:11",
+            "heal_ms is an absolute time, and this fault is placed by after",
+            "for_ms",
+        ),
+    ];
+    for (k, (fault, at, message, hint)) in cases.into_iter().enumerate() {
+        let text = format!("{TWO_PC_HEAD}[[fault]]\n{fault}");
+        let (err, path) = run_bad(&format!("trigger-{k}"), &text);
+        assert!(err.contains(&format!("{path}:{at}")), "case {k}: {err}");
+        assert!(err.contains(message), "case {k}: {err}");
+        assert!(err.contains(hint), "case {k}: {err}");
+    }
+}

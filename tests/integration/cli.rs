@@ -396,6 +396,73 @@ fn export_writes_svg_that_parses_and_mermaid_that_names_every_node() {
     );
 }
 
+#[test]
+fn export_windows_by_time_or_by_default_before_what_broke_and_says_which() {
+    let dir = tempdir("cli-export-window");
+    let svg = dir.join("w.svg");
+    let mmd = dir.join("w.mmd");
+    let (s, m) = (svg.to_str().unwrap(), mmd.to_str().unwrap());
+    let name = "choreography-direct-crash";
+    // No window given: it starts before the first violation, not at event 0.
+    let o = sovlab(&["export", name, "--svg", s, "--mermaid", m]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(!text.contains("events 0..399"), "not from event 0");
+    assert!(text.contains("the first violation"), "the header says why");
+    let mermaid = std::fs::read_to_string(&mmd).unwrap();
+    assert!(
+        mermaid
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains("the first violation"),
+        "{mermaid}"
+    );
+    // --from-ms: the first event at or after that time.
+    let o = sovlab(&["export", name, "--svg", s, "--force", "--from-ms", "40"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let scenario = crate::util::load(&format!("{name}.toml"));
+    let r = sovlab_sim::run(&scenario, scenario.seed_or(None));
+    let first = r
+        .trace
+        .events
+        .iter()
+        .position(|e| e.t_us >= 40_000)
+        .unwrap();
+    assert!(first > 0 && r.trace.events[first - 1].t_us < 40_000);
+    assert!(
+        text.contains(&format!("events {first}..")) && text.contains("from 40 ms"),
+        "window from event {first}"
+    );
+    assert_usage(
+        &sovlab(&[
+            "export",
+            name,
+            "--svg",
+            s,
+            "--force",
+            "--from",
+            "3",
+            "--from-ms",
+            "4",
+        ]),
+        "--from and --from-ms",
+    );
+    assert_usage(
+        &sovlab(&[
+            "export",
+            name,
+            "--svg",
+            s,
+            "--force",
+            "--from-ms",
+            "99999999",
+        ]),
+        "--from-ms past the end",
+    );
+}
+
 /// Faults that cannot matter to the CQRS view: nothing travels between the client and
 /// the database, and the app's brief crash is over before any of its work matters.
 /// (The crash was at 50 ms, in the middle of the writes: since faults no longer

@@ -3,6 +3,7 @@
 mod bad_input;
 mod cli;
 mod core;
+mod costs;
 mod docs;
 mod engines;
 mod explore;
@@ -15,6 +16,9 @@ mod protocols;
 mod reads;
 mod robustness;
 mod saga_design;
+mod tcc;
+mod triggers;
 mod util;
+mod vary;
 mod verdicts;
 mod why;

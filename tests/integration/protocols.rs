@@ -31,16 +31,19 @@ fn met_on_seeds(name: &str, n: u64) -> u64 {
         .count() as u64
 }
 
-const CATALOGUE: [&str; 13] = [
+const CATALOGUE: [&str; 16] = [
     "saga-rejections.toml",
     "saga-orchestrator-direct-crash.toml",
+    "saga-orchestrator-crash-after-log.toml",
     "saga-isolation.toml",
     "choreography-direct-crash.toml",
+    "choreography-direct-crash-after-commit.toml",
     "choreography-outbox-crash.toml",
     "saga-duplicates-not-idempotent.toml",
     "saga-duplicates-idempotent.toml",
     "2pc-coordinator-crash-restart.toml",
     "2pc-coordinator-crash-forever.toml",
+    "2pc-crash-between-votes.toml",
     "2pc-no-log.toml",
     "checkout-saga.toml",
     "checkout-2pc.toml",

@@ -218,7 +218,8 @@ fn the_read_report_matches_the_contract() {
             "partial",
             "failed",
             "max_staleness_ms",
-            "latency_ms"
+            "latency_ms",
+            "throughput_per_s"
         ]
     );
     assert_eq!(read["method"], "api-composition");

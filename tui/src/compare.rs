@@ -220,6 +220,12 @@ pub fn render(c: &CompareView, f: &mut Frame, area: Rect) {
         Cell::from("unfin"),
     ];
     header.extend(invs.iter().map(|n| Cell::from(short(n))));
+    // What each protocol costs, beside its verdicts, where the screen has room; the
+    // selected row's note always says it.
+    let costs = area.width >= COST_COLUMNS_FROM;
+    if costs {
+        header.extend(["thr/s", "p99 ms", "avail", "busiest"].map(Cell::from));
+    }
     // Narrow: the events column goes (the selected row's note gives them).
     if !narrow {
         header.push(Cell::from("events"));
@@ -249,6 +255,12 @@ pub fn render(c: &CompareView, f: &mut Frame, area: Rect) {
                             Some(_) => Cell::from("✗ broken").style(Style::new().fg(Color::Red)),
                             None => Cell::from("–"),
                         });
+                    }
+                    if costs {
+                        let c = Cost::of(&res.report);
+                        cells.extend(
+                            [c.throughput, c.p99, c.availability, c.busiest].map(Cell::from),
+                        );
                     }
                     if !narrow {
                         cells.push(Cell::from(res.trace.events.len().to_string()));
@@ -283,6 +295,9 @@ pub fn render(c: &CompareView, f: &mut Frame, area: Rect) {
         Constraint::Length(if narrow { 5 } else { 6 }),
     ];
     widths.extend(invs.iter().map(|_| Constraint::Length(8)));
+    if costs {
+        widths.extend([7, 7, 6, 16].map(Constraint::Length));
+    }
     if !narrow {
         widths.push(Constraint::Length(8));
     }
@@ -321,6 +336,11 @@ pub fn render(c: &CompareView, f: &mut Frame, area: Rect) {
                     "NOT met"
                 }
             )));
+            let c = Cost::of(&res.report);
+            notes.push(Line::from(format!(
+                "  cost: {} committed/s, p99 {} ms, available {}, busiest node {}",
+                c.throughput, c.p99, c.availability, c.busiest
+            )));
             for v in res.verdicts.iter().filter(|v| !v.holds) {
                 notes.push(Line::from(Span::styled(
                     format!("  ✗ {}: {}", v.name, v.example.clone().unwrap_or_default()),
@@ -356,6 +376,39 @@ pub fn render(c: &CompareView, f: &mut Frame, area: Rect) {
             .block(Block::bordered().title(" selected ")),
         bottom,
     );
+}
+
+/// From this width on, the table has the cost columns.
+const COST_COLUMNS_FROM: u16 = 130;
+
+/// One run's cost measures, as the table shows them ("-": not measured).
+struct Cost {
+    throughput: String,
+    p99: String,
+    availability: String,
+    busiest: String,
+}
+
+impl Cost {
+    fn of(report: &sovlab_sim::Report) -> Cost {
+        let m = sovlab_sim::sweep::SeedCost::of(report);
+        let dash = || "-".to_string();
+        Cost {
+            throughput: m
+                .write_throughput_per_s
+                .map_or_else(dash, |t| format!("{t:.1}")),
+            p99: report
+                .write
+                .as_ref()
+                .map_or_else(dash, |w| format!("{:.1}", w.latency_ms.p99)),
+            availability: m
+                .availability
+                .map_or_else(dash, |a| format!("{:.0}%", 100.0 * a)),
+            busiest: m
+                .busiest()
+                .map_or_else(dash, |(n, u)| format!("{n} {:.0}%", 100.0 * u)),
+        }
+    }
 }
 
 /// A protocol's label in its column: whole, or short on a narrow screen.

@@ -16,13 +16,26 @@ pub fn msg_label(m: &Msg) -> String {
         if matches!(
             m.kind,
             MsgKind::Do | MsgKind::Done | MsgKind::Undo | MsgKind::Undone | MsgKind::Event
-        ) || matches!(m.kind, MsgKind::Prepare | MsgKind::Vote | MsgKind::Change)
-        {
+        ) || matches!(
+            m.kind,
+            MsgKind::Prepare
+                | MsgKind::Vote
+                | MsgKind::Change
+                | MsgKind::Try
+                | MsgKind::Tried
+                | MsgKind::Confirm
+                | MsgKind::Cancel
+        ) {
             s.push_str(&format!(".{}", m.step));
         }
     }
     match m.kind {
-        MsgKind::Done | MsgKind::Vote | MsgKind::Decide | MsgKind::Finished | MsgKind::Event => {
+        MsgKind::Done
+        | MsgKind::Vote
+        | MsgKind::Decide
+        | MsgKind::Finished
+        | MsgKind::Event
+        | MsgKind::Tried => {
             s.push_str(if m.ok { " ok" } else { " no" });
         }
         _ => {}
@@ -30,24 +43,9 @@ pub fn msg_label(m: &Msg) -> String {
     s
 }
 
-/// The business transaction an event is about, if any.
+/// The business transaction an event is about, if any (0 names none).
 pub fn event_txn(e: &Event) -> Option<TxnId> {
-    let t = match &e.kind {
-        EventKind::Send { msg, .. }
-        | EventKind::Deliver { msg, .. }
-        | EventKind::Drop { msg, .. }
-        | EventKind::Duplicate { msg, .. } => msg.txn,
-        EventKind::Local { txn, .. }
-        | EventKind::Reject { txn, .. }
-        | EventKind::Vote { txn, .. }
-        | EventKind::Decide { txn, .. }
-        | EventKind::Outcome { txn, .. }
-        | EventKind::Submit { txn }
-        | EventKind::Read { txn, .. }
-        | EventKind::ViewApplied { txn, .. } => *txn,
-        _ => 0,
-    };
-    (t != 0).then_some(t)
+    e.kind.txn().filter(|&t| t != 0)
 }
 
 /// One event in words: who did what, to whom.

@@ -7,8 +7,8 @@
 //! kind; any other word a piece of the event as the detail line tells it.
 
 use crate::describe::{describe, event_txn};
-use sovlab_sim::msg::{NodeIx, TxnId};
-use sovlab_sim::trace::{Event, EventKind, Trace};
+use sovlab_sim::msg::{MsgKind, NodeIx, TxnId};
+use sovlab_sim::trace::{Event, EventKind, Trace, EVENT_KINDS};
 
 /// One word of a query, as understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,45 +32,13 @@ pub struct Query {
     pub terms: Vec<Term>,
 }
 
-/// Every event kind and message kind a `Kind` term can name.
-const KINDS: [&str; 36] = [
-    "send",
-    "deliver",
-    "drop",
-    "duplicate",
-    "timer",
-    "commit",
-    "abort",
-    "compensate",
-    "prepare",
-    "log",
-    "reject",
-    "vote",
-    "decide",
-    "outcome",
-    "submit",
-    "crash",
-    "restart",
-    "partition",
-    "heal",
-    "loss-start",
-    "loss-end",
-    "read",
-    "view-applied",
-    "limit",
-    "finished",
-    "ack",
-    "do",
-    "done",
-    "undo",
-    "undone",
-    "event",
-    "query",
-    "answer",
-    "change",
-    "loss",
-    "fault",
-];
+/// Can a `Kind` term name `word`: a trace kind, a message kind, or one of the
+/// groups `loss` and `fault`? The kinds come from their one list in the sim crate.
+fn is_kind(word: &str) -> bool {
+    EVENT_KINDS.contains(&word)
+        || MsgKind::ALL.iter().any(|k| k.name() == word)
+        || ["loss", "fault"].contains(&word)
+}
 
 fn txn_of(word: &str) -> Option<TxnId> {
     let digits = word
@@ -100,7 +68,7 @@ impl Query {
                 terms.push(Term::Txn(t));
             } else if let Some(n) = exact_node {
                 terms.push(Term::Node(n as NodeIx));
-            } else if KINDS.contains(&w) {
+            } else if is_kind(w) {
                 terms.push(Term::Kind(w.to_string()));
             } else if let [n] = prefixed[..] {
                 terms.push(Term::Node(n as NodeIx));
@@ -226,6 +194,11 @@ mod tests {
         assert_eq!(
             Query::parse("finishes", &t).terms,
             [Term::Text("finishes".into())]
+        );
+        // Every message kind is a kind, try-confirm-cancel's included.
+        assert_eq!(
+            Query::parse("confirm", &t).terms,
+            [Term::Kind("confirm".into())]
         );
     }
 

@@ -7,6 +7,8 @@ use sovlab_sim::scenario::{Fault, FaultKind, Scenario, CLIENT};
 use std::sync::Arc;
 
 /// A change to the fault schedule.
+// One change per fork, made once: its size does not matter, boxing would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     /// Add this fault.

@@ -57,6 +57,7 @@ pub fn trace_at(text: &str, events: Vec<(NodeIx, EventKind)>) -> Trace {
         end_us: 0,
         stop: StopReason::Quiescent,
         final_stores: finals,
+        costs: Default::default(),
     }
 }
 

@@ -30,7 +30,8 @@ fn step_of(w: &Write) -> Option<(TxnId, StepIx)> {
         | Write::Release { txn, step }
         | Write::Compensate { txn, step }
         | Write::Tombstone { txn, step }
-        | Write::Reject { txn, step, .. } => Some((txn, step)),
+        | Write::Reject { txn, step, .. }
+        | Write::Unfreeze { txn, step, .. } => Some((txn, step)),
         _ => None,
     }
 }

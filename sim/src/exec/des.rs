@@ -35,6 +35,12 @@ enum Ev {
     Boot(NodeIx),
     /// The supervisor tick: faults, then the end check.
     Tick,
+    /// A service at a timed node ends.
+    Served {
+        node: NodeIx,
+        server: u32,
+        incarnation: u32,
+    },
 }
 
 /// A heap entry: the earliest `at_us` first, then the smallest tie-break.
@@ -110,6 +116,19 @@ impl Des {
                         incarnation,
                     },
                 ),
+                Todo::Served {
+                    after_us,
+                    node,
+                    server,
+                    incarnation,
+                } => (
+                    now + after_us,
+                    Ev::Served {
+                        node,
+                        server,
+                        incarnation,
+                    },
+                ),
                 Todo::Wake(n) => (now, Ev::Wake(n)),
                 Todo::Boot(n) => (now, Ev::Boot(n)),
                 // Its timers are stale now; the core drops them when they come.
@@ -176,6 +195,14 @@ impl Des {
                     incarnation,
                 } => {
                     self.sys.timer_due(node, timer, incarnation);
+                    self.drain();
+                }
+                Ev::Served {
+                    node,
+                    server,
+                    incarnation,
+                } => {
+                    self.sys.served(node, server, incarnation, at_us);
                     self.drain();
                 }
                 Ev::Wake(n) => self.wake(n),

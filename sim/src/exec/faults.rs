@@ -1,8 +1,11 @@
-//! The fault schedule: a pure function of the scenario, walked at the 1 ms ticks.
+//! The fault schedule: a pure function of the scenario, walked at the 1 ms ticks;
+//! and the triggers of faults placed at a protocol step (`after`), which add their
+//! actions to the schedule when they fire.
 
-use crate::msg::NodeIx;
+use crate::msg::{MsgKind, NodeIx, TxnId};
 use crate::patterns::Layout;
-use crate::scenario::{FaultKind, Scenario};
+use crate::scenario::{Fault, FaultKind, Scenario};
+use crate::trace::{EventKind, Trace};
 
 /// One thing the fault schedule does at one time.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,70 +51,206 @@ pub struct Due {
     pub action: Action,
 }
 
-/// The fault schedule: every action of every fault, sorted by time, then by fault
-/// index (its place in the file), then start before end. Faults whose target is
-/// unknown are skipped (validation reports them).
-pub fn fault_schedule(scenario: &Scenario, layout: &Layout) -> Vec<Due> {
+/// The actions of fault `i`, struck at `at_us`: its start (phase 0) and, if it
+/// ends, its end (phase 1). A fault placed at a time ends at its absolute
+/// `heal_ms` / `until_ms` (or `at_ms + for_ms`); a triggered one `for_ms` after it
+/// fired. A crash restarts `restart_ms` after it struck either way. Empty when the
+/// fault's target is unknown (validation reports it).
+pub fn fault_actions(i: usize, fault: &Fault, layout: &Layout, at_us: u64) -> Vec<Due> {
     let ms = |m: u64| m.saturating_mul(1000);
     let mut due = Vec::new();
-    for (i, fault) in scenario.faults.iter().enumerate() {
-        let Some(kind) = fault.kind() else { continue };
-        let at_us = ms(fault.at_ms);
-        let mut push = |at_us: u64, phase: u8, action: Action| {
-            due.push(Due {
-                at_us,
-                fault: i,
-                phase,
-                action,
-            })
-        };
-        match kind {
-            FaultKind::Crash { node, restart_ms } => {
-                let Some(ix) = layout.target(node) else {
-                    continue;
-                };
-                push(at_us, 0, Action::Crash(ix));
-                if let Some(r) = restart_ms {
-                    push(at_us.saturating_add(ms(r)), 1, Action::Restart(ix));
-                }
-            }
-            FaultKind::Partition { groups, heal_ms } => {
-                let mut of = vec![None; layout.nodes.len()];
-                let mut names: Vec<Box<[NodeIx]>> = Vec::new();
-                for (g, group) in groups.iter().enumerate() {
-                    let ixs: Vec<NodeIx> = group
-                        .iter()
-                        .filter_map(|n| layout.target_or_client(n))
-                        .collect();
-                    for &ix in &ixs {
-                        of[usize::from(ix)] = Some(g);
-                    }
-                    names.push(ixs.into());
-                }
-                push(
-                    at_us,
-                    0,
-                    Action::Partition {
-                        of,
-                        groups: names.into(),
-                    },
-                );
-                if let Some(h) = heal_ms {
-                    push(ms(h.max(fault.at_ms)), 1, Action::Heal);
-                }
-            }
-            FaultKind::Loss { p, until_ms, link } => {
-                let link = link.and_then(|[a, b]| {
-                    Some((layout.target_or_client(a)?, layout.target_or_client(b)?))
-                });
-                push(at_us, 0, Action::LossStart { p, link });
-                if let Some(u) = until_ms {
-                    push(ms(u.max(fault.at_ms)), 1, Action::LossEnd { link });
-                }
+    let Some(kind) = fault.kind() else {
+        return due;
+    };
+    // The end of a window: relative to the firing for a trigger, else absolute.
+    let end = |absolute: Option<u64>| -> Option<u64> {
+        if fault.is_triggered() {
+            fault.for_ms.map(|d| at_us.saturating_add(ms(d)))
+        } else {
+            absolute.map(|e| ms(e.max(fault.at_ms)))
+        }
+    };
+    let mut push = |at_us: u64, phase: u8, action: Action| {
+        due.push(Due {
+            at_us,
+            fault: i,
+            phase,
+            action,
+        })
+    };
+    match kind {
+        FaultKind::Crash { node, restart_ms } => {
+            let Some(ix) = layout.target(node) else {
+                return due;
+            };
+            push(at_us, 0, Action::Crash(ix));
+            if let Some(r) = restart_ms {
+                push(at_us.saturating_add(ms(r)), 1, Action::Restart(ix));
             }
         }
+        FaultKind::Partition { groups, heal_ms } => {
+            let mut of = vec![None; layout.nodes.len()];
+            let mut names: Vec<Box<[NodeIx]>> = Vec::new();
+            for (g, group) in groups.iter().enumerate() {
+                let ixs: Vec<NodeIx> = group
+                    .iter()
+                    .filter_map(|n| layout.target_or_client(n))
+                    .collect();
+                for &ix in &ixs {
+                    of[usize::from(ix)] = Some(g);
+                }
+                names.push(ixs.into());
+            }
+            push(
+                at_us,
+                0,
+                Action::Partition {
+                    of,
+                    groups: names.into(),
+                },
+            );
+            if let Some(h) = end(heal_ms) {
+                push(h, 1, Action::Heal);
+            }
+        }
+        FaultKind::Loss { p, until_ms, link } => {
+            let link = link.and_then(|[a, b]| {
+                Some((layout.target_or_client(a)?, layout.target_or_client(b)?))
+            });
+            push(at_us, 0, Action::LossStart { p, link });
+            if let Some(u) = end(until_ms) {
+                push(u, 1, Action::LossEnd { link });
+            }
+        }
+    }
+    due
+}
+
+/// The fault schedule: every action of every fault placed at a time, sorted by
+/// time, then by fault index (its place in the file), then start before end.
+/// Triggered faults are not in it: their actions join it when they fire
+/// ([`Trigger`]).
+pub fn fault_schedule(scenario: &Scenario, layout: &Layout) -> Vec<Due> {
+    let mut due = Vec::new();
+    for (i, fault) in scenario.faults.iter().enumerate() {
+        if fault.is_triggered() {
+            continue;
+        }
+        due.extend(fault_actions(
+            i,
+            fault,
+            layout,
+            fault.at_ms.saturating_mul(1000),
+        ));
     }
     // Stable, and the key is total over distinct actions: the order is the file's.
     due.sort_by_key(|d| (d.at_us, d.fault, d.phase));
     due
+}
+
+/// Puts `more` into the sorted schedule `due`, after position `from` (what has
+/// fired stays where it is), keeping the schedule's order.
+pub fn schedule_more(due: &mut Vec<Due>, from: usize, more: impl IntoIterator<Item = Due>) {
+    for d in more {
+        let key = (d.at_us, d.fault, d.phase);
+        let at = from + due[from..].partition_point(|x| (x.at_us, x.fault, x.phase) <= key);
+        due.insert(at, d);
+    }
+}
+
+/// A fault's `after`, resolved to indices: it counts the matching events as they
+/// are recorded and says when the `count`-th has been.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    /// The fault's index in the scenario file.
+    pub fault: usize,
+    node: NodeIx,
+    event: String,
+    msg: Option<MsgKind>,
+    txn: Option<TxnId>,
+    count: u32,
+    seen: u32,
+}
+
+impl Trigger {
+    /// Does this event count toward the trigger?
+    pub fn matches(&self, node: NodeIx, kind: &EventKind) -> bool {
+        node == self.node
+            && kind.name() == self.event
+            && self
+                .msg
+                .is_none_or(|m| kind.msg().is_some_and(|x| x.kind == m))
+            && self.txn.is_none_or(|t| kind.txn() == Some(t))
+    }
+
+    /// Counts `kind` at `node`; true exactly when it is the `count`-th match.
+    pub fn count(&mut self, node: NodeIx, kind: &EventKind) -> bool {
+        if self.seen >= self.count || !self.matches(node, kind) {
+            return false;
+        }
+        self.seen += 1;
+        self.seen == self.count
+    }
+}
+
+/// The trigger of every fault placed by `after`, in file order. One whose node or
+/// kinds are unknown is skipped (validation reports it): it never fires.
+pub fn triggers(scenario: &Scenario, layout: &Layout) -> Vec<Trigger> {
+    let mut out = Vec::new();
+    for (i, fault) in scenario.faults.iter().enumerate() {
+        let Some(a) = &fault.after else { continue };
+        let Some(node) = layout.target_or_client(&a.node) else {
+            continue;
+        };
+        let msg = match &a.msg {
+            Some(name) => match MsgKind::ALL.into_iter().find(|k| k.name() == name) {
+                Some(k) => Some(k),
+                None => continue,
+            },
+            None => None,
+        };
+        out.push(Trigger {
+            fault: i,
+            node,
+            event: a.event.clone(),
+            msg,
+            txn: a.txn,
+            count: a.count.max(1),
+            seen: 0,
+        });
+    }
+    out
+}
+
+/// When each fault of a finished run struck, by file index, in µs (`None`: it did
+/// not). Computed from the trace alone: a fault placed at a time struck if the run
+/// reached that time; a triggered one at its `count`-th matching event (it fires
+/// right after that event's handler, at the same instant). `None` for every
+/// triggered fault of a counters-only trace (no events to look at).
+pub fn struck(trace: &Trace) -> Vec<Option<u64>> {
+    let layout = crate::patterns::layout(&trace.scenario);
+    let mut out: Vec<Option<u64>> = trace
+        .scenario
+        .faults
+        .iter()
+        .map(|f| {
+            let at = f.at_ms.saturating_mul(1000);
+            (!f.is_triggered() && f.kind().is_some() && trace.end_us >= at).then_some(at)
+        })
+        .collect();
+    let mut pending = triggers(&trace.scenario, &layout);
+    for e in &trace.events {
+        if pending.is_empty() {
+            break;
+        }
+        pending.retain_mut(|t| {
+            if t.count(e.node, &e.kind) {
+                out[t.fault] = Some(e.t_us);
+                false
+            } else {
+                true
+            }
+        });
+    }
+    out
 }

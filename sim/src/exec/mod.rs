@@ -9,6 +9,7 @@
 
 pub mod des;
 pub mod faults;
+pub mod queue;
 pub mod recorder;
 pub mod system;
 

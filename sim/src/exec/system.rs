@@ -5,14 +5,16 @@
 //! The rules the core keeps, whichever executor drives it, are in
 //! docs/architecture.md ("The core and its executors").
 
-use super::faults::{fault_schedule, Action, Due};
+use super::faults::{fault_actions, fault_schedule, schedule_more, triggers, Action, Due, Trigger};
+use super::queue::{Queue, Started};
 use super::recorder::Recorder;
 use crate::keyed::{Draws, Purpose};
-use crate::msg::{Msg, MsgId, NodeIx};
+use crate::msg::{Msg, MsgId, MsgKind, NodeIx};
 use crate::net::{Fate, Net};
 use crate::node::{Cx, Effect, Node};
 use crate::patterns::{self, Layout};
 use crate::scenario::Scenario;
+use crate::scenario::ServiceDist;
 use crate::store::Store;
 use crate::trace::{Counters, DropReason, EventKind, StopReason, Trace};
 use std::collections::VecDeque;
@@ -76,6 +78,18 @@ pub enum Todo {
     Kill(NodeIx),
     /// `node` restarts: call [`System::boot`] for it, later.
     Boot(NodeIx),
+    /// After `after_us` (may be 0), call [`System::served`]: a message's service at
+    /// a timed node ends. Stale (and ignored by the core) if `node` crashed since.
+    Served {
+        /// The service time, from now.
+        after_us: u64,
+        /// The node serving.
+        node: NodeIx,
+        /// Which of its servers.
+        server: u32,
+        /// The node's incarnation when service began.
+        incarnation: u32,
+    },
 }
 
 /// What [`System::handle_next`] did.
@@ -133,7 +147,19 @@ pub struct System {
     todo: Vec<Todo>,
     faults: Vec<Due>,
     next_fault: usize,
+    /// The triggers of faults placed by `after` that have not reached their count.
+    triggers: Vec<Trigger>,
+    /// Faults whose trigger reached its count during the current call, in that
+    /// order: they fire when the call's handler is over.
+    armed: Vec<usize>,
+    /// When each fault fired, by file index (µs).
+    fired: Vec<Option<u64>>,
     end_us: u64,
+    /// Each node's queue, if it has a service time (`None`: it handles a message
+    /// the moment it arrives, as without the cost model).
+    queues: Vec<Option<Queue>>,
+    /// Service times one `do` costs the shared database: one per step.
+    database_units: u32,
 }
 
 impl Drop for System {
@@ -147,6 +173,7 @@ impl System {
     pub fn new(scenario: &Scenario, seed: u64, keep_events: bool) -> System {
         let layout = patterns::layout(scenario);
         let faults = fault_schedule(scenario, &layout);
+        let triggers = triggers(scenario, &layout);
         let mut slots: Vec<Slot> = (0..layout.nodes.len())
             .map(|i| Slot {
                 machine: None,
@@ -176,8 +203,17 @@ impl System {
             scenario.network.duplicate,
             scenario.network.latency_ms,
         );
+        let queues = (0..layout.nodes.len())
+            .map(|i| {
+                let sv = scenario.serving_of(&layout.node_names[i]);
+                (i != usize::from(patterns::CLIENT_NODE) && sv.timed()).then(|| Queue::new(sv))
+            })
+            .collect();
+        let database_units = scenario.write.as_ref().map_or(1, |w| w.steps.len() as u32);
         LIVE_WORLDS.with(|n| n.set(n.get() + 1));
         System {
+            queues,
+            database_units,
             rec: Recorder::new(&layout, scenario.limits.max_events, keep_events),
             scenario: scenario.clone(),
             layout,
@@ -192,6 +228,9 @@ impl System {
             todo: Vec::new(),
             faults,
             next_fault: 0,
+            triggers,
+            armed: Vec::new(),
+            fired: vec![None; scenario.faults.len()],
             end_us: 0,
         }
     }
@@ -242,7 +281,51 @@ impl System {
     }
 
     fn record(&mut self, now_us: u64, node: NodeIx, kind: EventKind) {
+        if !self.triggers.is_empty() {
+            let armed = &mut self.armed;
+            self.triggers.retain_mut(|t| {
+                let reached = t.count(node, &kind);
+                if reached {
+                    armed.push(t.fault);
+                }
+                !reached
+            });
+        }
         self.rec.record(now_us, node, kind);
+    }
+
+    /// When each fault fired so far, by its index in the scenario file (µs).
+    pub fn fired(&self) -> &[Option<u64>] {
+        &self.fired
+    }
+
+    /// Fires the faults whose trigger was reached during the call now ending: right
+    /// after the handler, never inside it. Their ends join the schedule. A fault's
+    /// own events may reach another trigger; it fires too, in order.
+    fn fire_armed(&mut self, now_us: u64) {
+        let mut k = 0;
+        while k < self.armed.len() {
+            let i = self.armed[k];
+            k += 1;
+            let Some(fault) = self.scenario.faults.get(i) else {
+                continue;
+            };
+            let mut actions = fault_actions(i, fault, &self.layout, now_us).into_iter();
+            let Some(start) = actions.next() else {
+                continue;
+            };
+            let ends: Vec<Due> = actions.collect();
+            for d in &ends {
+                if let Action::Restart(ix) = d.action {
+                    // A restart to come keeps the run going.
+                    self.slots[usize::from(ix)].restart_pending += 1;
+                }
+            }
+            schedule_more(&mut self.faults, self.next_fault, ends);
+            self.fired[i] = Some(now_us);
+            self.act(i, start.action, now_us);
+        }
+        self.armed.clear();
     }
 
     /// Starts `node` for the first time, or after a restart: a fresh machine, then
@@ -261,6 +344,7 @@ impl System {
                 n.on_recover(cx)
             }
         });
+        self.fire_armed(now_us);
     }
 
     /// Handles the next input in `me`'s inbox, to completion: no crash can come
@@ -283,6 +367,7 @@ impl System {
                 self.call(me, now_us, |n, cx| n.on_timer(cx, timer));
             }
         }
+        self.fire_armed(now_us);
         Step::Ran
     }
 
@@ -350,7 +435,7 @@ impl System {
             // A call inside one process (a coordinator hosted on its service's node):
             // no network, so no loss, duplicate, partition or latency. It waits in the
             // inbox behind what is there and is handled in the same wake-up.
-            self.push(to, Input::Message { from, msg });
+            self.deliver(from, to, msg, now_us);
             return;
         }
         // Keyed by what the message is and which send of it this is, never by its id
@@ -404,17 +489,104 @@ impl System {
     pub fn arrive(&mut self, from: NodeIx, to: NodeIx, msg: Msg, now_us: u64) {
         self.in_flight -= 1;
         if self.slots[usize::from(to)].up {
-            self.push(to, Input::Message { from, msg });
+            self.deliver(from, to, msg, now_us);
         } else {
             self.counters.dropped += 1;
             let reason = DropReason::Down;
             self.record(now_us, from, EventKind::Drop { to, msg, reason });
+            self.fire_armed(now_us);
         }
     }
 
     /// A timer set by `node` in `incarnation` is due: into its inbox if it is up.
     pub fn timer_due(&mut self, node: NodeIx, timer: u64, incarnation: u32) {
         self.push(node, Input::Timer { timer, incarnation });
+    }
+
+    /// A message is at `to` (up): into its inbox, or, at a timed node, into its
+    /// queue (every message but an acknowledgement, which is handled at once).
+    fn deliver(&mut self, from: NodeIx, to: NodeIx, msg: Msg, now_us: u64) {
+        if msg.kind != MsgKind::Ack && self.slots[usize::from(to)].up {
+            if let Some(q) = &mut self.queues[usize::from(to)] {
+                if let Some(started) = q.arrive(now_us, from, msg) {
+                    self.begin_service(to, started);
+                }
+                return;
+            }
+        }
+        self.push(to, Input::Message { from, msg });
+    }
+
+    /// `started` occupies its server for one service time, drawn now.
+    fn begin_service(&mut self, node: NodeIx, started: Started) {
+        let after_us = self.service_us(node, &started);
+        self.todo.push(Todo::Served {
+            after_us,
+            node,
+            server: started.server,
+            incarnation: self.slots[usize::from(node)].incarnation,
+        });
+    }
+
+    /// One service time of `node` for `started`, in µs: keyed by the node and what
+    /// the message is, so another message's service never shifts it. A `do` at the
+    /// shared database is one service time per step.
+    fn service_us(&mut self, node: NodeIx, started: &Started) -> u64 {
+        let Some(q) = &self.queues[usize::from(node)] else {
+            return 0;
+        };
+        let sv = q.serving;
+        let mean_us = sv.service_time_ms * 1000.0;
+        let units = if Some(node) == self.layout.database && started.msg.kind == MsgKind::Do {
+            self.database_units.max(1)
+        } else {
+            1
+        };
+        let total = match sv.service_dist {
+            ServiceDist::Fixed => mean_us * f64::from(units),
+            dist => {
+                let m = started.msg;
+                let key = [
+                    u64::from(node),
+                    u64::from(started.from),
+                    m.kind as u64,
+                    u64::from(m.txn),
+                    u64::from(m.step),
+                ];
+                let mut r = self.draws.next(Purpose::Service, &key);
+                (0..units)
+                    .map(|_| {
+                        let u: f64 = rand::Rng::gen(&mut r);
+                        match dist {
+                            // Inverse transform; 1 - u is in (0, 1], so the log is finite.
+                            ServiceDist::Exponential => -mean_us * (1.0 - u).ln(),
+                            _ => 2.0 * mean_us * u,
+                        }
+                    })
+                    .sum()
+            }
+        };
+        total.round() as u64
+    }
+
+    /// A service at `node` ends: its message goes to the inbox, to be handled now,
+    /// and the next waiting message takes the server. Ignored if the node crashed
+    /// since the service began (the message died with it).
+    pub fn served(&mut self, node: NodeIx, server: u32, incarnation: u32, now_us: u64) {
+        let slot = &self.slots[usize::from(node)];
+        if !slot.up || slot.incarnation != incarnation {
+            return;
+        }
+        let Some(q) = &mut self.queues[usize::from(node)] else {
+            return;
+        };
+        let Some(((from, msg), next)) = q.done(server, now_us) else {
+            return;
+        };
+        self.push(node, Input::Message { from, msg });
+        if let Some(started) = next {
+            self.begin_service(node, started);
+        }
     }
 
     fn push(&mut self, to: NodeIx, input: Input) {
@@ -438,22 +610,29 @@ impl System {
         slot.incarnation += 1;
         slot.machine = None;
         let lost = std::mem::take(&mut slot.inbox);
+        let queued = self.queues[usize::from(node)]
+            .as_mut()
+            .map(|q| q.crash(now_us))
+            .unwrap_or_default();
         self.record(now_us, node, EventKind::Crash);
-        // Messages that had arrived but were not yet handled die with the node.
-        for input in lost {
-            if let Input::Message { from, msg } = input {
-                self.counters.dropped += 1;
-                let reason = DropReason::Down;
-                self.record(
-                    now_us,
-                    from,
-                    EventKind::Drop {
-                        to: node,
-                        msg,
-                        reason,
-                    },
-                );
-            }
+        // Messages that had arrived but were not yet handled die with the node, and
+        // so do those waiting for or in service.
+        let lost = lost.into_iter().filter_map(|input| match input {
+            Input::Message { from, msg } => Some((from, msg)),
+            Input::Timer { .. } => None,
+        });
+        for (from, msg) in lost.chain(queued) {
+            self.counters.dropped += 1;
+            let reason = DropReason::Down;
+            self.record(
+                now_us,
+                from,
+                EventKind::Drop {
+                    to: node,
+                    msg,
+                    reason,
+                },
+            );
         }
         self.todo.push(Todo::Kill(node));
         true
@@ -483,8 +662,21 @@ impl System {
         }
         let due = due.clone();
         self.next_fault += 1;
-        let i = due.fault;
-        match due.action {
+        // An injected fault (the explorer's) is numbered after the scenario's own and
+        // has no report entry.
+        if due.phase == 0 {
+            if let Some(at) = self.fired.get_mut(due.fault) {
+                *at = Some(now_us);
+            }
+        }
+        self.act(due.fault, due.action, now_us);
+        self.fire_armed(now_us);
+        true
+    }
+
+    /// Does `action` of fault `i` now.
+    fn act(&mut self, i: usize, action: Action, now_us: u64) {
+        match action {
             Action::Crash(ix) => {
                 self.crash(ix, now_us);
             }
@@ -508,7 +700,6 @@ impl System {
                 self.record(now_us, 0, EventKind::LossEnd { link });
             }
         }
-        true
     }
 
     /// Makes every later random decision and message fate a choice point of `chooser`
@@ -612,6 +803,7 @@ impl System {
             && self.slots.iter().all(|s| {
                 s.restart_pending == 0 && !s.booting && (!s.up || (!s.busy && s.inbox.is_empty()))
             })
+            && self.queues.iter().flatten().all(Queue::idle)
     }
 
     /// The run-end rule, checked at every tick after the faults: a limit already
@@ -655,7 +847,24 @@ impl System {
             final_stores: self.stores.iter().map(Store::snapshot).collect(),
             // The executor names itself if it is not the reference.
             engine: super::Engine::Madsim,
+            costs: self.costs(),
         }
+    }
+
+    /// The cost of every timed node over the run so far, by node name.
+    fn costs(&self) -> crate::report::indexmap_like::OrderedMap<crate::cost::NodeCost> {
+        let end = self.end_us;
+        crate::report::indexmap_like::OrderedMap(
+            self.queues
+                .iter()
+                .enumerate()
+                .filter_map(|(i, q)| {
+                    let q = q.as_ref()?;
+                    let cost = crate::cost::NodeCost::of(&q.stats_at(end), end);
+                    Some((self.layout.node_names[i].clone(), cost))
+                })
+                .collect(),
+        )
     }
 }
 

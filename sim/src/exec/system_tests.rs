@@ -66,7 +66,9 @@ impl Driver {
         let todos: Vec<Todo> = sys.todo().collect();
         for t in todos {
             let at = match t {
-                Todo::Arrive { after_us, .. } | Todo::Timer { after_us, .. } => now + after_us,
+                Todo::Arrive { after_us, .. }
+                | Todo::Timer { after_us, .. }
+                | Todo::Served { after_us, .. } => now + after_us,
                 Todo::Wake(_) | Todo::Boot(_) | Todo::Kill(_) => now,
             };
             self.pending.push((at, self.pushed, t));
@@ -107,6 +109,12 @@ impl Driver {
             Todo::Wake(n) => while sys.handle_next(n, now) != Step::Idle {},
             Todo::Boot(n) => sys.boot(n, now),
             Todo::Kill(_) => {}
+            Todo::Served {
+                node,
+                server,
+                incarnation,
+                ..
+            } => sys.served(node, server, incarnation, now),
         }
         self.take(sys);
     }

@@ -174,6 +174,14 @@ impl<'a> Driver<'a> {
                     Todo::Wake(n) => self.wake.push_back(n),
                     Todo::Kill(n) => self.armed.retain(|a| a.node != n),
                     Todo::Boot(n) => self.boots.push_back(n),
+                    // explore() refuses scenarios with service time, so no service
+                    // is ever begun; ending one at once keeps the core's queue honest.
+                    Todo::Served {
+                        node,
+                        server,
+                        incarnation,
+                        ..
+                    } => self.sys.served(node, server, incarnation, now),
                 }
             }
             if let Some(n) = self.boots.pop_front() {

@@ -175,6 +175,16 @@ pub fn explore(
             hint: format!("explore at most {MAX_WORK}: set [write] transactions = 1 (or 2) and [read] queries = 1"),
         });
     }
+    if scenario.has_service_time() {
+        return Err(TooLarge {
+            message: "a node of this scenario takes time to serve a message (service_time_ms): \
+                      the explorer's network is asynchronous and has no clock for service"
+                .into(),
+            hint: "remove service_time_ms (and [nodes.NAME]) to explore the orderings; \
+                   measure service and queues with sovlab run or sweep --vary"
+                .into(),
+        });
+    }
     let cfg = config(scenario, bounds)?;
     let names: Vec<&str> = crate::scenario::INVARIANTS
         .iter()

@@ -45,11 +45,24 @@ pub struct Client {
     timer_armed: bool,
     open: BTreeMap<TxnId, Open>,
     reader: Option<Reader>,
+    /// Open loop: the mean gap between starts, in µs (`None`: closed loop).
+    mean_gap_us: Option<f64>,
+}
+
+/// Start `n` of an open loop: the previous start plus an exponential gap keyed by
+/// `n` (a Poisson process; the first start is one gap after 0).
+fn poisson_next(cx: &mut Cx, previous_us: u64, mean_gap_us: f64, n: u32) -> u64 {
+    previous_us + cx.exponential_for(Purpose::Arrival, &[u64::from(n)], mean_gap_us)
 }
 
 impl Client {
     /// The client of scenario `s`.
     pub fn new(s: &Scenario, l: &Layout) -> Client {
+        let mean_gap_us = s
+            .write
+            .as_ref()
+            .and_then(|w| w.arrival_rate_per_s)
+            .map(|r| 1e6 / r);
         let (entry, total, concurrency, interval_us, backoff_us) = match &s.write {
             Some(w) => {
                 let entry = if w.protocol == Protocol::Saga
@@ -73,7 +86,13 @@ impl Client {
         Client {
             entry,
             total,
-            concurrency: concurrency.max(1),
+            // Open loop: no limit in flight; starts come when the process says.
+            concurrency: if mean_gap_us.is_some() {
+                usize::MAX
+            } else {
+                concurrency.max(1)
+            },
+            mean_gap_us,
             interval_us,
             backoff_us,
             next_txn: 1,
@@ -93,7 +112,12 @@ impl Client {
         {
             let txn = self.next_txn;
             self.next_txn += 1;
-            self.next_due_us = cx.now_us + self.interval_us;
+            self.next_due_us = match self.mean_gap_us {
+                // From the due time, not from now: a timer late by the 1 ms floor
+                // does not stretch the process.
+                Some(gap) => poisson_next(cx, self.next_due_us, gap, txn + 1),
+                None => cx.now_us + self.interval_us,
+            };
             let mut submit = Msg::new(MsgKind::Submit, txn, 0);
             submit.id = cx.send(entry, submit);
             cx.event(EventKind::Submit { txn });
@@ -120,6 +144,9 @@ impl Client {
 impl Node for Client {
     fn on_start(&mut self, cx: &mut Cx) {
         debug_assert_eq!(cx.me, CLIENT_NODE);
+        if let Some(gap) = self.mean_gap_us {
+            self.next_due_us = poisson_next(cx, 0, gap, 1);
+        }
         self.start_due(cx);
         if let Some(r) = &mut self.reader {
             r.start(cx);
@@ -229,6 +256,8 @@ pub struct Reader {
     issued: u32,
     /// Queries not yet acknowledged, by query id.
     pending: BTreeMap<u32, Msg>,
+    /// Open loop: the mean gap between queries, in µs, and when the last was due.
+    poisson: Option<(f64, u64)>,
 }
 
 impl Reader {
@@ -243,12 +272,14 @@ impl Reader {
             backoff_us: backoff_ms.max(1) * 1000,
             issued: 0,
             pending: BTreeMap::new(),
+            poisson: r.arrival_rate_per_s.map(|rate| (1e6 / rate, 0)),
         })
     }
 
     fn start(&mut self, cx: &mut Cx) {
         if self.total > 0 {
-            cx.set_timer(self.interval_us, timer_id(READ, 0));
+            let first = self.gap(cx);
+            cx.set_timer(first, timer_id(READ, 0));
         }
     }
 
@@ -269,8 +300,21 @@ impl Reader {
         self.pending.insert(query, msg);
         cx.set_timer(self.backoff_us, timer_id(READ_RESEND, query));
         if self.issued < self.total {
-            cx.set_timer(self.interval_us, timer_id(READ, 0));
+            let gap = self.gap(cx);
+            cx.set_timer(gap, timer_id(READ, 0));
         }
+    }
+
+    /// The time from now to the next query: `interval_ms`, or (open loop) to the
+    /// next start of a Poisson process keyed by query number, counted from when the
+    /// previous one was due (not from a timer late by the 1 ms floor).
+    fn gap(&mut self, cx: &mut Cx) -> u64 {
+        let Some((mean, due)) = &mut self.poisson else {
+            return self.interval_us;
+        };
+        let n = u64::from(self.issued) + 1;
+        *due += cx.exponential_for(Purpose::Arrival, &[u64::MAX, n], *mean);
+        due.saturating_sub(cx.now_us)
     }
 
     /// Resends query `query` if it is still unacknowledged and patience remains.

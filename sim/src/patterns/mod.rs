@@ -1,4 +1,5 @@
-//! The patterns: one module per protocol, each a set of sans-IO nodes.
+//! The patterns: one module per protocol, each a set of sans-IO nodes (sagas,
+//! two-phase commit, try-confirm-cancel, the shared database, and the read side).
 //!
 //! [`layout`] decides which nodes and stores a scenario has; [`build_node`] makes the
 //! state machine of one node. Everything else about a protocol lives in its module.
@@ -10,6 +11,7 @@ pub mod read_side;
 pub mod reliable;
 pub mod saga;
 pub mod shared_db;
+pub mod tcc;
 pub mod two_pc;
 
 use crate::msg::NodeIx;
@@ -207,6 +209,9 @@ pub fn build_node(s: &Scenario, l: &Layout, ix: NodeIx) -> Box<dyn Node> {
         (Role::Coordinator | Role::Service, Some(Protocol::Saga)) => saga::build(s, l, ix),
         (Role::Coordinator | Role::Service, Some(Protocol::TwoPhaseCommit)) => {
             two_pc::build(s, l, ix)
+        }
+        (Role::Coordinator | Role::Service, Some(Protocol::TryConfirmCancel)) => {
+            tcc::build(s, l, ix)
         }
         (Role::Gateway, _) => api_composition::build(s, l, ix),
         (Role::View, _) => cqrs_view::build(s, l, ix),

@@ -102,6 +102,11 @@ impl Engine for KeyValueStore {
                 let state = StepState::Tombstone;
                 self.put_record(txn, step, Record { amount, state });
             }
+            Write::Unfreeze { txn, step, amount } => {
+                self.add_available(amount);
+                let state = StepState::Released;
+                self.put_record(txn, step, Record { amount, state });
+            }
             Write::Reject {
                 txn, step, amount, ..
             } => {

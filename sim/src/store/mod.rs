@@ -118,6 +118,15 @@ pub enum Write {
     Compensate { txn: TxnId, step: StepIx },
     /// Remember that the compensation came first.
     Tombstone { txn: TxnId, step: StepIx },
+    /// Try-confirm-cancel without a fence: a cancel gives `amount` units back and marks
+    /// the step released, whatever its record said (nothing reserved, or released
+    /// already). Not idempotent, and not empty-rollback safe: the anomalies a fence
+    /// prevents.
+    Unfreeze {
+        txn: TxnId,
+        step: StepIx,
+        amount: i64,
+    },
     /// Remember that the step was refused.
     Reject {
         txn: TxnId,
@@ -155,6 +164,7 @@ impl Write {
             | Write::Compensate { txn, .. }
             | Write::Tombstone { txn, .. }
             | Write::Reject { txn, .. }
+            | Write::Unfreeze { txn, .. }
             | Write::Decide { txn, .. }
             | Write::View { txn, .. } => Some(txn),
             Write::OutboxPut { msg, .. } => Some(msg.txn),
@@ -251,6 +261,11 @@ impl Snapshot {
                         state: StepState::Tombstone,
                     },
                 );
+            }
+            Write::Unfreeze { txn, step, amount } => {
+                self.available += amount;
+                let state = StepState::Released;
+                self.steps.insert((txn, step), Record { amount, state });
             }
             Write::Reject {
                 txn, step, amount, ..

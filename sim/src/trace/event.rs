@@ -166,6 +166,32 @@ impl EventKind {
         }
     }
 
+    /// The message it is about, for a send, delivery, drop or duplicate.
+    pub fn msg(&self) -> Option<&Msg> {
+        match self {
+            EventKind::Send { msg, .. }
+            | EventKind::Deliver { msg, .. }
+            | EventKind::Drop { msg, .. }
+            | EventKind::Duplicate { msg, .. } => Some(msg),
+            _ => None,
+        }
+    }
+
+    /// The business transaction it is about, if any (a message's, or the event's own).
+    pub fn txn(&self) -> Option<TxnId> {
+        match self {
+            EventKind::Local { txn, .. }
+            | EventKind::Reject { txn, .. }
+            | EventKind::Vote { txn, .. }
+            | EventKind::Decide { txn, .. }
+            | EventKind::Outcome { txn, .. }
+            | EventKind::Submit { txn }
+            | EventKind::Read { txn, .. }
+            | EventKind::ViewApplied { txn, .. } => Some(*txn),
+            other => other.msg().map(|m| m.txn).filter(|&t| t != 0),
+        }
+    }
+
     /// Is this a fault (crash, restart, partition, heal, loss window)?
     pub fn is_fault(&self) -> bool {
         matches!(
@@ -179,6 +205,38 @@ impl EventKind {
         )
     }
 }
+
+/// Every trace `kind` name, in the order of [`EventKind`] (local transactions by
+/// what they did): what a fault's `after.event` may name.
+pub const EVENT_KINDS: [&str; 24] = [
+    "send",
+    "deliver",
+    "drop",
+    "duplicate",
+    "timer",
+    "commit",
+    "abort",
+    "compensate",
+    "prepare",
+    "log",
+    "reject",
+    "vote",
+    "decide",
+    "outcome",
+    "submit",
+    "crash",
+    "restart",
+    "partition",
+    "heal",
+    "loss-start",
+    "loss-end",
+    "read",
+    "view-applied",
+    "limit",
+];
+
+/// The kinds whose events carry a message (what `after.msg` filters).
+pub const MSG_EVENT_KINDS: [&str; 4] = ["send", "deliver", "drop", "duplicate"];
 
 /// One event: when, where, what. Its `seq` is its index in `Trace::events`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -403,6 +403,12 @@ fn push_write(out: &mut Vec<u8>, w: &Write) {
             );
             txn_step(out, txn, step);
         }
+        Write::Unfreeze { txn, step, amount } => {
+            push_word(out, "unfreeze");
+            txn_step(out, txn, step);
+            out.extend_from_slice(b",\"amount\":");
+            push_i64(out, amount);
+        }
         Write::Reject {
             txn,
             step,

@@ -10,7 +10,7 @@ mod event;
 mod line;
 mod reference;
 
-pub use event::{DropReason, Event, EventKind, Local, StopReason};
+pub use event::{DropReason, Event, EventKind, Local, StopReason, EVENT_KINDS, MSG_EVENT_KINDS};
 pub use line::{event_line, LineWriter};
 pub use reference::event_line_serde;
 
@@ -111,6 +111,10 @@ pub struct Trace {
     /// The executor that ran it: a seed replays exactly on the same engine.
     #[serde(default)]
     pub engine: crate::exec::Engine,
+    /// The cost of every node that has a service time, by node name (the report's
+    /// `nodes`; empty when none has).
+    #[serde(default)]
+    pub costs: crate::report::indexmap_like::OrderedMap<crate::cost::NodeCost>,
 }
 
 /// FNV-1a 64-bit, fed incrementally.

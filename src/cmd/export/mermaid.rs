@@ -3,6 +3,7 @@
 //! faults, local transactions and violations as notes.
 
 use super::{describe, msg_label, Diagram, End};
+use sovlab_sim::msg::MsgKind;
 use sovlab_sim::trace::EventKind;
 use std::fmt::Write as _;
 
@@ -24,13 +25,11 @@ pub fn render(d: &Diagram<'_>) -> String {
     let mut s = String::from("sequenceDiagram\n");
     let _ = writeln!(
         s,
-        "    %% {}: seed {}, trace {}, events {}..{} of {}",
+        "    %% {}: seed {}, trace {}, {}",
         clean(&t.scenario.name),
         t.seed,
         t.hash_hex(),
-        d.from,
-        d.to.saturating_sub(1),
-        t.events.len()
+        clean(&d.window_words())
     );
     for (i, node) in t.nodes.iter().enumerate() {
         let _ = writeln!(
@@ -43,8 +42,29 @@ pub fn render(d: &Diagram<'_>) -> String {
     let everyone = format!("{},{}", id(0), id((t.nodes.len() - 1) as u16));
     let arrows: std::collections::BTreeMap<u64, &super::Arrow> =
         d.arrows.iter().map(|a| (a.seq, a)).collect();
+    let submits: std::collections::BTreeSet<(u16, u32)> = d
+        .arrows
+        .iter()
+        .filter(|a| a.msg.kind == MsgKind::Submit && d.shows(a.seq))
+        .map(|a| (a.from, a.msg.txn))
+        .collect();
+    // Faults already on when the window opens: their start is not drawn, say it.
+    for p in d.ongoing() {
+        let over = match p.node {
+            Some(ix) => format!("right of {}", id(ix)),
+            None => format!("over {everyone}"),
+        };
+        let _ = writeln!(
+            s,
+            "    Note {over}: {} (since event {}, before this window)",
+            clean(&p.label),
+            p.from
+        );
+    }
     for (seq, e) in d.window() {
         match &e.kind {
+            // The submit arrow that follows says it; a note would say it twice.
+            EventKind::Submit { txn } if submits.contains(&(e.node, *txn)) => {}
             EventKind::Send { .. } => {
                 let Some(a) = arrows.get(&seq) else { continue };
                 let delivered = a.ends.iter().any(|x| matches!(x, End::Delivered(_)));

@@ -29,8 +29,10 @@ pub struct Request<'a> {
     pub svg: Option<&'a Path>,
     /// Mermaid output path.
     pub mermaid: Option<&'a Path>,
-    /// First event drawn.
-    pub from: u64,
+    /// First event drawn (`--from`); with `from_ms`, none: the default window.
+    pub from: Option<u64>,
+    /// First virtual millisecond drawn (`--from-ms`).
+    pub from_ms: Option<u64>,
     /// Most events drawn.
     pub events: u64,
     /// Overwrite outputs.
@@ -59,14 +61,29 @@ pub fn export(req: Request<'_>) -> Result<ExitCode> {
     let seed = scenario.seed_or(req.seed);
     let r = sovlab_sim::run_on(&scenario, seed, req.engine);
     let total = r.trace.events.len() as u64;
-    if req.from >= total.max(1) {
-        bail!(
-            "--from {}: the run has only {total} events (0..{})",
-            req.from,
-            total.saturating_sub(1)
-        );
-    }
-    let d = Diagram::new(&r.trace, &r.verdicts, req.from, req.events);
+    let (from, why) = match (req.from, req.from_ms) {
+        (Some(_), Some(_)) => bail!("say --from or --from-ms, not both"),
+        (Some(q), None) => {
+            if q >= total.max(1) {
+                bail!(
+                    "--from {q}: the run has only {total} events (0..{})",
+                    total.saturating_sub(1)
+                );
+            }
+            (q, format!("from event {q} (--from)"))
+        }
+        (None, Some(ms)) => {
+            let Some(q) = r.trace.events.iter().position(|e| e.t_us >= ms * 1000) else {
+                bail!(
+                    "--from-ms {ms}: the run ends at {} ms",
+                    r.trace.end_us / 1000
+                );
+            };
+            (q as u64, format!("from {ms} ms, event {q} (--from-ms)"))
+        }
+        (None, None) => default_window(&r.trace, &r.verdicts, req.events),
+    };
+    let d = Diagram::new(&r.trace, &r.verdicts, from, req.events).because(why);
     if let Some(p) = req.svg {
         let text = svg::render(&d);
         write_atomic(p, req.force, |w| w.write_all(text.as_bytes()))?;
@@ -133,6 +150,46 @@ pub struct Diagram<'a> {
     pub arrows: Vec<Arrow>,
     /// Fault periods, in order of their start.
     pub periods: Vec<Period>,
+    /// Why the window starts where it does, in words.
+    pub why: String,
+}
+
+/// Events of context drawn before the event a default window is about.
+const CONTEXT: u64 = 20;
+
+/// Where a window starts when the user does not say, and why: just before the first
+/// violation (or before the fault that precedes it, when both fit in the window), else
+/// just before the first fault, else at event 0. Event 0 of a run that broke is rarely
+/// where its story is.
+pub fn default_window(trace: &Trace, verdicts: &[Verdict], events: u64) -> (u64, String) {
+    let first_v = verdicts
+        .iter()
+        .filter(|v| !v.holds)
+        .filter_map(|v| v.at_seq.map(|q| (q, v.name.as_str())))
+        .min();
+    let first_f = trace
+        .events
+        .iter()
+        .position(|e| e.kind.is_fault())
+        .map(|q| q as u64);
+    let before = |q: u64| q.saturating_sub(CONTEXT);
+    match (first_v, first_f) {
+        (Some((v, name)), Some(f)) if f <= v && v - f + 2 * CONTEXT <= events => (
+            before(f),
+            format!(
+                "just before the first fault (event {f}) and the first violation it leads to ({name} at event {v})"
+            ),
+        ),
+        (Some((v, name)), _) => (
+            before(v),
+            format!("just before the first violation ({name} at event {v})"),
+        ),
+        (None, Some(f)) => (
+            before(f),
+            format!("just before the first fault (event {f}); nothing broke"),
+        ),
+        (None, None) => (0, "at the start: no fault, nothing broke".into()),
+    }
 }
 
 impl<'a> Diagram<'a> {
@@ -147,7 +204,32 @@ impl<'a> Diagram<'a> {
             to,
             arrows: pair_messages(&trace.events),
             periods: periods(trace),
+            why: format!("from event {from}"),
         }
+    }
+
+    /// The same diagram, its window explained by `why`.
+    pub fn because(mut self, why: String) -> Self {
+        self.why = why;
+        self
+    }
+
+    /// The window in words: "events 126..525 of 807, starting just before ...".
+    pub fn window_words(&self) -> String {
+        format!(
+            "events {}..{} of {}, {}",
+            self.from,
+            self.to.saturating_sub(1),
+            self.trace.events.len(),
+            self.why
+        )
+    }
+
+    /// Fault periods that began before the window and are still on at its start.
+    pub fn ongoing(&self) -> impl Iterator<Item = &Period> + '_ {
+        self.periods
+            .iter()
+            .filter(|p| p.from < self.from && p.to.is_none_or(|t| t >= self.from))
     }
 
     /// The events of the window with their seq.
@@ -331,7 +413,7 @@ pub fn describe(e: &Event) -> Option<String> {
         }
         EventKind::Reject {
             txn, step, reason, ..
-        } => format!("reject t{txn}.{step} ({reason:?})").to_lowercase(),
+        } => format!("reject t{txn}.{step} ({})", reject_words(*reason)),
         EventKind::Vote { txn, yes, .. } => {
             format!("vote {} t{txn}", if *yes { "yes" } else { "no" })
         }
@@ -345,11 +427,27 @@ pub fn describe(e: &Event) -> Option<String> {
         EventKind::Submit { txn } => format!("submit t{txn}"),
         EventKind::Crash => "CRASH".into(),
         EventKind::Restart => "restart".into(),
-        EventKind::Read { query, result, .. } => format!("read q{query} {result:?}").to_lowercase(),
+        // The name every screen gives a read ("read 7"), its result in plain words.
+        EventKind::Read { query, result, .. } => format!(
+            "{}: {}",
+            sovlab_tui::describe::read_label(*query),
+            sovlab_tui::describe::read_result(result)
+        ),
         EventKind::ViewApplied { txn, step, .. } => format!("view t{txn}.{step}"),
         EventKind::Limit { what } => format!("LIMIT: {what}"),
         _ => return None,
     })
+}
+
+/// Why a store refused a step, in a word or two.
+fn reject_words(r: sovlab_sim::store::RejectReason) -> &'static str {
+    use sovlab_sim::store::RejectReason as R;
+    match r {
+        R::Rule => "rule",
+        R::Insufficient => "too few left",
+        R::Tombstone => "already compensated",
+        R::Lock => "lock timed out",
+    }
 }
 
 /// A message's label: kind, transaction and step.
@@ -464,5 +562,228 @@ heal_ms = 15
         let text = svg::render(&outside);
         assert!(text.contains("at event 40 (outside this window: try --from 20)"));
         assert!(!mermaid::render(&outside).contains("VIOLATION"));
+    }
+
+    /// A catalogue scenario that crashes, loses messages and breaks two invariants.
+    const CRASH: &str = include_str!("../../../scenarios/choreography-direct-crash.toml");
+    /// A catalogue scenario with reads.
+    const READS: &str = include_str!("../../../scenarios/reads-mid-saga.toml");
+
+    fn run(text: &str) -> sovlab_sim::RunResult {
+        let s = Scenario::parse(text, "t.toml").unwrap();
+        sovlab_sim::run(&s, s.seed_or(None))
+    }
+
+    /// Every text of an SVG as (box, content), measured as the renderer measures.
+    fn text_boxes(text: &str) -> (f64, Vec<([f64; 4], String)>) {
+        let doc = roxmltree::Document::parse(text).expect("well-formed XML");
+        let root = doc.root_element();
+        let width: f64 = root.attribute("width").unwrap().parse().unwrap();
+        let boxes = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .map(|n| {
+                let f = |k: &str| n.attribute(k).unwrap().parse::<f64>().unwrap();
+                let (x, y) = (f("x"), f("y"));
+                let size = n
+                    .attribute("font-size")
+                    .map_or(10.0, |v| v.parse().unwrap());
+                let bold = n.attribute("font-weight") == Some("bold");
+                let mono = n.attribute("font-family") == Some("monospace");
+                let t = n.text().unwrap_or("").to_string();
+                let w = svg::text_width(&t, size, bold, mono);
+                let x0 = match n.attribute("text-anchor") {
+                    Some("middle") => x - w / 2.0,
+                    _ => x,
+                };
+                ([x0, y - size * 0.8, x0 + w, y + size * 0.25], t)
+            })
+            .collect();
+        (width, boxes)
+    }
+
+    fn assert_fits_and_apart(svg_text: &str) {
+        let (width, boxes) = text_boxes(svg_text);
+        assert!(boxes.len() > 100, "a real diagram");
+        for (b, t) in &boxes {
+            assert!(
+                b[0] >= 0.0 && b[2] <= width,
+                "{t:?} at {b:?} leaves the image ({width})"
+            );
+        }
+        for (i, (a, ta)) in boxes.iter().enumerate() {
+            for (b, tb) in &boxes[i + 1..] {
+                assert!(!svg::overlaps(a, b), "{ta:?} {a:?} overprints {tb:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn labels_fit_in_the_image_and_never_overprint() {
+        let r = run(CRASH);
+        let (from, _) = default_window(&r.trace, &r.verdicts, 400);
+        assert_fits_and_apart(&svg::render(&Diagram::new(
+            &r.trace,
+            &r.verdicts,
+            from,
+            400,
+        )));
+        // A violation whose example is far longer than the room kept for notes.
+        let mut long = r.verdicts.clone();
+        let v = long.iter_mut().find(|v| !v.holds).unwrap();
+        v.example = Some("a very long example ".repeat(20));
+        let at = v.at_seq.unwrap();
+        let text = svg::render(&Diagram::new(&r.trace, &long, at.saturating_sub(30), 200));
+        assert!(text.contains("a very long example a very long"));
+        assert_fits_and_apart(&text);
+        assert_fits_and_apart(&svg::render(&Diagram::new(&r.trace, &r.verdicts, 0, 400)));
+    }
+
+    #[test]
+    fn the_default_window_starts_just_before_what_broke() {
+        let r = run(CRASH);
+        let first_v = r
+            .verdicts
+            .iter()
+            .filter(|v| !v.holds)
+            .filter_map(|v| v.at_seq)
+            .min();
+        let v = first_v.expect("this scenario breaks an invariant");
+        let (from, why) = default_window(&r.trace, &r.verdicts, 400);
+        assert!(from > 0 && from <= v && v < from + 400, "{from} {v}");
+        assert!(why.contains(&format!("event {v}")), "{why}");
+        let f = r
+            .trace
+            .events
+            .iter()
+            .position(|e| e.kind.is_fault())
+            .unwrap() as u64;
+        assert!(from <= f, "the fault before it is drawn too");
+        // A window too short for both: the violation wins.
+        let (from, why) = default_window(&r.trace, &r.verdicts, v - f);
+        assert_eq!(from, v - CONTEXT);
+        assert!(why.starts_with("just before the first violation"), "{why}");
+        let d = Diagram::new(&r.trace, &r.verdicts, from, 400).because(why.clone());
+        assert!(
+            svg::render(&d).contains(&why),
+            "the header says which window"
+        );
+        assert!(mermaid::render(&d).contains(&why));
+        // Nothing broke: before the first fault; no fault either: event 0.
+        let held: Vec<Verdict> = r.verdicts.iter().filter(|v| v.holds).cloned().collect();
+        let (from, why) = default_window(&r.trace, &held, 400);
+        assert_eq!(from, f - CONTEXT);
+        assert!(why.contains("first fault"), "{why}");
+        let s = Scenario::parse(S, "t.toml").unwrap();
+        let mut quiet = s.clone();
+        quiet.faults.clear();
+        let q = sovlab_sim::run(&quiet, 1);
+        assert_eq!(default_window(&q.trace, &q.verdicts, 400).0, 0);
+    }
+
+    #[test]
+    fn the_colour_key_names_every_colour_an_arrow_has() {
+        let r = run(CRASH);
+        let text = svg::render(&Diagram::new(&r.trace, &r.verdicts, 0, 400));
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let arrows: std::collections::BTreeSet<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("line"))
+            .filter(|n| n.children().any(|c| c.has_tag_name("title")))
+            .filter_map(|n| n.attribute("stroke"))
+            .collect();
+        assert!(arrows.len() >= 3, "{arrows:?}");
+        let lane_top = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text") && n.text() == Some("client"))
+            .filter_map(|n| n.attribute("y")?.parse::<f64>().ok())
+            .fold(f64::MAX, f64::min);
+        for c in arrows {
+            let named = doc.descendants().any(|n| {
+                n.has_tag_name("text")
+                    && n.attribute("fill") == Some(c)
+                    && n.attribute("y").unwrap().parse::<f64>().unwrap() < lane_top
+            });
+            assert!(named, "arrow colour {c} has a key entry");
+        }
+        for words in [
+            "node down",
+            "partition",
+            "loss window",
+            "dropped",
+            "duplicate copy",
+        ] {
+            assert!(text.contains(&format!(">{words}</text>")), "{words}");
+        }
+    }
+
+    #[test]
+    fn lane_names_repeat_down_a_tall_image() {
+        let r = run(CRASH);
+        let text = svg::render(&Diagram::new(&r.trace, &r.verdicts, 0, 400));
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let height: f64 = doc
+            .root_element()
+            .attribute("height")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(height > 3000.0, "tall: {height}");
+        for node in &r.trace.nodes {
+            let mut ys: Vec<f64> = doc
+                .descendants()
+                .filter(|n| n.has_tag_name("text") && n.text() == Some(node.name.as_str()))
+                .filter_map(|n| n.attribute("y")?.parse().ok())
+                .collect();
+            ys.sort_by(f64::total_cmp);
+            assert!(ys.len() >= 4, "{}: {ys:?}", node.name);
+            for w in ys.windows(2) {
+                assert!(
+                    w[1] - w[0] < 900.0,
+                    "{}: a gap from {} to {}",
+                    node.name,
+                    w[0],
+                    w[1]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_read_has_its_one_name_in_plain_words() {
+        let r = run(READS);
+        let d = Diagram::new(&r.trace, &r.verdicts, 0, r.trace.events.len() as u64);
+        let m = mermaid::render(&d);
+        let svg = svg::render(&d);
+        assert!(m.contains(": read 1: "), "{m}");
+        for text in [&m, &svg] {
+            assert!(!text.contains("read q"));
+            for debug in ["Complete", "Partial {", "Failed"] {
+                assert!(!text.contains(debug), "{debug}");
+            }
+        }
+    }
+
+    #[test]
+    fn mermaid_says_each_submit_once_and_names_a_fault_begun_before_the_window() {
+        let r = run(CRASH);
+        let d = Diagram::new(&r.trace, &r.verdicts, 0, 400);
+        let m = mermaid::render(&d);
+        let submits = d
+            .arrows
+            .iter()
+            .filter(|a| a.msg.kind == MsgKind::Submit && a.msg.txn == 1 && d.shows(a.seq))
+            .count();
+        assert_eq!(m.matches("submit t1\n").count(), submits, "{m}");
+        let loss = d.periods.iter().find(|p| p.kind == "loss").unwrap();
+        let inside = Diagram::new(&r.trace, &r.verdicts, loss.from + 3, 100);
+        let m = mermaid::render(&inside);
+        let start = format!(
+            "{} (since event {}, before this window)",
+            loss.label, loss.from
+        );
+        assert!(m.contains(&start), "{m}");
+        assert!(svg::render(&inside).contains(&format!("(since event {})", loss.from)));
+        assert!(!mermaid::render(&d).contains("before this window"));
     }
 }

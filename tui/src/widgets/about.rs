@@ -8,6 +8,9 @@ use sovlab_sim::scenario::{Fault, FaultKind, Scenario};
 
 /// One fault in words: what, where, when, for how long.
 pub fn fault_words(f: &Fault) -> String {
+    if let Some(a) = &f.after {
+        return triggered_words(f, a);
+    }
     let at = f.at_ms;
     match f.kind() {
         Some(FaultKind::Crash { node, restart_ms }) => match restart_ms {
@@ -25,6 +28,28 @@ pub fn fault_words(f: &Fault) -> String {
             format!("lose {:.0}% on {on} from {at} ms{end}", p * 100.0)
         }
         None => format!("a fault at {at} ms"),
+    }
+}
+
+/// A fault placed by a trigger: "crash coordinator right after the 2nd deliver of a
+/// vote for txn 3 at coordinator, stays down".
+fn triggered_words(f: &Fault, a: &sovlab_sim::scenario::After) -> String {
+    let when = format!("right after {}", sovlab_sim::report::trigger_words(a));
+    let lasts = f.for_ms.map_or(String::new(), |d| format!(", for {d} ms"));
+    match f.kind() {
+        Some(FaultKind::Crash { node, restart_ms }) => match restart_ms {
+            Some(r) => format!("crash {node} {when}, back {r} ms later"),
+            None => format!("crash {node} {when}, stays down"),
+        },
+        Some(FaultKind::Partition { groups, .. }) => {
+            let g: Vec<String> = groups.iter().map(|g| g.join(", ")).collect();
+            format!("partition {{{}}} {when}{lasts}", g.join("} | {"))
+        }
+        Some(FaultKind::Loss { p, link, .. }) => {
+            let on = link.map_or("every link".to_string(), |[a, b]| format!("{a} <-> {b}"));
+            format!("lose {:.0}% on {on} {when}{lasts}", p * 100.0)
+        }
+        None => format!("a fault {when}"),
     }
 }
 

