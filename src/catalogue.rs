@@ -92,17 +92,30 @@ pub fn source(path: &Path) -> Result<(String, String)> {
 /// What a scenario's `[expect]` says, as `sovlab list` and scenarios/README.md show it:
 /// "breaks X; sometimes breaks Y; keeps Z".
 pub fn expect_summary(s: &Scenario) -> String {
-    let Some(e) = &s.expect else {
-        return String::new();
-    };
     let mut shows = Vec::new();
-    for (verb, list) in [
-        ("breaks", &e.violated),
-        ("sometimes breaks", &e.sometimes),
-        ("keeps", &e.holds),
-    ] {
-        if !list.is_empty() {
-            shows.push(format!("{verb} {}", list.join(", ")));
+    if let Some(e) = &s.expect {
+        for (verb, list) in [
+            ("breaks", &e.violated),
+            ("sometimes breaks", &e.sometimes),
+            ("keeps", &e.holds),
+        ] {
+            if !list.is_empty() {
+                shows.push(format!("{verb} {}", list.join(", ")));
+            }
+        }
+    }
+    // What `sovlab explore` proves is a different claim from what one run shows.
+    if s.explore.is_some() {
+        let (holds, violated) = sovlab_sim::explore::expectations(s);
+        let mut proved = Vec::new();
+        if !holds.is_empty() {
+            proved.push(format!("keeps {} in every execution", holds.join(", ")));
+        }
+        if !violated.is_empty() {
+            proved.push(format!("breaks {} in some", violated.join(", ")));
+        }
+        if !proved.is_empty() {
+            shows.push(format!("explored: {}", proved.join(", ")));
         }
     }
     shows.join("; ")
@@ -214,7 +227,7 @@ mod tests {
                 }
             }
         }
-        let users_own = ["my-order-saga", "case", "shrunk"];
+        let users_own = ["my-order-saga", "case", "shrunk", "cex"];
         let word = |s: &str| -> String {
             s.chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || "-_./".contains(*c))

@@ -176,6 +176,10 @@ pub enum Command {
         /// Most executions explored.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         max_executions: Option<u64>,
+        /// Do not prune revisited states: count every execution (as the docs count
+        /// them by hand), slower.
+        #[arg(long)]
+        no_prune: bool,
         /// Print one JSON object (format sovlab-explore).
         #[arg(long)]
         json: bool,

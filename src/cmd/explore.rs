@@ -28,6 +28,8 @@ pub struct Request<'a> {
     pub max_depth: Option<u32>,
     /// `--max-executions`.
     pub max_executions: Option<u64>,
+    /// `--no-prune`.
+    pub no_prune: bool,
     /// `--json`.
     pub json: bool,
     /// `--trace`.
@@ -68,6 +70,9 @@ pub fn explore(r: Request) -> Result<ExitCode> {
     }
     if let Some(n) = r.max_executions {
         bounds.max_executions = n;
+    }
+    if r.no_prune {
+        bounds.prune = false;
     }
     let bar = progress_bar();
     let started = Instant::now();

@@ -96,6 +96,16 @@ fn two_phase_commit_with_a_log_keeps_agreement_and_blocks() {
         .as_ref()
         .unwrap();
     assert_eq!(f.events, c.events);
+    // Its scenario places the crash at the protocol step, as the textbook tells it:
+    // right after the coordinator's handler of the last vote.
+    let placed: Vec<_> = c
+        .scenario
+        .faults
+        .iter()
+        .filter_map(|f| f.after.as_ref())
+        .collect();
+    assert_eq!(placed.len(), 1, "{}", c.scenario.to_toml());
+    assert_eq!(placed[0].node, "coordinator", "{}", c.scenario.to_toml());
     replays(&x, "termination");
 }
 
@@ -204,4 +214,25 @@ fn the_command_line_prints_the_json_format_and_exits_as_run() {
     let o = sovlab(&["explore", big.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("hint"));
+    // --no-prune runs every execution: the count the docs derive by hand.
+    let count = root().join("scenarios/explore-count.toml");
+    let o = sovlab(&["explore", count.to_str().unwrap(), "--no-prune", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["executions"], HAND_COUNT);
+    assert!(v["states"].is_null());
+    // A node with a service time: the explorer's network has no clock for it.
+    let text = std::fs::read_to_string(&count).unwrap().replacen(
+        "[[service]]\n",
+        "[[service]]\nservice_time_ms = 1.0\n",
+        1,
+    );
+    let timed = crate::util::tempdir("explore-timed").join("timed.toml");
+    std::fs::write(&timed, text).unwrap();
+    let o = sovlab(&["explore", timed.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("service_time_ms") && err.contains("hint"),
+        "{err}"
+    );
 }

@@ -6,7 +6,7 @@ use super::script::Entry;
 use super::Bounds;
 use crate::check;
 use crate::msg::NodeIx;
-use crate::scenario::{Expect, Fault, Replay, Scenario};
+use crate::scenario::{After, Expect, Fault, Replay, Scenario};
 use crate::trace::{DropReason, EventKind, Trace};
 use serde::Serialize;
 
@@ -41,7 +41,8 @@ pub fn replay_scenario(
     s.name = format!("{} (shortest counterexample: {invariant})", scenario.name);
     s.description = Some(format!(
         "Written by sovlab explore: the shortest execution of {:?} that breaks {invariant}. \
-         The crashes are its faults; [replay] choices are every other choice the explorer \
+         The crashes are its faults (placed right after the step they followed, where \
+         that replays alike); [replay] choices are every other choice the explorer \
          made (which event came next, each message's fate, each random decision).",
         scenario.name
     ));
@@ -79,8 +80,18 @@ pub fn build(
     entries: &[Entry],
     crashes: &[(u64, NodeIx)],
 ) -> Counterexample {
-    let s = replay_scenario(scenario, bounds, invariant, entries, crashes);
-    let trace = super::replay(&s, crate::RunOptions::default().on(crate::Engine::Des));
+    let opts = crate::RunOptions::default().on(crate::Engine::Des);
+    let mut s = replay_scenario(scenario, bounds, invariant, entries, crashes);
+    let mut trace = super::replay(&s, opts);
+    // The textbook says "the coordinator dies after the votes": a crash placed at the
+    // protocol step it followed reads as that, and replays alike. Kept only when the
+    // replay is the very same execution (same events, same verdict).
+    if let Some(placed) = placed_by_after(&s, scenario.faults.len(), &trace) {
+        let again = super::replay(&placed, opts);
+        if same_events(&again, &trace) {
+            (s, trace) = (placed, again);
+        }
+    }
     let verdict = check::check(&trace, invariant);
     let faults = faults_of(&trace);
     let example = verdict
@@ -106,6 +117,63 @@ pub fn build(
         scenario: s,
         trace,
     }
+}
+
+/// `s` with its faults from index `first` on (the explorer's crashes, each at the
+/// instant of a step) placed by `after` at the event that step recorded last.
+fn placed_by_after(s: &Scenario, first: usize, trace: &Trace) -> Option<Scenario> {
+    let mut out = s.clone();
+    let mut crash_events = trace
+        .events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e.kind, EventKind::Crash));
+    for fault in out.faults.iter_mut().skip(first) {
+        let node = fault.crash.as_deref()?;
+        let at_us = fault.at_ms * 1000;
+        let (i, _) = crash_events
+            .find(|(_, e)| e.t_us == at_us && trace.nodes[usize::from(e.node)].name == node)?;
+        // The step's last event: the one before this crash that is no crash itself
+        // (two crashes chosen at one step follow the same event).
+        let before = trace.events[..i]
+            .iter()
+            .rev()
+            .find(|e| !matches!(e.kind, EventKind::Crash | EventKind::Restart))?;
+        if before.t_us != at_us {
+            return None;
+        }
+        let after = After {
+            node: trace.nodes[usize::from(before.node)].name.clone(),
+            event: before.kind.name().to_string(),
+            msg: before.kind.msg().map(|m| m.kind.name().to_string()),
+            txn: before.kind.txn(),
+            count: 0,
+        };
+        let count = trace.events[..i]
+            .iter()
+            .filter(|e| {
+                e.node == before.node
+                    && e.kind.name() == after.event
+                    && e.kind.msg().map(|m| m.kind.name().to_string()) == after.msg
+                    && e.kind.txn() == after.txn
+            })
+            .count();
+        fault.after = Some(After {
+            count: u32::try_from(count).ok()?,
+            ..after
+        });
+        fault.at_ms = 0;
+    }
+    Some(out)
+}
+
+/// Do two traces have the same events (time, node, kind)?
+fn same_events(a: &Trace, b: &Trace) -> bool {
+    a.events.len() == b.events.len()
+        && a.events
+            .iter()
+            .zip(&b.events)
+            .all(|(x, y)| x.t_us == y.t_us && x.node == y.node && x.kind == y.kind)
 }
 
 /// The faults of a trace in words, in order.
