@@ -113,8 +113,7 @@ fn a_counters_only_run_reports_what_a_run_with_events_does() {
         for seed in [3, 4] {
             let kept = sovlab_sim::run_with(&s, seed, des()).report;
             let counted =
-                sovlab_sim::run_with(&s, seed, RunOptions::counters_only().on(Engine::Des))
-                    .report;
+                sovlab_sim::run_with(&s, seed, RunOptions::counters_only().on(Engine::Des)).report;
             let (k, c) = (kept.write.unwrap(), counted.write.unwrap());
             assert!(k.throughput_per_s > 0.0 && k.latency_ms.p99 > 0.0);
             assert_eq!(k.throughput_per_s, c.throughput_per_s, "{p:?} {seed}");
