@@ -94,31 +94,67 @@ pub type Heard = BTreeMap<u32, Option<u64>>;
 
 /// The write side's submission and outcome times: (first submission, last outcome)
 /// and, per transaction, the time from its first submission to the outcome the
-/// client heard (none: it never heard one).
+/// client heard (none: it never heard one). From the run's [`WriteTally`], so a
+/// counters-only run has them too.
 pub fn write_times(trace: &Trace) -> (Option<(u64, u64)>, Heard) {
-    let mut first: Option<u64> = None;
-    let mut last: Option<u64> = None;
-    let mut start: BTreeMap<u32, u64> = BTreeMap::new();
-    let mut heard: Heard = BTreeMap::new();
-    for e in &trace.events {
-        match e.kind {
+    let w = &trace.writes;
+    (w.first_submit_us.zip(w.last_outcome_us), w.heard())
+}
+
+/// What the write side's figures need, tallied as the run records its events (kept
+/// or not: a counters-only run, such as a sweep's, reports the same throughput,
+/// latency and availability as a run that keeps every event).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WriteTally {
+    /// When the first transaction was submitted, in µs.
+    pub first_submit_us: Option<u64>,
+    /// When the client was last told an outcome, in µs.
+    pub last_outcome_us: Option<u64>,
+    /// Per transaction: its first submission, and how long after it the client
+    /// first heard its outcome (none: never), in µs.
+    pub txns: BTreeMap<u32, (u64, Option<u64>)>,
+    /// Submissions not yet answered, paired with the next outcome (as the latency
+    /// has always paired them: a submit after an outcome opens a new pair).
+    open: BTreeMap<u32, u64>,
+    /// Submit to outcome of every pair, in µs, in the order the outcomes came.
+    pub latencies_us: Vec<u64>,
+}
+
+impl WriteTally {
+    /// Counts one event (only submits and outcomes matter).
+    pub fn see(&mut self, t_us: u64, kind: &EventKind) {
+        match *kind {
             EventKind::Submit { txn } => {
-                first.get_or_insert(e.t_us);
-                start.entry(txn).or_insert(e.t_us);
-                heard.entry(txn).or_insert(None);
+                self.first_submit_us.get_or_insert(t_us);
+                self.txns.entry(txn).or_insert((t_us, None));
+                self.open.entry(txn).or_insert(t_us);
             }
             EventKind::Outcome { txn, .. } => {
-                last = Some(e.t_us);
-                if let Some(s) = start.get(&txn) {
-                    heard.entry(txn).and_modify(|h| {
-                        h.get_or_insert(e.t_us - s);
-                    });
+                self.last_outcome_us = Some(t_us);
+                if let Some((start, heard)) = self.txns.get_mut(&txn) {
+                    heard.get_or_insert(t_us - *start);
+                }
+                if let Some(s) = self.open.remove(&txn) {
+                    self.latencies_us.push(t_us - s);
                 }
             }
             _ => {}
         }
     }
-    (first.zip(last), heard)
+
+    /// The tally of a recorded event list (a loaded trace).
+    pub fn of_events(events: &[crate::trace::Event]) -> WriteTally {
+        let mut w = WriteTally::default();
+        for e in events {
+            w.see(e.t_us, &e.kind);
+        }
+        w
+    }
+
+    /// Per transaction, submit to the outcome the client first heard.
+    pub fn heard(&self) -> Heard {
+        self.txns.iter().map(|(&t, &(_, h))| (t, h)).collect()
+    }
 }
 
 /// The share of submitted transactions whose outcome the client heard within

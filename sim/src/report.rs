@@ -1,11 +1,9 @@
 //! The outcome summary of one run: docs/reference/cli.md, `run` as JSON, and the same for people.
 
 use crate::check::{self, Outcome, Verdict};
-use crate::msg::TxnId;
 use crate::scenario::Scenario;
-use crate::trace::{Counters, EventKind, StopReason, Trace};
+use crate::trace::{Counters, StopReason, Trace};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// Latency percentiles in virtual milliseconds.
@@ -238,24 +236,10 @@ pub mod indexmap_like {
     }
 }
 
-/// Write-side latencies: client submit to client outcome, per transaction.
+/// Write-side latencies: client submit to client outcome, per transaction (from the
+/// run's tally, so a counters-only run has them).
 fn write_latencies(trace: &Trace) -> Vec<u64> {
-    let mut start: BTreeMap<TxnId, u64> = BTreeMap::new();
-    let mut out = Vec::new();
-    for e in &trace.events {
-        match e.kind {
-            EventKind::Submit { txn } => {
-                start.entry(txn).or_insert(e.t_us);
-            }
-            EventKind::Outcome { txn, .. } => {
-                if let Some(s) = start.remove(&txn) {
-                    out.push(e.t_us - s);
-                }
-            }
-            _ => {}
-        }
-    }
-    out
+    trace.writes.latencies_us.clone()
 }
 
 /// Builds the report of `trace` from its verdicts.

@@ -159,9 +159,11 @@ impl SeedCost {
     }
 }
 
-/// Latencies need every event (they pair submits with outcomes). Keeping them costs
-/// 2-5 % of CPU time on shared-db-crash (7.8 s against 7.5 s for 3 000 seeds), and
-/// each run's events are freed as soon as its summary is taken, so the sweep keeps them.
+/// Isolation and the reads are judged from the event log (`check::needs_events`);
+/// throughput, latency and availability no longer need it (the core tallies them).
+/// Keeping the events costs 2-5 % of CPU time on shared-db-crash (7.8 s against 7.5 s
+/// for 3 000 seeds), and each run's events are freed as soon as its summary is taken,
+/// so the sweep keeps them.
 const KEEP_EVENTS: bool = true;
 
 /// The K-th (1-based) of N contiguous slices of `r`, as equal as integers allow.

@@ -197,20 +197,28 @@ pub fn parse(text: &str, file: &str) -> Result<Trace, TraceError> {
             Some(EventKind::Limit { what }) => StopReason::Limit(what.clone()),
             _ => StopReason::Duration,
         });
+    // The node cost measures, when the run had any (absent in older traces and in
+    // runs without a service time: none).
+    let costs = match h.get("costs") {
+        None => Default::default(),
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|e| err(1, format!("the header's costs are not node measures: {e}")))?,
+    };
     Ok(Trace {
         scenario,
         seed,
         nodes: layout.nodes,
         stores: layout.stores,
         event_count: events.len() as u64,
-        events,
         hash: hash.finish(),
         counters,
         end_us,
         stop,
         final_stores,
         engine,
-        costs: Default::default(),
+        costs,
+        writes: crate::cost::WriteTally::of_events(&events),
+        events,
     })
 }
 

@@ -3,6 +3,7 @@
 mod bad_input;
 mod cli;
 mod core;
+mod cost_shared_db;
 mod costs;
 mod docs;
 mod engines;

@@ -572,3 +572,23 @@ fn lane_names_are_whole_where_a_second_row_has_room_and_never_touch() {
         }
     }
 }
+
+#[test]
+fn a_run_with_service_times_shows_what_it_cost_beside_the_verdicts() {
+    let mut a = open("cost-shared-db-bottleneck");
+    press(&mut a, KeyCode::End);
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("? help · q quit"), "{s}");
+    assert!(s.contains("cost "), "{s}");
+    assert!(s.contains("/s"), "{s}");
+    assert!(
+        s.contains("database 9"),
+        "the busiest node, near 100 %:\n{s}"
+    );
+    insta::assert_snapshot!("cost_shared_db_80x24", s);
+    // A scenario without a service time has no cost line.
+    let mut plain = open("checkout-saga");
+    press(&mut plain, KeyCode::End);
+    let s = screen(&mut plain, 80, 24);
+    assert!(!s.contains("cost "), "{s}");
+}

@@ -37,7 +37,7 @@ pub fn trace_at(text: &str, events: Vec<(NodeIx, EventKind)>) -> Trace {
             }
         }
     }
-    Trace {
+    let mut t = Trace {
         engine: crate::Engine::Madsim,
         scenario: s,
         seed: 0,
@@ -58,7 +58,10 @@ pub fn trace_at(text: &str, events: Vec<(NodeIx, EventKind)>) -> Trace {
         stop: StopReason::Quiescent,
         final_stores: finals,
         costs: Default::default(),
-    }
+        writes: Default::default(),
+    };
+    t.writes = crate::cost::WriteTally::of_events(&t.events);
+    t
 }
 
 /// A local transaction of one write on store `store`.

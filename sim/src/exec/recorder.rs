@@ -16,6 +16,8 @@ pub struct Recorder {
     lines: LineWriter,
     line: Vec<u8>,
     max_events: u64,
+    /// The write side's submissions and outcomes, tallied whether events are kept.
+    pub(crate) writes: crate::cost::WriteTally,
     /// Set once the run must stop (the limit here; quiescence or duration by the system).
     pub(crate) stop: Option<StopReason>,
 }
@@ -32,6 +34,7 @@ impl Recorder {
             lines: LineWriter::new(&layout.node_names, &layout.store_names),
             line: Vec::with_capacity(256),
             max_events,
+            writes: Default::default(),
             stop: None,
         }
     }
@@ -47,6 +50,7 @@ impl Recorder {
             self.hash.write(&self.line);
         }
         self.count += 1;
+        self.writes.see(t_us, &e.kind);
         if self.keep_events {
             self.events.push(e);
         }

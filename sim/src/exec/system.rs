@@ -848,6 +848,7 @@ impl System {
             // The executor names itself if it is not the reference.
             engine: super::Engine::Madsim,
             costs: self.costs(),
+            writes: std::mem::take(&mut self.rec.writes),
         }
     }
 

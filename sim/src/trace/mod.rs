@@ -115,6 +115,10 @@ pub struct Trace {
     /// `nodes`; empty when none has).
     #[serde(default)]
     pub costs: crate::report::indexmap_like::OrderedMap<crate::cost::NodeCost>,
+    /// The write side's submissions and outcomes, tallied as they happened (the
+    /// report's throughput, latency and availability; kept in counters-only runs).
+    #[serde(default)]
+    pub writes: crate::cost::WriteTally,
 }
 
 /// FNV-1a 64-bit, fed incrementally.
@@ -169,7 +173,7 @@ impl Trace {
 
     /// The header line of the JSONL trace.
     pub fn header_line(&self) -> String {
-        json!({
+        let mut h = json!({
             "format": "sovlab-trace",
             "version": TRACE_VERSION,
             "sovlab": env!("CARGO_PKG_VERSION"),
@@ -182,8 +186,13 @@ impl Trace {
             "scenario_toml": self.scenario.to_toml(),
             "end_us": self.end_us,
             "stop": self.stop,
-        })
-        .to_string()
+        });
+        // The node cost measures travel with the trace, so a viewer shows them; only
+        // when the run had some, so the header of a run without them is as before.
+        if !self.costs.0.is_empty() {
+            h["costs"] = serde_json::to_value(&self.costs).expect("plain numbers");
+        }
+        h.to_string()
     }
 
     /// A line writer for this trace's nodes and stores.

@@ -1,5 +1,6 @@
-//! The verdict panel: every invariant, held or broken as of the cursor, the
-//! transaction outcomes, and for a fork how the verdict changed.
+//! The verdict panel: every invariant, held or broken as of the cursor, what the run
+//! cost (when its scenario has a service time), the transaction outcomes, and for a
+//! fork how the verdict changed.
 
 use crate::app::RunView;
 use crate::whatif::verdict_changes;
@@ -121,6 +122,11 @@ fn lines(run: &RunView, width: usize, focused: bool) -> Vec<Line<'static>> {
             Style::new().fg(Color::Red),
         )
     });
+    // Right under the verdicts: in a scenario about cost it is the other half of
+    // the answer, and it must stay on an 80x24 screen.
+    if let Some(l) = cost_line(&r.report, width) {
+        lines.push(l);
+    }
     if let Some(v) = r.verdicts.get(run.verdict_sel).filter(|v| !v.holds) {
         if let Some(ex) = &v.example {
             lines.push(Line::styled(
@@ -219,4 +225,38 @@ fn lines(run: &RunView, width: usize, focused: bool) -> Vec<Line<'static>> {
         lines.extend(super::fork_diff::lines(&fork.diff));
     }
     lines
+}
+
+/// What the run cost, when its scenario has a service time (else none, so every
+/// other scenario's panel is as before): throughput, p99 latency, availability and
+/// the busiest node, in words where `width` has room.
+fn cost_line(report: &sovlab_sim::Report, width: usize) -> Option<Line<'static>> {
+    if report.nodes.0.is_empty() {
+        return None;
+    }
+    let m = sovlab_sim::sweep::SeedCost::of(report);
+    let long = width >= 64;
+    let mut parts = Vec::new();
+    if let Some(t) = m.write_throughput_per_s {
+        parts.push(if long {
+            format!("{t:.1} committed/s")
+        } else {
+            format!("{t:.1}/s")
+        });
+    }
+    if let Some(w) = &report.write {
+        parts.push(format!("p99 {} ms", w.latency_ms.p99));
+    }
+    if let Some(a) = m.availability {
+        let word = if long { "available" } else { "avail" };
+        parts.push(format!("{word} {:.0}%", 100.0 * a));
+    }
+    if let Some((n, u)) = m.busiest() {
+        let word = if long { "busiest " } else { "" };
+        parts.push(format!("{word}{n} {:.0}%", 100.0 * u));
+    }
+    Some(Line::styled(
+        format!("cost {}", parts.join(" · ")),
+        Style::new().fg(Color::Cyan),
+    ))
 }
