@@ -9,6 +9,8 @@ use crate::trace::{Event, EventKind, Fnv64, LineWriter, StopReason};
 pub struct Recorder {
     events: Vec<Event>,
     keep_events: bool,
+    /// Keep only the events the judging code reads (a sweep), not every one.
+    only_needed: Option<crate::check::Needed>,
     /// Write each event's JSON line and hash it (off for sweeps, which show no hash).
     hashing: bool,
     count: u64,
@@ -26,6 +28,7 @@ impl Recorder {
         Recorder {
             events: Vec::new(),
             keep_events,
+            only_needed: None,
             hashing: true,
             count: 0,
             hash: Fnv64::default(),
@@ -47,7 +50,7 @@ impl Recorder {
             self.hash.write(&self.line);
         }
         self.count += 1;
-        if self.keep_events {
+        if self.keep_events && self.only_needed.as_mut().is_none_or(|n| n.keep(node, &e.kind)) {
             self.events.push(e);
         }
         let max = self.max_events;
@@ -61,6 +64,12 @@ impl Recorder {
     /// Stops (or restarts) writing and hashing event lines; the hash is then 0.
     pub fn set_hashing(&mut self, on: bool) {
         self.hashing = on;
+    }
+
+    /// Keeps (when keeping events) only those the checkers and the report read
+    /// ([`crate::check::Needed`]), or every one again.
+    pub fn set_only_needed(&mut self, on: bool) {
+        self.only_needed = on.then(crate::check::Needed::new);
     }
 
     /// How many events were recorded.

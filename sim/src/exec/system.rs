@@ -238,6 +238,7 @@ impl System {
     /// Applies the recording side of `opts` (`hash`; `keep_events` is given to `new`).
     pub fn configure(&mut self, opts: &super::RunOptions) {
         self.rec.set_hashing(opts.hash);
+        self.rec.set_only_needed(opts.only_needed);
     }
 
     /// The run's nodes and stores.
