@@ -47,7 +47,10 @@ fn a_sweep_judges_the_same_with_only_the_events_checkers_read() {
         }
     }
     // The comparison means something only if some runs broke invariants.
-    assert!(broken > compared / 10, "{broken} of {compared} runs broke something");
+    assert!(
+        broken > compared / 10,
+        "{broken} of {compared} runs broke something"
+    );
 }
 
 #[test]
@@ -61,6 +64,10 @@ fn a_sweep_keeps_fewer_events_than_it_records() {
     for engine in Engine::ALL {
         let r = run_with(&s, 3, sparse.on(engine));
         let kept = r.trace.events.len() as u64;
-        assert!(kept > 0 && kept * 2 < r.trace.event_count, "{kept} of {}", r.trace.event_count);
+        assert!(
+            kept > 0 && kept * 2 < r.trace.event_count,
+            "{kept} of {}",
+            r.trace.event_count
+        );
     }
 }

@@ -15,7 +15,8 @@
 //!   was its recovery's (`abort_cause`).
 //!
 //! Kept this way, an event's position in the list is not its `seq` in the trace, so
-//! a verdict's `at_seq` means nothing then; a sweep shows none.
+//! a verdict's `at_seq` means nothing then, and the report's `faults` (which trigger
+//! matched which event) are not found; a sweep shows neither.
 
 use crate::msg::{MsgKind, NodeIx};
 use crate::trace::EventKind;
@@ -40,7 +41,11 @@ impl Needed {
             EventKind::Send { msg, .. } => msg.kind == MsgKind::Query,
             EventKind::Deliver { msg, .. } => {
                 let first = self.handled(n);
-                first || matches!(msg.kind, MsgKind::Submit | MsgKind::Decide | MsgKind::Answer)
+                first
+                    || matches!(
+                        msg.kind,
+                        MsgKind::Submit | MsgKind::Decide | MsgKind::Answer
+                    )
             }
             EventKind::Timer { .. } => self.handled(n),
             EventKind::Drop { .. } | EventKind::Duplicate { .. } => false,

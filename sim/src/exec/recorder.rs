@@ -18,6 +18,8 @@ pub struct Recorder {
     lines: LineWriter,
     line: Vec<u8>,
     max_events: u64,
+    /// Boxes of writes of events not kept, for the next commits to reuse.
+    pub(crate) spare: crate::store::SpareWrites,
     /// Set once the run must stop (the limit here; quiescence or duration by the system).
     pub(crate) stop: Option<StopReason>,
 }
@@ -29,6 +31,7 @@ impl Recorder {
             events: Vec::new(),
             keep_events,
             only_needed: None,
+            spare: crate::store::SpareWrites::default(),
             hashing: true,
             count: 0,
             hash: Fnv64::default(),
@@ -50,8 +53,16 @@ impl Recorder {
             self.hash.write(&self.line);
         }
         self.count += 1;
-        if self.keep_events && self.only_needed.as_mut().is_none_or(|n| n.keep(node, &e.kind)) {
+        if self.keep_events
+            && self
+                .only_needed
+                .as_mut()
+                .is_none_or(|n| n.keep(node, &e.kind))
+        {
             self.events.push(e);
+        } else if let EventKind::Local { writes, .. } = e.kind {
+            // Not kept: its writes' box serves the next local transaction.
+            self.spare.give_back(writes);
         }
         let max = self.max_events;
         if self.count >= max && self.stop.is_none() {

@@ -384,6 +384,7 @@ impl System {
             effects,
             next_msg_id,
             draws,
+            rec,
             ..
         } = self;
         let ids = &slots[usize::from(me)].stores;
@@ -401,7 +402,8 @@ impl System {
                 effects,
                 next_msg_id,
                 draws,
-            );
+            )
+            .recycling(&mut rec.spare);
             f(node.as_mut(), &mut cx);
         }
         self.apply_effects(me, now_us);
