@@ -206,8 +206,9 @@ pub fn process_cpu_secs() -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
-/// Sweep throughput: `seeds` counters-only runs (checked and reported, as a sweep
-/// does) spread over `threads` OS threads, each running its own madsim runtime.
+/// Sweep throughput: `seeds` runs spread over `threads` OS threads, each seed run
+/// exactly as `sovlab sweep` runs it ([`crate::sweep::run_one_on`]: no trace line, no
+/// hash, only the events the checkers read; checked and reported).
 pub fn sweep(scenario: &Scenario, seeds: u64, threads: usize) -> SweepRate {
     sweep_on(scenario, seeds, threads, crate::Engine::Madsim)
 }
@@ -219,7 +220,6 @@ pub fn sweep_on(
     threads: usize,
     engine: crate::Engine,
 ) -> SweepRate {
-    let opts = RunOptions::counters_only().on(engine);
     let next = AtomicU64::new(0);
     let clocks = Clocks::start(process_cpu_secs);
     std::thread::scope(|s| {
@@ -229,8 +229,7 @@ pub fn sweep_on(
                 if seed >= seeds {
                     return;
                 }
-                let r = crate::run_with(scenario, seed, opts);
-                std::hint::black_box(r.report.trace_hash);
+                std::hint::black_box(crate::sweep::run_one_on(scenario, seed, engine));
             });
         }
     });

@@ -8,7 +8,8 @@
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// What a stream decides; the first part of every key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -78,7 +79,9 @@ pub trait Chooser: Send {
 /// by their 64-bit hash (a collision in one run is about as likely as 2^-40).
 pub struct Draws {
     seed: u64,
-    seen: BTreeMap<u64, u32>,
+    /// Looked up only, never iterated, so its order cannot reach a trace; the keys
+    /// are already mixed 64-bit hashes, so they hash to themselves.
+    seen: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
     /// When set, decisions are choice points (the explorer); never set in a run.
     chooser: Option<Box<dyn Chooser>>,
 }
@@ -87,9 +90,30 @@ impl std::fmt::Debug for Draws {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Draws")
             .field("seed", &self.seed)
-            .field("seen", &self.seen)
+            .field("seen", &self.seen.len())
             .field("chooser", &self.chooser.is_some())
             .finish()
+    }
+}
+
+/// The hasher of a key that is already a well-mixed 64-bit hash: the hash itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (the map's key is a `u64`); any other input folds in.
+        for &b in bytes {
+            self.0 = mix(self.0, u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = x;
     }
 }
 
@@ -98,7 +122,7 @@ impl Draws {
     pub fn new(seed: u64) -> Draws {
         Draws {
             seed,
-            seen: BTreeMap::new(),
+            seen: HashMap::default(),
             chooser: None,
         }
     }
@@ -123,9 +147,14 @@ impl Draws {
         let n = self.seen.entry(key_hash(0, purpose, parts)).or_insert(0);
         let occurrence = u64::from(*n);
         *n += 1;
-        let mut key = parts.to_vec();
-        key.push(occurrence);
-        stream(self.seed, purpose, &key)
+        // `stream(seed, purpose, parts ++ [occurrence])`, hashed in place: a draw is
+        // made for every message sent, and copying its key was an allocation each.
+        let mut h = mix(self.seed, purpose as u64);
+        for &p in parts {
+            h = mix(h, p);
+        }
+        h = mix(h, occurrence);
+        SmallRng::seed_from_u64(mix(h, parts.len() as u64 + 1))
     }
 
     /// True with probability `p`, drawn from the next occurrence of the key; never
@@ -177,6 +206,18 @@ mod tests {
             let mut o = other;
             let d: Vec<f64> = (0..8).map(|_| o.gen()).collect();
             assert_ne!(d, d1);
+        }
+    }
+
+    #[test]
+    fn the_nth_draw_of_a_key_is_the_stream_of_the_key_and_n() {
+        let mut d = Draws::new(11);
+        for n in 0..4u64 {
+            let mut got = d.next(Purpose::Message, &[4, 5, 6]);
+            let mut want = stream(11, Purpose::Message, &[4, 5, 6, n]);
+            let g: Vec<u64> = (0..4).map(|_| got.gen()).collect();
+            let w: Vec<u64> = (0..4).map(|_| want.gen()).collect();
+            assert_eq!(g, w, "occurrence {n}");
         }
     }
 

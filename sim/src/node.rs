@@ -74,6 +74,7 @@ pub struct Cx<'a> {
     effects: &'a mut Vec<Effect>,
     next_msg_id: &'a mut MsgId,
     draws: &'a mut Draws,
+    spare: Option<&'a mut crate::store::SpareWrites>,
 }
 
 impl<'a> Cx<'a> {
@@ -95,7 +96,14 @@ impl<'a> Cx<'a> {
             effects,
             next_msg_id,
             draws,
+            spare: None,
         }
+    }
+
+    /// Boxes committed writes in `spare`'s buffers (which the recorder refills).
+    pub fn recycling(mut self, spare: &'a mut crate::store::SpareWrites) -> Self {
+        self.spare = Some(spare);
+        self
     }
 
     /// A fresh message id.
@@ -175,7 +183,10 @@ impl<'a> Cx<'a> {
             store: self.store_ids[i],
             txn,
             step,
-            writes: writes.into(),
+            writes: match &mut self.spare {
+                Some(spare) => spare.boxed(writes),
+                None => writes.into(),
+            },
         }));
     }
 }

@@ -75,7 +75,14 @@ pub fn run_one_on(scenario: &Scenario, seed: u64, engine: Engine) -> SeedRun {
         keep_events: KEEP_EVENTS,
         hash: false,
         engine,
+        only_needed: true,
     };
+    run_one_with(scenario, seed, opts)
+}
+
+/// [`run_one`] with options: a test compares a sweep's summaries with every event
+/// kept and with only those the checkers read.
+pub fn run_one_with(scenario: &Scenario, seed: u64, opts: RunOptions) -> SeedRun {
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         crate::run_with(scenario, seed, opts)
     }));
@@ -159,11 +166,11 @@ impl SeedCost {
     }
 }
 
-/// Isolation and the reads are judged from the event log (`check::needs_events`);
-/// throughput, latency and availability no longer need it (the core tallies them).
-/// Keeping the events costs 2-5 % of CPU time on shared-db-crash (7.8 s against 7.5 s
-/// for 3 000 seeds), and each run's events are freed as soon as its summary is taken,
-/// so the sweep keeps them.
+/// Verdicts and measures read some events (latencies pair submits with outcomes,
+/// isolation replays local transactions), so a sweep keeps those, and only those
+/// (`RunOptions::only_needed`, [`crate::check::Needed`]): no send, delivery, drop or
+/// timer that no checker reads. Each run's events are freed as soon as its summary is
+/// taken.
 const KEEP_EVENTS: bool = true;
 
 /// The K-th (1-based) of N contiguous slices of `r`, as equal as integers allow.

@@ -171,6 +171,7 @@ fn tally(s: &Scenario, engine: Engine) -> Tally {
         keep_events: sovlab_sim::check::needs_events(s),
         hash: false,
         engine,
+        ..RunOptions::default()
     };
     let mut t = Tally::default();
     for seed in 0..RATE_SEEDS {

@@ -17,6 +17,7 @@ mod protocols;
 mod reads;
 mod robustness;
 mod saga_design;
+mod sweep_needed;
 mod tcc;
 mod triggers;
 mod util;

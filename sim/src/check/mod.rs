@@ -13,12 +13,14 @@ mod convergence;
 mod fixtures;
 mod index;
 mod isolation;
+mod needed;
 mod termination;
 
 use crate::msg::TxnId;
 use crate::scenario::{Protocol, ReadMethod, Scenario, INVARIANTS};
 use crate::trace::Trace;
 pub use index::{outcomes, Index};
+pub use needed::Needed;
 use serde::{Deserialize, Serialize};
 
 /// The verdict on one invariant.

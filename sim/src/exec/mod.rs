@@ -73,6 +73,10 @@ pub struct RunOptions {
     pub hash: bool,
     /// Which executor runs it.
     pub engine: Engine,
+    /// With `keep_events`: keep only the events the checkers and the report read
+    /// ([`crate::check::Needed`]), so verdicts, outcomes and measures are the same
+    /// but a kept event's position is not its `seq` (what a sweep needs).
+    pub only_needed: bool,
 }
 
 impl RunOptions {
@@ -96,6 +100,7 @@ impl Default for RunOptions {
             keep_events: true,
             hash: true,
             engine: Engine::Madsim,
+            only_needed: false,
         }
     }
 }

@@ -9,6 +9,8 @@ use crate::trace::{Event, EventKind, Fnv64, LineWriter, StopReason};
 pub struct Recorder {
     events: Vec<Event>,
     keep_events: bool,
+    /// Keep only the events the judging code reads (a sweep), not every one.
+    only_needed: Option<crate::check::Needed>,
     /// Write each event's JSON line and hash it (off for sweeps, which show no hash).
     hashing: bool,
     count: u64,
@@ -18,6 +20,8 @@ pub struct Recorder {
     max_events: u64,
     /// The write side's submissions and outcomes, tallied whether events are kept.
     pub(crate) writes: crate::cost::WriteTally,
+    /// Boxes of writes of events not kept, for the next commits to reuse.
+    pub(crate) spare: crate::store::SpareWrites,
     /// Set once the run must stop (the limit here; quiescence or duration by the system).
     pub(crate) stop: Option<StopReason>,
 }
@@ -28,6 +32,8 @@ impl Recorder {
         Recorder {
             events: Vec::new(),
             keep_events,
+            only_needed: None,
+            spare: crate::store::SpareWrites::default(),
             hashing: true,
             count: 0,
             hash: Fnv64::default(),
@@ -51,8 +57,16 @@ impl Recorder {
         }
         self.count += 1;
         self.writes.see(t_us, &e.kind);
-        if self.keep_events {
+        if self.keep_events
+            && self
+                .only_needed
+                .as_mut()
+                .is_none_or(|n| n.keep(node, &e.kind))
+        {
             self.events.push(e);
+        } else if let EventKind::Local { writes, .. } = e.kind {
+            // Not kept: its writes' box serves the next local transaction.
+            self.spare.give_back(writes);
         }
         let max = self.max_events;
         if self.count >= max && self.stop.is_none() {
@@ -65,6 +79,12 @@ impl Recorder {
     /// Stops (or restarts) writing and hashing event lines; the hash is then 0.
     pub fn set_hashing(&mut self, on: bool) {
         self.hashing = on;
+    }
+
+    /// Keeps (when keeping events) only those the checkers and the report read
+    /// ([`crate::check::Needed`]), or every one again.
+    pub fn set_only_needed(&mut self, on: bool) {
+        self.only_needed = on.then(crate::check::Needed::new);
     }
 
     /// How many events were recorded.

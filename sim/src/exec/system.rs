@@ -238,6 +238,7 @@ impl System {
     /// Applies the recording side of `opts` (`hash`; `keep_events` is given to `new`).
     pub fn configure(&mut self, opts: &super::RunOptions) {
         self.rec.set_hashing(opts.hash);
+        self.rec.set_only_needed(opts.only_needed);
     }
 
     /// The run's nodes and stores.
@@ -383,6 +384,7 @@ impl System {
             effects,
             next_msg_id,
             draws,
+            rec,
             ..
         } = self;
         let ids = &slots[usize::from(me)].stores;
@@ -400,7 +402,8 @@ impl System {
                 effects,
                 next_msg_id,
                 draws,
-            );
+            )
+            .recycling(&mut rec.spare);
             f(node.as_mut(), &mut cx);
         }
         self.apply_effects(me, now_us);

@@ -130,6 +130,7 @@ impl<'a> Driver<'a> {
             keep_events: true,
             hash,
             engine: crate::Engine::Des,
+            ..crate::RunOptions::default()
         });
         sys.set_chooser(Box::new(script.clone()));
         Driver {

@@ -13,6 +13,7 @@ mod document;
 mod event_log;
 mod key_value;
 mod relational;
+mod spare;
 
 use crate::msg::{Msg, MsgId, NodeIx, StepIx, TxnId};
 use crate::scenario::StoreKind;
@@ -23,6 +24,7 @@ pub use document::DocumentStore;
 pub use event_log::EventLogStore;
 pub use key_value::KeyValueStore;
 pub use relational::RelationalStore;
+pub use spare::SpareWrites;
 
 /// What a service's store knows about one step of one business transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
