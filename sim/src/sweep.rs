@@ -75,6 +75,7 @@ pub fn run_one_on(scenario: &Scenario, seed: u64, engine: Engine) -> SeedRun {
         keep_events: KEEP_EVENTS,
         hash: false,
         engine,
+        keyed_ties: false,
     };
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         crate::run_with(scenario, seed, opts)

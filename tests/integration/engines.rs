@@ -171,6 +171,7 @@ fn tally(s: &Scenario, engine: Engine) -> Tally {
         keep_events: sovlab_sim::check::needs_events(s),
         hash: false,
         engine,
+        keyed_ties: false,
     };
     let mut t = Tally::default();
     for seed in 0..RATE_SEEDS {

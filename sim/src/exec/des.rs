@@ -43,10 +43,12 @@ enum Ev {
     },
 }
 
-/// A heap entry: the earliest `at_us` first, then the smallest tie-break.
+/// A heap entry: the earliest `at_us` first, then the smallest tie-break, then the
+/// order of scheduling (only equal keyed ties reach it: two identical events).
 struct Due {
     at_us: u64,
     tie: u64,
+    order: u64,
     ev: Ev,
 }
 
@@ -67,7 +69,7 @@ impl PartialOrd for Due {
 impl Ord for Due {
     fn cmp(&self, other: &Self) -> Ordering {
         // Reversed: `BinaryHeap` is a max-heap and the earliest must come out first.
-        (other.at_us, other.tie).cmp(&(self.at_us, self.tie))
+        (other.at_us, other.tie, other.order).cmp(&(self.at_us, self.tie, self.order))
     }
 }
 
@@ -80,12 +82,67 @@ struct Des {
     /// A node whose handler saw the run stopped handles nothing more (as madsim's
     /// node loop returns then), until it boots again.
     ended: Vec<bool>,
+    /// `Some(seed)`: ties are keyed by what an event is (`RunOptions::keyed_ties`).
+    keyed: Option<u64>,
+    /// How many events were scheduled (the last tie-break).
+    scheduled: u64,
+}
+
+/// The tie-break of `ev` at `at_us`: a random draw, or with `keyed` a hash of what
+/// the event is (never a message id: ids shift when another transaction sends more).
+fn tie_of(rng: &mut SmallRng, keyed: Option<u64>, at_us: u64, ev: &Ev) -> u64 {
+    let Some(seed) = keyed else {
+        return rng.next_u64();
+    };
+    let parts: [u64; 7] = match *ev {
+        Ev::Arrive { from, to, msg } => [
+            1,
+            u64::from(from),
+            u64::from(to),
+            msg.kind as u64,
+            u64::from(msg.txn),
+            u64::from(msg.step),
+            (msg.value as u64) << 1 | u64::from(msg.ok),
+        ],
+        Ev::Timer {
+            node,
+            timer,
+            incarnation,
+        } => [2, u64::from(node), timer, u64::from(incarnation), 0, 0, 0],
+        Ev::Wake(n) => [3, u64::from(n), 0, 0, 0, 0, 0],
+        Ev::Boot(n) => [4, u64::from(n), 0, 0, 0, 0, 0],
+        Ev::Tick => [5, 0, 0, 0, 0, 0, 0],
+        Ev::Served {
+            node,
+            server,
+            incarnation,
+        } => [
+            6,
+            u64::from(node),
+            u64::from(server),
+            u64::from(incarnation),
+            0,
+            0,
+            0,
+        ],
+    };
+    let mut key = [0u64; 8];
+    key[0] = at_us;
+    key[1..].copy_from_slice(&parts);
+    crate::keyed::key_hash(seed, crate::keyed::Purpose::Other, &key)
 }
 
 impl Des {
     fn at(&mut self, at_us: u64, ev: Ev) {
-        let tie = self.rng.next_u64();
-        self.queue.push(Due { at_us, tie, ev });
+        let tie = tie_of(&mut self.rng, self.keyed, at_us, &ev);
+        self.scheduled += 1;
+        let order = self.scheduled;
+        self.queue.push(Due {
+            at_us,
+            tie,
+            order,
+            ev,
+        });
     }
 
     /// Schedules the core's todos, in the order it pushed them.
@@ -93,7 +150,12 @@ impl Des {
         let now = self.now_us;
         // `todo()` borrows the core; the heap and RNG are separate fields.
         let Des {
-            sys, queue, rng, ..
+            sys,
+            queue,
+            rng,
+            keyed,
+            scheduled,
+            ..
         } = self;
         for todo in sys.todo() {
             let (at_us, ev) = match todo {
@@ -134,8 +196,14 @@ impl Des {
                 // Its timers are stale now; the core drops them when they come.
                 Todo::Kill(_) => continue,
             };
-            let tie = rng.next_u64();
-            queue.push(Due { at_us, tie, ev });
+            let tie = tie_of(rng, *keyed, at_us, &ev);
+            *scheduled += 1;
+            queue.push(Due {
+                at_us,
+                tie,
+                order: *scheduled,
+                ev,
+            });
         }
     }
 
@@ -231,6 +299,8 @@ pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Trace {
         queue: BinaryHeap::with_capacity(256),
         rng: SmallRng::seed_from_u64(seed),
         ended: vec![false; n],
+        keyed: opts.keyed_ties.then_some(seed),
+        scheduled: 0,
     };
     des.go();
     let mut trace = des.sys.trace();

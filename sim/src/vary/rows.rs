@@ -519,8 +519,7 @@ mod tests {
         assert!(t.contains("isolation 3"), "{t}");
         let last = t
             .lines()
-            .filter(|l| l.starts_with("two-phase-commit"))
-            .next()
+            .find(|l| l.starts_with("two-phase-commit"))
             .unwrap();
         assert!(last.ends_with("database 50%  -"), "{t}");
     }
