@@ -6,7 +6,9 @@
 //! re-runs the scenario with the same seed and engine and fewer faults:
 //!
 //! 1. without any fault: if the violation is still there, it needs none
-//!    (`faults = []`: concurrency alone breaks the invariant);
+//!    (`faults = []`: concurrency alone breaks the invariant, or the network's own
+//!    loss or duplication when they dropped or doubled its messages: the story says
+//!    which);
 //! 2. else one-at-a-time removal (the last step of ddmin): walk the faults in file
 //!    order, drop each one whose removal keeps the violation. What is left is
 //!    1-minimal: removing any one of it makes the violation disappear.
@@ -236,6 +238,63 @@ fn progress_words(steps: &[(&'static str, String, u64)]) -> String {
     phrases.join(", then ")
 }
 
+/// What the network's base loss and duplication (`[network]`, not a `[[fault]]`) did
+/// to `subject`'s messages (a transaction's, or those to and from a node), in words:
+/// "loss (it dropped 2 of its messages, first at event 40) and duplication (it
+/// delivered 1 of its messages twice, first at event 3)"; empty
+/// when they did nothing to them.
+fn network_words(trace: &Trace, subject: &str) -> String {
+    let net = &trace.scenario.network;
+    let txn: Option<TxnId> = subject.strip_prefix("txn ").and_then(|t| t.parse().ok());
+    let node = trace.node_ix(subject);
+    let about = |e: &crate::trace::Event| match (txn, node) {
+        (Some(t), _) => e.kind.txn() == Some(t),
+        (None, Some(n)) => match &e.kind {
+            EventKind::Drop { to, .. } | EventKind::Duplicate { to, .. } => e.node == n || *to == n,
+            _ => false,
+        },
+        (None, None) => false,
+    };
+    let seqs = |want: fn(&EventKind) -> bool| -> Vec<u64> {
+        (0..trace.events.len() as u64)
+            .filter(|&i| {
+                let e = &trace.events[i as usize];
+                want(&e.kind) && about(e)
+            })
+            .collect()
+    };
+    let mut parts = Vec::new();
+    let phrase = |what: &str, verb: &str, after: &str, found: Vec<u64>| {
+        let n = found.len();
+        let plural = if n == 1 { "" } else { "s" };
+        format!(
+            "{what} ({verb} {n} of its message{plural}{after}, first at event {})",
+            found[0]
+        )
+    };
+    if net.loss > 0.0 {
+        let lost = seqs(|k| {
+            matches!(
+                k,
+                EventKind::Drop {
+                    reason: crate::trace::DropReason::Loss,
+                    ..
+                }
+            )
+        });
+        if !lost.is_empty() {
+            parts.push(phrase("loss", "it dropped", "", lost));
+        }
+    }
+    if net.duplicate > 0.0 {
+        let twice = seqs(|k| matches!(k, EventKind::Duplicate { .. }));
+        if !twice.is_empty() {
+            parts.push(phrase("duplication", "it delivered", " twice", twice));
+        }
+    }
+    parts.join(" and ")
+}
+
 fn story(
     trace: &Trace,
     v: &Verdict,
@@ -245,9 +304,20 @@ fn story(
 ) -> String {
     let example = v.example.as_deref().unwrap_or_default();
     let Some(seq) = cause_seq else {
+        let chance = network_words(trace, subject);
+        let cause = if chance.is_empty() {
+            "concurrency alone causes it".to_string()
+        } else {
+            let verb = if chance.contains(" and ") {
+                "cause"
+            } else {
+                "causes"
+            };
+            format!("the network's own {chance} {verb} it")
+        };
         return format!(
             "{} breaks with no fault at all: {subject} violates it the same way when every \
-             [[fault]] is removed, so concurrency alone causes it ({example})",
+             [[fault]] is removed, so {cause} ({example})",
             v.name
         );
     };

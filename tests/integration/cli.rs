@@ -678,3 +678,67 @@ fn check_reports_every_error_of_each_fixture_with_its_line_and_caret() {
     assert!(err.contains("missing.toml: no such file"), "{err}");
     assert!(err.contains("5 of 5 scenario file(s) are invalid"), "{err}");
 }
+
+#[test]
+fn export_flags_the_cause_and_joins_it_to_the_victim() {
+    let dir = tempdir("cli-export-cause");
+    let svg = dir.join("run.svg");
+    let s = svg.to_str().unwrap();
+    let o = sovlab(&[
+        "export",
+        "2pc-coordinator-crash-forever",
+        "--seed",
+        "1",
+        "--svg",
+        s,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("well-formed XML");
+    let class = |c: &str| {
+        doc.descendants()
+            .filter(|n| n.attribute("class") == Some(c))
+            .count()
+    };
+    // The victim's red flag, the cause's orange flag, and the arrow between them.
+    let victim = doc
+        .descendants()
+        .filter(|n| n.tag_name().name() == "path" && n.attribute("fill") == Some("#c62828"))
+        .count();
+    assert!(victim >= 1, "the violation's flag");
+    assert!(class("cause-flag") >= 1, "the cause's flag");
+    assert!(class("cause-join") >= 1, "the line from cause to victim");
+    let label = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("cause-label"))
+        .filter_map(|n| n.text())
+        .collect::<Vec<_>>();
+    assert!(label.contains(&"cause of termination"), "{label:?}");
+    // The join's title names the crash's event as the cause.
+    let r = sovlab_sim::run_explained(
+        &crate::util::scenario(include_str!(
+            "../../scenarios/2pc-coordinator-crash-forever.toml"
+        )),
+        1,
+    );
+    let cause = r
+        .report
+        .invariants
+        .get("termination")
+        .unwrap()
+        .because
+        .as_ref()
+        .unwrap()
+        .cause_seq
+        .unwrap();
+    let title = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("cause-join"))
+        .flat_map(|n| n.children())
+        .filter_map(|c| c.text())
+        .collect::<String>();
+    assert!(
+        title.contains(&format!("crash at event {cause}")),
+        "{title}"
+    );
+}

@@ -165,3 +165,31 @@ fn run_prints_the_story_and_puts_because_in_the_json() {
     );
     assert!(text.contains("aborted by "), "{text}");
 }
+
+#[test]
+fn a_break_by_the_networks_own_duplication_names_it_not_concurrency() {
+    // No [[fault]]: the network delivers 10% of messages twice to services that do
+    // not de-duplicate, so conservation breaks by duplication.
+    let s = load("saga-duplicates-not-idempotent.toml");
+    assert!(s.faults.is_empty());
+    let r = run_explained(&s, s.seed_or(None));
+    let b = because(&r, "conservation");
+    assert_eq!(b.faults, Vec::<usize>::new());
+    assert!(b.story.contains("the network's own"), "{}", b.story);
+    assert!(!b.story.contains("concurrency alone"), "{}", b.story);
+    // The event it names is a duplicate of the violating transaction's message.
+    let first: usize = b
+        .story
+        .split("duplication (")
+        .nth(1)
+        .and_then(|t| t.split("first at event ").nth(1))
+        .and_then(|t| t.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .expect("names the first duplicate");
+    assert_eq!(
+        r.trace.events[first].kind.name(),
+        "duplicate",
+        "{}",
+        b.story
+    );
+}

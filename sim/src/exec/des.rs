@@ -43,13 +43,14 @@ enum Ev {
     },
 }
 
-/// A heap entry: the earliest `at_us` first, then the smallest tie-break. The event
-/// itself waits in [`Slab`]: an entry is 24 bytes instead of 64, and the heap's sifting
-/// moves entries on every push and pop. Only (`at_us`, `tie`) is compared, as before
-/// the events moved out, so the heap pops in exactly the same order.
+/// A heap entry: the earliest `at_us` first, then the smallest tie-break, then the
+/// order of scheduling (only equal keyed ties reach it: two identical events). The
+/// event itself waits in [`Slab`]: an entry is 32 bytes instead of 72, and the heap's
+/// sifting moves entries on every push and pop. The slot is never compared.
 struct Due {
     at_us: u64,
     tie: u64,
+    order: u64,
     slot: u32,
 }
 
@@ -98,7 +99,7 @@ impl PartialOrd for Due {
 impl Ord for Due {
     fn cmp(&self, other: &Self) -> Ordering {
         // Reversed: `BinaryHeap` is a max-heap and the earliest must come out first.
-        (other.at_us, other.tie).cmp(&(self.at_us, self.tie))
+        (other.at_us, other.tie, other.order).cmp(&(self.at_us, self.tie, self.order))
     }
 }
 
@@ -112,13 +113,68 @@ struct Des {
     /// A node whose handler saw the run stopped handles nothing more (as madsim's
     /// node loop returns then), until it boots again.
     ended: Vec<bool>,
+    /// `Some(seed)`: ties are keyed by what an event is (`RunOptions::keyed_ties`).
+    keyed: Option<u64>,
+    /// How many events were scheduled (the last tie-break).
+    scheduled: u64,
+}
+
+/// The tie-break of `ev` at `at_us`: a random draw, or with `keyed` a hash of what
+/// the event is (never a message id: ids shift when another transaction sends more).
+fn tie_of(rng: &mut SmallRng, keyed: Option<u64>, at_us: u64, ev: &Ev) -> u64 {
+    let Some(seed) = keyed else {
+        return rng.next_u64();
+    };
+    let parts: [u64; 7] = match *ev {
+        Ev::Arrive { from, to, msg } => [
+            1,
+            u64::from(from),
+            u64::from(to),
+            msg.kind as u64,
+            u64::from(msg.txn),
+            u64::from(msg.step),
+            (msg.value as u64) << 1 | u64::from(msg.ok),
+        ],
+        Ev::Timer {
+            node,
+            timer,
+            incarnation,
+        } => [2, u64::from(node), timer, u64::from(incarnation), 0, 0, 0],
+        Ev::Wake(n) => [3, u64::from(n), 0, 0, 0, 0, 0],
+        Ev::Boot(n) => [4, u64::from(n), 0, 0, 0, 0, 0],
+        Ev::Tick => [5, 0, 0, 0, 0, 0, 0],
+        Ev::Served {
+            node,
+            server,
+            incarnation,
+        } => [
+            6,
+            u64::from(node),
+            u64::from(server),
+            u64::from(incarnation),
+            0,
+            0,
+            0,
+        ],
+    };
+    let mut key = [0u64; 8];
+    key[0] = at_us;
+    key[1..].copy_from_slice(&parts);
+    crate::keyed::key_hash(seed, crate::keyed::Purpose::Other, &key)
 }
 
 impl Des {
     fn at(&mut self, at_us: u64, ev: Ev) {
-        let tie = self.rng.next_u64();
+        let tie = tie_of(&mut self.rng, self.keyed, at_us, &ev);
+        self.scheduled += 1;
+        let order = self.scheduled;
         let slot = self.slab.put(ev);
-        self.queue.push(Due { at_us, tie, slot });
+        self.queue.push(Due {
+            at_us,
+            tie,
+            order,
+            slot,
+        });
     }
 
     /// Schedules the core's todos, in the order it pushed them.
@@ -130,6 +186,8 @@ impl Des {
             queue,
             slab,
             rng,
+            keyed,
+            scheduled,
             ..
         } = self;
         for todo in sys.todo() {
@@ -171,9 +229,15 @@ impl Des {
                 // Its timers are stale now; the core drops them when they come.
                 Todo::Kill(_) => continue,
             };
-            let tie = rng.next_u64();
+            let tie = tie_of(rng, *keyed, at_us, &ev);
+            *scheduled += 1;
             let slot = slab.put(ev);
-            queue.push(Due { at_us, tie, slot });
+            queue.push(Due {
+                at_us,
+                tie,
+                order: *scheduled,
+                slot,
+            });
         }
     }
 
@@ -271,6 +335,8 @@ pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Trace {
         slab: Slab::default(),
         rng: SmallRng::seed_from_u64(seed),
         ended: vec![false; n],
+        keyed: opts.keyed_ties.then_some(seed),
+        scheduled: 0,
     };
     des.go();
     let mut trace = des.sys.trace();

@@ -83,7 +83,16 @@ pub fn export(req: Request<'_>) -> Result<ExitCode> {
         }
         (None, None) => default_window(&r.trace, &r.verdicts, req.events),
     };
-    let d = Diagram::new(&r.trace, &r.verdicts, from, req.events).because(why);
+    // Which fault each broken invariant needs: re-runs without faults, only when
+    // something broke and the scenario has faults.
+    let opts = sovlab_sim::RunOptions::default().on(req.engine);
+    let causes = sovlab_sim::why::explain(&scenario, seed, opts, &r)
+        .into_iter()
+        .filter_map(|(name, b)| b.cause_seq.map(|q| (name, q)))
+        .collect();
+    let d = Diagram::new(&r.trace, &r.verdicts, from, req.events)
+        .because(why)
+        .with_causes(causes);
     if let Some(p) = req.svg {
         let text = svg::render(&d);
         write_atomic(p, req.force, |w| w.write_all(text.as_bytes()))?;
@@ -152,6 +161,9 @@ pub struct Diagram<'a> {
     pub periods: Vec<Period>,
     /// Why the window starts where it does, in words.
     pub why: String,
+    /// The cause of each broken invariant the report explained: (invariant, the
+    /// decisive fault's event), so the SVG can flag it and join it to the victim.
+    pub causes: Vec<(String, u64)>,
 }
 
 /// Events of context drawn before the event a default window is about.
@@ -205,7 +217,14 @@ impl<'a> Diagram<'a> {
             arrows: pair_messages(&trace.events),
             periods: periods(trace),
             why: format!("from event {from}"),
+            causes: Vec::new(),
         }
+    }
+
+    /// The same diagram with the causes of its broken invariants (`because.cause_seq`).
+    pub fn with_causes(mut self, causes: Vec<(String, u64)>) -> Self {
+        self.causes = causes;
+        self
     }
 
     /// The same diagram, its window explained by `why`.

@@ -317,6 +317,32 @@ pub fn render(d: &Diagram<'_>) -> String {
             size: 10.0,
             style: r#" font-weight="bold""#,
         });
+        // The cause: an orange flag on the fault's event, joined to the victim's flag
+        // by a labelled arrow, so the story reads from the fault to what it broke.
+        let Some(&(_, c)) = d.causes.iter().find(|(n, _)| n == name) else {
+            continue;
+        };
+        if !d.shows(c) {
+            continue;
+        }
+        let ce = &t.events[c as usize];
+        let (cx, cy) = (x(ce.node), y(c));
+        placer.block([cx, cy - 17.0, cx + 13.0, cy - 5.0]);
+        let join = format!("cause of {name}");
+        let _ = writeln!(
+            flags,
+            r##"<path class="cause-flag" d="M{cx:.1},{cy:.1} v-16 l12,5 l-12,5" fill="#ef6c00" stroke="#ef6c00"><title>cause of {}: event {c}</title></path><line class="cause-join" x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#ef6c00" stroke-width="1.5" stroke-dasharray="4,3" marker-end="url(#cause-arrow)"><title>{} at event {c} caused {} broken at event {q}</title></line><text class="cause-label" x="{:.1}" y="{:.1}" fill="#ef6c00" font-size="10" font-weight="bold">{}</text>"##,
+            esc(name),
+            cx + 12.0,
+            cy - 11.0,
+            xi + 12.0,
+            yi - 11.0,
+            esc(ce.kind.name()),
+            esc(name),
+            (cx + xi) / 2.0 + 16.0,
+            (cy + yi) / 2.0 - 11.0,
+            esc(&join),
+        );
     }
 
     // Fault periods, under everything else.
@@ -527,6 +553,7 @@ pub fn render(d: &Diagram<'_>) -> String {
 <svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" font-size="10">
 <defs>
 <marker id="head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="context-stroke"/></marker>
+<marker id="cause-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="rgb(239,108,0)"/></marker>
 </defs>
 <rect x="0" y="0" width="{width:.0}" height="{height:.0}" fill="white"/>"#
     );
