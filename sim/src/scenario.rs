@@ -1033,7 +1033,7 @@ impl Scenario {
             }
         };
         overrides.apply(&mut scenario.limits);
-        let mut problems = crate::scenario_validate::validate_text(&scenario, text);
+        let problems = crate::scenario_validate::validate_text(&scenario, text);
         if !type_errors.is_empty() {
             // What else is wrong, as far as the rest of the file tells; a problem of a
             // blanked key would only repeat its type error.
