@@ -29,6 +29,7 @@ pub mod strategies;
 pub mod sweep;
 pub mod trace;
 pub mod trace_load;
+mod type_errors;
 pub mod untouched;
 pub mod vary;
 pub mod why;

@@ -1034,8 +1034,9 @@ impl Scenario {
             .map_err(|errors| errors.into_iter().next().expect("at least one error"))
     }
 
-    /// Like [`Scenario::parse_with`], but every error, in file order. A file TOML or
-    /// the types reject has one (the parser stops there); else every semantic problem.
+    /// Like [`Scenario::parse_with`], but every error, in file order: a file TOML
+    /// rejects has one (the parser stops there); else every type error and every
+    /// semantic problem the rest of the file shows.
     pub fn diagnose(
         text: &str,
         file: &str,
@@ -1052,14 +1053,63 @@ impl Scenario {
                 hint,
             }
         };
-        let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
+        // Every type error: the deserializer stops at one, so its key is blanked out
+        // and the text read again (type_errors.rs); a field missing only because it was
+        // blanked is no error of the file, and ends the search.
+        let mut type_errors = vec![];
+        let mut blanked_keys: Vec<String> = vec![];
+        let mut blanked: Vec<std::ops::Range<usize>> = vec![];
+        let mut read = text.to_string();
+        let mut scenario: Scenario = loop {
+            let e = match toml::from_str::<Scenario>(&read) {
+                Ok(s) => break s,
+                Err(e) => e,
+            };
             let raw = e.message().trim().to_string();
+            let caused = raw
+                .strip_prefix("missing field `")
+                .and_then(|r| r.split('`').next())
+                .is_some_and(|f| blanked_keys.iter().any(|k| k == f));
+            if caused {
+                return Err(type_errors);
+            }
             let hint = crate::scenario_hints::hint_for_serde_error(&raw);
             let message = crate::scenario_hints::in_plain_words(&raw);
-            vec![error(e.span(), message, hint)]
-        })?;
+            type_errors.push(error(e.span(), message, hint));
+            let next = e
+                .span()
+                .and_then(|s| crate::type_errors::blank_range(&read, &s));
+            match next {
+                Some((r, key)) if type_errors.len() < 100 && !r.is_empty() => {
+                    read = crate::type_errors::blank(&read, &r);
+                    blanked_keys.push(key);
+                    blanked.push(r);
+                }
+                _ => return Err(type_errors),
+            }
+        };
         overrides.apply(&mut scenario.limits);
         let problems = crate::scenario_validate::validate_text(&scenario, text);
+        if !type_errors.is_empty() {
+            // What else is wrong, as far as the rest of the file tells; a problem of a
+            // blanked key would only repeat its type error.
+            let mut errors: Vec<ScenarioError> = problems
+                .into_iter()
+                .map(|p| (locate_span(text, &p.path), p))
+                .filter(|(span, _)| {
+                    let hit = |b: &std::ops::Range<usize>, s: &std::ops::Range<usize>| {
+                        s.start < b.end && b.start < s.end.max(s.start + 1)
+                    };
+                    !span
+                        .as_ref()
+                        .is_some_and(|s| blanked.iter().any(|b| hit(b, s)))
+                })
+                .map(|(span, p)| error(span, p.message, p.hint))
+                .chain(type_errors)
+                .collect();
+            errors.sort_by_key(|e| (e.line, e.column));
+            return Err(errors);
+        }
         if problems.is_empty() {
             // The countermeasure reorders the steps once the file is known to be valid.
             if let Some(w) = &mut scenario.write {

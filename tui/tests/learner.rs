@@ -592,3 +592,29 @@ fn a_run_with_service_times_shows_what_it_cost_beside_the_verdicts() {
     let s = screen(&mut plain, 80, 24);
     assert!(!s.contains("cost "), "{s}");
 }
+
+/// The README's tour shows a capture of the run screen: it is this render, so it shows
+/// what a new user sees (the footer's `? help` / `q quit` included), not an old screen.
+#[test]
+fn the_readmes_capture_is_the_run_screen_it_describes() {
+    let readme = include_str!("../../README.md");
+    let tour = &readme[readme.find("## The terminal UI").expect("a TUI tour")..];
+    let start = tour.find("```text\n").expect("a text capture") + "```text\n".len();
+    let capture = &tour[start..start + tour[start..].find("```").unwrap()];
+    let mut a = open("shared-db-crash");
+    // "A few steps after `n`", as the README says.
+    press(&mut a, KeyCode::Char('n'));
+    for _ in 0..3 {
+        press(&mut a, KeyCode::Right);
+    }
+    let s = screen(&mut a, 80, 24);
+    let trimmed: Vec<&str> = s.lines().map(str::trim_end).collect();
+    let want: Vec<&str> = capture.lines().map(str::trim_end).collect();
+    assert_eq!(
+        want,
+        trimmed,
+        "README.md's capture differs from the screen; paste:\n{}",
+        trimmed.join("\n")
+    );
+    assert!(capture.contains("? help · q quit"), "{capture}");
+}
