@@ -5,6 +5,7 @@ mod cli;
 mod core;
 mod costs;
 mod docs;
+mod event_sourcing;
 mod engines;
 mod forks;
 mod keyed;
