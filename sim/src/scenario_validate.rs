@@ -2,8 +2,8 @@
 
 use crate::msg::MsgKind;
 use crate::scenario::{
-    Fault, FaultKind, PathPart, Problem, Protocol, Publish, ReadMethod, Scenario, StoreKind, CLIENT,
-    INVARIANTS,
+    Fault, FaultKind, PathPart, Problem, Protocol, Publish, ReadMethod, Scenario, StoreKind,
+    CLIENT, INVARIANTS,
 };
 use crate::scenario_hints::did_you_mean;
 use crate::trace::{EVENT_KINDS, MSG_EVENT_KINDS};

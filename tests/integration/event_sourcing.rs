@@ -43,7 +43,10 @@ fn broken_runs(file: &str, crash_line: &str, publish: &str) -> (u32, u32) {
         for seed in 1..=10 {
             let r = des(&s, seed);
             runs += 1;
-            assert!(holds(&r, "conservation"), "{publish} at {at_ms} ms seed {seed}");
+            assert!(
+                holds(&r, "conservation"),
+                "{publish} at {at_ms} ms seed {seed}"
+            );
             broken += u32::from(!holds(&r, "atomicity") || !holds(&r, "termination"));
         }
     }
@@ -52,7 +55,10 @@ fn broken_runs(file: &str, crash_line: &str, publish: &str) -> (u32, u32) {
 
 #[test]
 fn event_sourced_choreography_survives_crashes_like_the_outbox() {
-    let (file, crash) = ("choreography-event-sourcing-crash.toml", "at_ms = 70\ncrash");
+    let (file, crash) = (
+        "choreography-event-sourcing-crash.toml",
+        "at_ms = 70\ncrash",
+    );
     let (es, runs) = broken_runs(file, crash, "event-sourcing");
     assert_eq!(es, 0, "event sourcing loses nothing in {runs} runs");
     let (outbox, _) = broken_runs(file, crash, "outbox");
@@ -67,7 +73,10 @@ fn event_sourced_choreography_survives_crashes_like_the_outbox() {
 
 #[test]
 fn an_event_sourced_orchestrator_survives_its_crash_like_the_outbox() {
-    let (file, crash) = ("saga-orchestrator-event-sourcing-crash.toml", "at_ms = 50\ncrash");
+    let (file, crash) = (
+        "saga-orchestrator-event-sourcing-crash.toml",
+        "at_ms = 50\ncrash",
+    );
     let (es, runs) = broken_runs(file, crash, "event-sourcing");
     assert_eq!(es, 0, "event sourcing strands no saga in {runs} runs");
     let (direct, _) = broken_runs(file, crash, "direct");
@@ -101,7 +110,10 @@ fn after_a_restart_the_relay_publishes_from_the_log_again() {
         .filter(|e| e.node == inventory && matches!(e.kind, EventKind::Relay { .. }))
         .map(|e| e.t_us)
         .collect();
-    assert!(relays.iter().any(|&t| t < restart), "relayed before the crash");
+    assert!(
+        relays.iter().any(|&t| t < restart),
+        "relayed before the crash"
+    );
     assert!(
         relays.iter().any(|&t| t == restart),
         "and re-read from the log at the restart: {relays:?}"
@@ -138,5 +150,8 @@ fn event_sourcing_on_a_store_that_is_not_an_event_log_is_located() {
                 [write]\nprotocol = \"saga\"\nsteps = [{ service = \"orders\" }]\n";
     let (err, path) = run_bad("es-service", text);
     assert!(err.contains(&format!("{path}:4:11")), "{err}");
-    assert!(err.contains("service \"orders\" has store = \"relational\""), "{err}");
+    assert!(
+        err.contains("service \"orders\" has store = \"relational\""),
+        "{err}"
+    );
 }

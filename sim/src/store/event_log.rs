@@ -147,7 +147,10 @@ mod tests {
         s.apply(&Write::Relayed { offset: 1 });
         assert_eq!(s.low, 3, "the relayed prefix is folded into one position");
         assert_eq!(s.feed().len(), 1);
-        assert!(s.outbox().is_empty(), "no outbox rows: the log is the outbox");
+        assert!(
+            s.outbox().is_empty(),
+            "no outbox rows: the log is the outbox"
+        );
         assert_eq!(s.available(), 6);
     }
 }

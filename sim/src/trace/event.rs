@@ -139,7 +139,11 @@ pub enum EventKind {
     Limit { what: String },
     /// Event sourcing: `node`'s relay published the event at position `offset` of its
     /// log (counted among the log's emitted events), about (`txn`, `step`).
-    Relay { txn: TxnId, step: StepIx, offset: u64 },
+    Relay {
+        txn: TxnId,
+        step: StepIx,
+        offset: u64,
+    },
 }
 
 impl EventKind {
