@@ -115,7 +115,7 @@ fn after_a_restart_the_relay_publishes_from_the_log_again() {
         "relayed before the crash"
     );
     assert!(
-        relays.iter().any(|&t| t == restart),
+        relays.contains(&restart),
         "and re-read from the log at the restart: {relays:?}"
     );
     // No outbox rows: the relay's bookkeeping is `relayed` marks in the log.
