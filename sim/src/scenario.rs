@@ -345,6 +345,10 @@ pub enum Publish {
     Outbox,
     /// Sent after the commit, from memory (the dual write).
     Direct,
+    /// Event sourcing (event-log stores only): the log of events is the state, and a
+    /// relay tails that same log and publishes its events; no outbox rows, no dual
+    /// write.
+    EventSourcing,
 }
 
 /// What a saga does about its lost isolation (Garcia-Molina & Salem; Richardson, section 4.3).

@@ -2,7 +2,8 @@
 
 use crate::msg::MsgKind;
 use crate::scenario::{
-    Fault, FaultKind, PathPart, Problem, Protocol, ReadMethod, Scenario, CLIENT, INVARIANTS,
+    Fault, FaultKind, PathPart, Problem, Protocol, Publish, ReadMethod, Scenario, StoreKind,
+    CLIENT, INVARIANTS,
 };
 use crate::scenario_hints::did_you_mean;
 use crate::trace::{EVENT_KINDS, MSG_EVENT_KINDS};
@@ -217,6 +218,7 @@ impl Validator {
                 );
             }
             self.service_overrides(s, i);
+            self.event_sourcing(s, i);
             let at = |k| vec![Key("service"), Index(i), Key(k)];
             self.serving(&svc.serving(), at);
             if svc.keys == Some(0) {
@@ -313,6 +315,39 @@ impl Validator {
                 ),
             );
         }
+    }
+
+    /// `publish = "event-sourcing"` needs an event-log store: the log is both the
+    /// service's state and what its relay publishes from.
+    fn event_sourcing(&mut self, s: &Scenario, i: usize) {
+        let svc = &s.services[i];
+        if s.publish_of(i) != Publish::EventSourcing || svc.store == StoreKind::EventLog {
+            return;
+        }
+        let steps = s.write.as_ref().map_or(&[][..], |w| &w.steps[..]);
+        let runs_a_step = steps.iter().any(|st| st.service == svc.name);
+        if svc.publish.is_none() && !runs_a_step {
+            return;
+        }
+        let path = if svc.publish.is_some() {
+            vec![Key("service"), Index(i), Key("publish")]
+        } else {
+            vec![Key("write"), Key("publish")]
+        };
+        self.problem(
+            path,
+            format!(
+                "publish = \"event-sourcing\" needs an event-log store, but service {:?} has \
+                 store = \"{}\"",
+                svc.name,
+                svc.store.name()
+            ),
+            Some(format!(
+                "set store = \"event-log\" on service {:?}, or publish = \"outbox\" (the same \
+                 guarantee with a table of its own)",
+                svc.name
+            )),
+        );
     }
 
     fn service_ref(&mut self, s: &Scenario, path: Vec<PathPart>, name: &str) -> bool {

@@ -460,6 +460,14 @@ fn parse_event(raw: &str, seq: u64, cx: &Cx) -> Result<Event, String> {
         "limit" => EventKind::Limit {
             what: str_field(m, "what")?.to_string(),
         },
+        "relay" => {
+            let (txn, step) = txn_step(m)?;
+            EventKind::Relay {
+                txn,
+                step,
+                offset: u64_field(m, "offset")?,
+            }
+        }
         other => return Err(format!("unknown event kind {other:?}")),
     };
     Ok(Event { t_us, node, kind })

@@ -7,6 +7,7 @@ mod cost_shared_db;
 mod costs;
 mod docs;
 mod engines;
+mod event_sourcing;
 mod explore;
 mod forks;
 mod keyed;

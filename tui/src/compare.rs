@@ -45,7 +45,7 @@ pub struct CompareView {
 }
 
 /// The protocols compared, in table order.
-pub const VARIANTS: [(&str, Protocol, Coordination); 4] = [
+pub const VARIANTS: [(&str, Protocol, Coordination); 5] = [
     (
         "saga orchestrated",
         Protocol::Saga,
@@ -59,6 +59,11 @@ pub const VARIANTS: [(&str, Protocol, Coordination); 4] = [
     (
         "two-phase commit",
         Protocol::TwoPhaseCommit,
+        Coordination::Orchestration,
+    ),
+    (
+        "try-confirm-cancel",
+        Protocol::TryConfirmCancel,
         Coordination::Orchestration,
     ),
     (
@@ -417,6 +422,7 @@ fn fit_label(label: &str, narrow: bool) -> String {
         "saga orchestrated" => "saga orch",
         "saga choreographed" => "saga chor",
         "two-phase commit" => "2PC",
+        "try-confirm-cancel" => "TCC",
         "shared database" => "shared db",
         other => other,
     };

@@ -147,6 +147,9 @@ pub fn describe(trace: &Trace, e: &Event) -> String {
             format!("{me} reflects txn {txn} step {step}")
         }
         EventKind::Limit { what } => format!("the run stops: {what}"),
+        EventKind::Relay { txn, step, offset } => {
+            format!("{me}'s relay publishes event #{offset} of its log (txn {txn} step {step})")
+        }
     }
 }
 

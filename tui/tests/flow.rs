@@ -239,17 +239,23 @@ fn catalogue_to_run_to_store_to_violation_to_fork_to_compare() {
         "saga orchestrated",
         "saga choreographed",
         "two-phase commit",
+        "try-confirm-cancel",
         "shared database",
     ] {
         assert!(s.contains(p), "{p} missing:\n{s}");
     }
     let c = a.compare.as_ref().unwrap();
-    assert_eq!(c.rows.len(), 4);
+    assert_eq!(c.rows.len(), 5);
     assert!(c.rows.iter().all(|r| r.result.is_ok()));
     // The database crash names a node only the shared database has.
     assert!(!c.rows[0].dropped.is_empty());
-    assert!(c.rows[3].dropped.is_empty());
+    assert!(
+        !c.rows[3].dropped.is_empty(),
+        "try-confirm-cancel has no database"
+    );
+    assert!(c.rows[4].dropped.is_empty());
     assert!(s.contains("left out: fault at 60 ms on database"), "{s}");
+    press(&mut a, KeyCode::Down);
     press(&mut a, KeyCode::Down);
     press(&mut a, KeyCode::Down);
     press(&mut a, KeyCode::Down);

@@ -176,13 +176,14 @@ pub fn layout(s: &Scenario) -> Layout {
                 // The coordinator runs on this service's node, with a log of its own.
                 l.coordinator = Some(node);
                 let name = format!("{}-coordinator", svc.name);
-                l.add_store(node, &name, StoreKind::Relational, 0, None);
+                l.add_store(node, &name, log_kind(s, s.publish_of(i)), 0, None);
             }
         }
         if let (Some(name), None) = (&host, l.coordinator) {
             let node = l.add_node(name, Role::Coordinator);
             l.coordinator = Some(node);
-            l.add_store(node, name, StoreKind::Relational, 0, None);
+            let publish = s.write.as_ref().map(|w| w.publish).unwrap_or_default();
+            l.add_store(node, name, log_kind(s, publish), 0, None);
         }
     }
     if let Some(r) = &s.read {
@@ -196,6 +197,17 @@ pub fn layout(s: &Scenario) -> Layout {
         }
     }
     l
+}
+
+/// The kind of an orchestrator's log: an event log when the orchestrator publishes by
+/// event sourcing (its log is then also what its relay publishes from), else relational.
+fn log_kind(s: &Scenario, publish: crate::scenario::Publish) -> StoreKind {
+    let saga = s.write.as_ref().map(|w| w.protocol) == Some(Protocol::Saga);
+    if saga && publish == crate::scenario::Publish::EventSourcing {
+        StoreKind::EventLog
+    } else {
+        StoreKind::Relational
+    }
 }
 
 /// Builds the state machine of node `ix`.

@@ -216,7 +216,7 @@ impl ReadSide {
         let holder = self
             .served
             .iter()
-            .find(|sv| sv.publish == Publish::Outbox && sv.steps.contains(&change.step));
+            .find(|sv| sv.publish != Publish::Direct && sv.steps.contains(&change.step));
         if let Some(sv) = holder {
             let store = sv.store;
             cx.commit(
@@ -237,7 +237,7 @@ impl ReadSide {
         for sv in self
             .served
             .iter()
-            .filter(|sv| sv.publish == Publish::Outbox)
+            .filter(|sv| sv.publish != Publish::Direct)
         {
             for o in cx.store(sv.store).outbox() {
                 if o.msg.kind == MsgKind::Change && o.to == view {

@@ -122,6 +122,8 @@ impl Engine for DocumentStore {
             Write::OutboxDone { id } => {
                 self.docs.remove(&format!("outbox-{id:016}"));
             }
+            // Event sourcing needs an event log (validation refuses it elsewhere).
+            Write::Emit { .. } | Write::Relayed { .. } => {}
             Write::Seen { key } => {
                 self.processed.insert(key);
                 let keys = &mut self.docs.get_mut("processed").expect("processed doc")["keys"];

@@ -2,6 +2,7 @@
 
 use super::{Engine, OutboxEntry, Record, Snapshot, Write};
 use crate::msg::{StepIx, TxnId};
+use std::collections::BTreeSet;
 
 /// The log is the source of truth. `projection` is the fold of the log, kept up to
 /// date on append as an event-sourced service keeps its read model; it can always be
@@ -11,6 +12,13 @@ pub struct EventLogStore {
     capacity: i64,
     log: Vec<Write>,
     projection: Snapshot,
+    /// Where each emitted event sits in `log`, by its position among the emits: the
+    /// relay's index into its own log, so reading the feed needs no scan of the rest.
+    emits: Vec<usize>,
+    /// Emitted events relayed, at or after `low`.
+    relayed: BTreeSet<u64>,
+    /// Every emitted event before this position is relayed.
+    low: u64,
 }
 
 impl EventLogStore {
@@ -20,6 +28,9 @@ impl EventLogStore {
             capacity,
             log: Vec::new(),
             projection: Snapshot::new(capacity),
+            emits: Vec::new(),
+            relayed: BTreeSet::new(),
+            low: 0,
         }
     }
 
@@ -35,8 +46,31 @@ impl EventLogStore {
 
 impl Engine for EventLogStore {
     fn apply(&mut self, w: &Write) {
+        match *w {
+            Write::Emit { .. } => self.emits.push(self.log.len()),
+            Write::Relayed { offset } if offset >= self.low => {
+                self.relayed.insert(offset);
+                while self.relayed.remove(&self.low) {
+                    self.low += 1;
+                }
+            }
+            _ => {}
+        }
         self.log.push(*w);
         self.projection.apply(w);
+    }
+    fn feed(&self) -> Vec<(u64, OutboxEntry)> {
+        let low = usize::try_from(self.low).unwrap_or(usize::MAX);
+        self.emits
+            .iter()
+            .enumerate()
+            .skip(low)
+            .filter(|(pos, _)| !self.relayed.contains(&(*pos as u64)))
+            .filter_map(|(pos, &at)| match self.log[at] {
+                Write::Emit { to, msg } => Some((pos as u64, OutboxEntry { to, msg })),
+                _ => None,
+            })
+            .collect()
     }
     fn available(&self) -> i64 {
         self.projection.available
@@ -89,5 +123,34 @@ mod tests {
         assert_eq!(s.replay(), s.snapshot());
         assert_eq!(s.available(), 7);
         assert_eq!(s.log.len(), 3);
+    }
+
+    #[test]
+    fn the_feed_is_the_emitted_events_not_yet_relayed() {
+        use crate::msg::{Msg, MsgKind};
+        let mut s = EventLogStore::new(10);
+        for txn in 1..=4 {
+            s.apply(&Write::Take {
+                txn,
+                step: 0,
+                amount: 1,
+            });
+            s.apply(&Write::Emit {
+                to: 2,
+                msg: Msg::new(MsgKind::Event, txn, 0),
+            });
+        }
+        s.apply(&Write::Relayed { offset: 0 });
+        s.apply(&Write::Relayed { offset: 2 });
+        let feed: Vec<(u64, TxnId)> = s.feed().iter().map(|(p, e)| (*p, e.msg.txn)).collect();
+        assert_eq!(feed, vec![(1, 2), (3, 4)]);
+        s.apply(&Write::Relayed { offset: 1 });
+        assert_eq!(s.low, 3, "the relayed prefix is folded into one position");
+        assert_eq!(s.feed().len(), 1);
+        assert!(
+            s.outbox().is_empty(),
+            "no outbox rows: the log is the outbox"
+        );
+        assert_eq!(s.available(), 6);
     }
 }

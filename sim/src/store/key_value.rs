@@ -122,6 +122,8 @@ impl Engine for KeyValueStore {
                 self.version += 1;
                 self.keys.remove(&format!("outbox/{id:016}"));
             }
+            // Event sourcing needs an event log (validation refuses it elsewhere).
+            Write::Emit { .. } | Write::Relayed { .. } => {}
             Write::Seen { key } => self.put(format!("seen/{key:020}"), "1".into()),
             Write::Decide { txn, commit } => {
                 let d = if commit { "commit" } else { "abort" };

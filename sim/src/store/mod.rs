@@ -140,6 +140,12 @@ pub enum Write {
     OutboxPut { to: NodeIx, msg: Msg },
     /// The relay's message was acknowledged.
     OutboxDone { id: MsgId },
+    /// Event sourcing: an event of the log that is also a message to `to`; the relay
+    /// publishes it from the log (no outbox row). Changes no state of its own.
+    Emit { to: NodeIx, msg: Msg },
+    /// Event sourcing: the relay's mark that the emitted event at position `offset`
+    /// (counted among the emits of the log) is acknowledged (or given up).
+    Relayed { offset: u64 },
     /// Remember a processed message key (de-duplication).
     Seen { key: u64 },
     /// A durable decision about a transaction (2PC log, shared-database commit).
@@ -169,8 +175,8 @@ impl Write {
             | Write::Unfreeze { txn, .. }
             | Write::Decide { txn, .. }
             | Write::View { txn, .. } => Some(txn),
-            Write::OutboxPut { msg, .. } => Some(msg.txn),
-            Write::OutboxDone { .. } | Write::Seen { .. } => None,
+            Write::OutboxPut { msg, .. } | Write::Emit { msg, .. } => Some(msg.txn),
+            Write::OutboxDone { .. } | Write::Seen { .. } | Write::Relayed { .. } => None,
         }
     }
 }
@@ -286,6 +292,8 @@ impl Snapshot {
             Write::OutboxDone { id } => {
                 self.outbox.remove(&id);
             }
+            // The relay's own bookkeeping: the log is read by position, not folded.
+            Write::Emit { .. } | Write::Relayed { .. } => {}
             Write::Seen { key } => {
                 self.seen.insert(key);
             }
@@ -321,6 +329,11 @@ pub trait Engine: Send + std::fmt::Debug {
     fn outbox(&self) -> Vec<OutboxEntry>;
     /// The logical content, for checkers.
     fn snapshot(&self) -> Snapshot;
+    /// Event sourcing: the emitted events not yet relayed, with their positions
+    /// (counted among the emits of the log), oldest first. Only an event log has them.
+    fn feed(&self) -> Vec<(u64, OutboxEntry)> {
+        Vec::new()
+    }
     /// The content in the store's natural shape, one line per row / document / key /
     /// log entry, for people.
     fn render(&self) -> Vec<String>;
@@ -380,6 +393,11 @@ impl Store {
     /// Unacknowledged outbox entries.
     pub fn outbox(&self) -> Vec<OutboxEntry> {
         self.engine.outbox()
+    }
+
+    /// Event sourcing: the emitted events of the log not yet relayed.
+    pub fn feed(&self) -> Vec<(u64, OutboxEntry)> {
+        self.engine.feed()
     }
 
     /// Logical content.

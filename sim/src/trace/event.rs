@@ -137,6 +137,13 @@ pub enum EventKind {
     },
     /// The run stopped early because a limit was reached.
     Limit { what: String },
+    /// Event sourcing: `node`'s relay published the event at position `offset` of its
+    /// log (counted among the log's emitted events), about (`txn`, `step`).
+    Relay {
+        txn: TxnId,
+        step: StepIx,
+        offset: u64,
+    },
 }
 
 impl EventKind {
@@ -163,6 +170,7 @@ impl EventKind {
             EventKind::Read { .. } => "read",
             EventKind::ViewApplied { .. } => "view-applied",
             EventKind::Limit { .. } => "limit",
+            EventKind::Relay { .. } => "relay",
         }
     }
 
@@ -187,7 +195,8 @@ impl EventKind {
             | EventKind::Outcome { txn, .. }
             | EventKind::Submit { txn }
             | EventKind::Read { txn, .. }
-            | EventKind::ViewApplied { txn, .. } => Some(*txn),
+            | EventKind::ViewApplied { txn, .. }
+            | EventKind::Relay { txn, .. } => Some(*txn),
             other => other.msg().map(|m| m.txn).filter(|&t| t != 0),
         }
     }
@@ -208,7 +217,7 @@ impl EventKind {
 
 /// Every trace `kind` name, in the order of [`EventKind`] (local transactions by
 /// what they did): what a fault's `after.event` may name.
-pub const EVENT_KINDS: [&str; 24] = [
+pub const EVENT_KINDS: [&str; 25] = [
     "send",
     "deliver",
     "drop",
@@ -233,6 +242,7 @@ pub const EVENT_KINDS: [&str; 24] = [
     "read",
     "view-applied",
     "limit",
+    "relay",
 ];
 
 /// The kinds whose events carry a message (what `after.msg` filters).

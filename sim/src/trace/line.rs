@@ -216,6 +216,11 @@ impl LineWriter {
                 out.extend_from_slice(b",\"what\":");
                 push_str_json(out, what);
             }
+            EventKind::Relay { txn, step, offset } => {
+                txn_step(out, *txn, *step);
+                out.extend_from_slice(b",\"offset\":");
+                push_u64(out, *offset);
+            }
         }
         out.extend_from_slice(b"}\n");
     }
@@ -434,6 +439,18 @@ fn push_write(out: &mut Vec<u8>, w: &Write) {
             out.extend_from_slice(b",\"id\":");
             push_u64(out, u64::from(id));
         }
+        Write::Emit { to, ref msg } => {
+            push_word(out, "emit");
+            out.extend_from_slice(b",\"to\":");
+            push_u64(out, u64::from(to));
+            out.extend_from_slice(b",\"msg\":");
+            push_msg_struct(out, msg);
+        }
+        Write::Relayed { offset } => {
+            push_word(out, "relayed");
+            out.extend_from_slice(b",\"offset\":");
+            push_u64(out, offset);
+        }
         Write::Seen { key: k } => {
             push_word(out, "seen");
             out.extend_from_slice(b",\"key\":");
@@ -521,6 +538,8 @@ mod tests {
             },
             Write::OutboxPut { to: 3, msg: m[4] },
             Write::OutboxDone { id: u32::MAX },
+            Write::Emit { to: 2, msg: m[3] },
+            Write::Relayed { offset: u64::MAX },
             Write::Seen { key: 0 },
             Write::Decide {
                 txn: 9,
@@ -632,6 +651,11 @@ mod tests {
                 txn: 1,
                 step: 0,
                 staleness_us: 12345,
+            },
+            EventKind::Relay {
+                txn: 3,
+                step: 1,
+                offset: u64::MAX,
             },
             EventKind::Limit {
                 what: "max \"events\" \\ \n\t\r\u{8}\u{c}\u{1}\u{1f}\u{7f} é ✓".into(),

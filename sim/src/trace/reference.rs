@@ -144,6 +144,11 @@ pub fn event_line_serde<S: AsRef<str>>(
         EventKind::Limit { what } => {
             m.insert("what".into(), json!(what));
         }
+        EventKind::Relay { txn, step, offset } => {
+            m.insert("txn".into(), json!(txn));
+            m.insert("step".into(), json!(step));
+            m.insert("offset".into(), json!(offset));
+        }
     }
     out.push_str(&Value::Object(m).to_string());
     out.push('\n');

@@ -454,6 +454,7 @@ pub fn describe(e: &Event) -> Option<String> {
         ),
         EventKind::ViewApplied { txn, step, .. } => format!("view t{txn}.{step}"),
         EventKind::Limit { what } => format!("LIMIT: {what}"),
+        EventKind::Relay { txn, step, offset } => format!("relay #{offset} t{txn}.{step}"),
         _ => return None,
     })
 }

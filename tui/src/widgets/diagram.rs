@@ -412,6 +412,7 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
             }
             EventKind::Read { .. } => put(buf, clip, me, y, sym, st(Color::Cyan)),
             EventKind::ViewApplied { .. } => put(buf, clip, me, y, sym, st(Color::Cyan)),
+            EventKind::Relay { .. } => put(buf, clip, me, y, sym, st(Color::Green)),
         }
         if i == run.cursor {
             let r = Rect::new(g.inner.x, y, g.inner.width, 1);

@@ -68,6 +68,7 @@ pub fn glyph(kind: &EventKind) -> Option<&'static str> {
         EventKind::Restart => "↻",
         EventKind::Read { .. } => "?",
         EventKind::ViewApplied { .. } => "↓",
+        EventKind::Relay { .. } => "»",
         EventKind::Partition { .. }
         | EventKind::Heal
         | EventKind::LossStart { .. }

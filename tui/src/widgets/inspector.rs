@@ -46,6 +46,8 @@ impl Changed {
                 | Write::Reject { txn, step, .. } => c.steps.push((txn, step)),
                 Write::OutboxPut { msg, .. } => c.outbox.push(msg.id),
                 Write::OutboxDone { id } => c.outbox.push(id),
+                Write::Emit { msg, .. } => c.outbox.push(msg.id),
+                Write::Relayed { .. } => {}
                 Write::Seen { .. } => c.seen = true,
                 Write::Decide { txn, .. } => c.decisions.push(txn),
                 Write::View { txn, step, .. } => c.views.push((txn, step)),

@@ -1,5 +1,5 @@
-//! Publishing what a local transaction did: the outbox, or a direct send (the dual
-//! write).
+//! Publishing what a local transaction did: the outbox, event sourcing, or a direct
+//! send (the dual write).
 //!
 //! - Outbox: the outgoing message is a `Write::OutboxPut` in the *same* local
 //!   transaction as the state change, so both happen or neither. A relay sends it from
@@ -11,6 +11,12 @@
 //!   the gap, or while unacknowledged) loses the message while the state change
 //!   stays: the dual-write problem. The gap is a rule of this protocol layer, the same
 //!   for every message a local transaction publishes (see `read_side` for view changes).
+//! - Event sourcing (an event-log store): the outgoing message is an event of the
+//!   service's log (`Write::Emit`), appended with the events that change its state, so
+//!   there is no outbox table and nothing to write twice. The relay tails that log:
+//!   it publishes each emitted event (a `relay` trace event, with its position) and,
+//!   once acknowledged, appends a `Write::Relayed` mark. After a crash it reads the
+//!   events without a mark from the log and publishes them again: nothing is lost.
 //!
 //! Forward messages (a command, a success event) are given up after `retry.attempts`;
 //! compensations, failure events and outcomes are resent until acknowledged.
@@ -20,6 +26,8 @@ use crate::msg::{Msg, MsgId, MsgKind, NodeIx};
 use crate::node::{timer_id, timer_parts, Cx};
 use crate::scenario::{Publish, Write as WriteSection};
 use crate::store::Write;
+use crate::trace::EventKind;
+use std::collections::BTreeMap;
 
 /// Timer purposes used by a publisher, from its base: publish, forward tick, reliable tick.
 const PUBLISH: u8 = 0;
@@ -48,6 +56,8 @@ pub struct Publisher {
     staged: Vec<(NodeIx, Msg)>,
     /// Direct mode: committed, not yet sent (the dual-write window).
     unsent: Vec<(NodeIx, Msg)>,
+    /// Event sourcing: the log position of every published, unacknowledged event.
+    positions: BTreeMap<MsgId, u64>,
 }
 
 impl Publisher {
@@ -64,15 +74,19 @@ impl Publisher {
             reliable: Resender::new(base + RELIABLE, backoff, None),
             staged: Vec::new(),
             unsent: Vec::new(),
+            positions: BTreeMap::new(),
         }
     }
 
     /// Stages `msg` to `to` for the local transaction about to commit: in outbox mode
-    /// adds its `OutboxPut` to `writes`. Call [`Publisher::flush`] after the commit.
+    /// adds its `OutboxPut` to `writes`, under event sourcing its `Emit`. Call
+    /// [`Publisher::flush`] after the commit.
     pub fn stage(&mut self, cx: &mut Cx, writes: &mut Vec<Write>, to: NodeIx, mut msg: Msg) {
         msg.id = cx.fresh_id();
-        if self.mode == Publish::Outbox {
-            writes.push(Write::OutboxPut { to, msg });
+        match self.mode {
+            Publish::Outbox => writes.push(Write::OutboxPut { to, msg }),
+            Publish::EventSourcing => writes.push(Write::Emit { to, msg }),
+            Publish::Direct => {}
         }
         self.staged.push((to, msg));
     }
@@ -95,7 +109,38 @@ impl Publisher {
                 }
                 self.unsent.append(&mut self.staged);
             }
+            Publish::EventSourcing => {
+                // The relay reads the committed events back from the log.
+                let feed: BTreeMap<MsgId, u64> = cx
+                    .store(self.store)
+                    .feed()
+                    .into_iter()
+                    .map(|(pos, e)| (e.msg.id, pos))
+                    .collect();
+                for (to, msg) in std::mem::take(&mut self.staged) {
+                    if let Some(&pos) = feed.get(&msg.id) {
+                        self.relay(cx, pos, &msg);
+                    }
+                    self.resend(cx, to, msg);
+                }
+            }
         }
+    }
+
+    /// Event sourcing: records that the relay publishes the log's event at `pos`.
+    fn relay(&mut self, cx: &mut Cx, pos: u64, msg: &Msg) {
+        self.positions.insert(msg.id, pos);
+        cx.event(EventKind::Relay {
+            txn: msg.txn,
+            step: msg.step,
+            offset: pos,
+        });
+    }
+
+    /// Event sourcing: the mark that takes the event of message `id` off the feed.
+    fn relayed(&mut self, id: MsgId) -> Option<Write> {
+        let offset = self.positions.remove(&id)?;
+        Some(Write::Relayed { offset })
     }
 
     fn resend(&mut self, cx: &mut Cx, to: NodeIx, msg: Msg) {
@@ -107,11 +152,14 @@ impl Publisher {
     }
 
     /// Message `id` was acknowledged: stop resending it; in outbox mode adds its
-    /// `OutboxDone` to `writes`. Returns the message if it was pending.
+    /// `OutboxDone` to `writes`, under event sourcing its `Relayed` mark. Returns the
+    /// message if it was pending.
     pub fn ack(&mut self, id: MsgId, writes: &mut Vec<Write>) -> Option<Msg> {
         let msg = self.forward.ack(id).or_else(|| self.reliable.ack(id))?;
-        if self.mode == Publish::Outbox {
-            writes.push(Write::OutboxDone { id });
+        match self.mode {
+            Publish::Outbox => writes.push(Write::OutboxDone { id }),
+            Publish::EventSourcing => writes.extend(self.relayed(id)),
+            Publish::Direct => {}
         }
         Some(msg)
     }
@@ -141,19 +189,34 @@ impl Publisher {
         }
     }
 
-    /// The write that removes a given-up message from the outbox, if there is one.
-    pub fn given_up(&self, msg: &Msg) -> Option<Write> {
-        (self.mode == Publish::Outbox).then_some(Write::OutboxDone { id: msg.id })
+    /// The write that takes a given-up message off the outbox (or the log's feed), if
+    /// there is one.
+    pub fn given_up(&mut self, msg: &Msg) -> Option<Write> {
+        match self.mode {
+            Publish::Outbox => Some(Write::OutboxDone { id: msg.id }),
+            Publish::EventSourcing => self.relayed(msg.id),
+            Publish::Direct => None,
+        }
     }
 
-    /// After a crash: the relay picks up every unacknowledged outbox message. (Direct
-    /// messages were in memory: they are gone.)
+    /// After a crash: the relay picks up every unacknowledged outbox message, or every
+    /// emitted event of the log without its `Relayed` mark. (Direct messages were in
+    /// memory: they are gone.)
     pub fn recover(&mut self, cx: &mut Cx) {
-        if self.mode != Publish::Outbox {
-            return;
-        }
-        for e in cx.store(self.store).outbox() {
-            self.resend(cx, e.to, e.msg);
+        match self.mode {
+            Publish::Outbox => {
+                for e in cx.store(self.store).outbox() {
+                    self.resend(cx, e.to, e.msg);
+                }
+            }
+            Publish::EventSourcing => {
+                self.positions.clear();
+                for (pos, e) in cx.store(self.store).feed() {
+                    self.relay(cx, pos, &e.msg);
+                    self.resend(cx, e.to, e.msg);
+                }
+            }
+            Publish::Direct => {}
         }
     }
 
