@@ -107,7 +107,10 @@ fn decisive_events(trace: &Trace) -> BTreeMap<TxnId, &'static str> {
         let abort = |txn: TxnId| -> (TxnId, &'static str) {
             let cause = match (recovery, protocol) {
                 (false, Some(Protocol::TwoPhaseCommit))
-                    if waiting.range((txn, 0)..=(txn, StepIx::MAX)).next().is_some() =>
+                    if waiting
+                        .range((txn, 0)..=(txn, StepIx::MAX))
+                        .next()
+                        .is_some() =>
                 {
                     "lock-timeout"
                 }

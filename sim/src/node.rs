@@ -137,7 +137,10 @@ impl<'a> Cx<'a> {
         if n <= 1 {
             return 0;
         }
-        rand::Rng::gen_range(&mut crate::keyed::stream(self.draws.seed(), purpose, key), 0..n)
+        rand::Rng::gen_range(
+            &mut crate::keyed::stream(self.draws.seed(), purpose, key),
+            0..n,
+        )
     }
 
     /// An exponential draw with mean `mean_us` (a Poisson process's gap), in µs, from

@@ -8,6 +8,7 @@ mod docs;
 mod engines;
 mod forks;
 mod keyed;
+mod locks;
 mod perf_determinism;
 mod pinned;
 mod props;

@@ -147,7 +147,9 @@ pub fn describe(trace: &Trace, e: &Event) -> String {
             format!("{me} reflects txn {txn} step {step}")
         }
         EventKind::LockWait { txn, step, row } => {
-            format!("{me}: txn {txn} step {step} waits for row {row}, locked by another transaction")
+            format!(
+                "{me}: txn {txn} step {step} waits for row {row}, locked by another transaction"
+            )
         }
         EventKind::Lock {
             txn,

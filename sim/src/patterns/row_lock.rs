@@ -192,7 +192,11 @@ mod tests {
     }
 
     /// Runs `f` on the locks inside one harness call.
-    fn with<T>(h: &mut Harness, l: &mut RowLocks, f: impl FnOnce(&mut RowLocks, &mut Cx) -> T) -> (T, Vec<Effect>) {
+    fn with<T>(
+        h: &mut Harness,
+        l: &mut RowLocks,
+        f: impl FnOnce(&mut RowLocks, &mut Cx) -> T,
+    ) -> (T, Vec<Effect>) {
         let mut out = None;
         struct Nop;
         impl crate::node::Node for Nop {
@@ -216,7 +220,10 @@ mod tests {
         assert!(!with(&mut h, &mut l, |l, cx| l.acquire(cx, 4, req(2))).0);
         assert!(!with(&mut h, &mut l, |l, cx| l.acquire(cx, 4, req(3))).0);
         let (_, fx) = with(&mut h, &mut l, |l, cx| l.acquire(cx, 4, req(2)));
-        assert!(fx.is_empty(), "a resend of a waiting request is not queued again");
+        assert!(
+            fx.is_empty(),
+            "a resend of a waiting request is not queued again"
+        );
         h.now_us = 4_000;
         let (next, fx) = with(&mut h, &mut l, |l, cx| l.release(cx, 1));
         assert_eq!(next.unwrap().msg.txn, 2, "first come, first served");
@@ -243,11 +250,23 @@ mod tests {
         with(&mut h, &mut l, |l, cx| l.acquire(cx, 4, req(2)));
         h.now_us = 10_000;
         let timer = timer_id(65, 2);
-        assert!(with(&mut h, &mut l, |l, cx| l.timed_out(cx, timer)).0.is_none(), "too early");
+        assert!(
+            with(&mut h, &mut l, |l, cx| l.timed_out(cx, timer))
+                .0
+                .is_none(),
+            "too early"
+        );
         h.now_us = 50_000;
         let (gave_up, fx) = with(&mut h, &mut l, |l, cx| l.timed_out(cx, timer));
         assert_eq!(gave_up.unwrap().msg.txn, 2);
-        assert!(matches!(fx[0], Effect::Event(EventKind::Lock { got: false, waited_us: 50_000, .. })));
+        assert!(matches!(
+            fx[0],
+            Effect::Event(EventKind::Lock {
+                got: false,
+                waited_us: 50_000,
+                ..
+            })
+        ));
         assert!(!l.busy());
         assert!(with(&mut h, &mut l, |l, cx| l.release(cx, 1)).0.is_none());
     }

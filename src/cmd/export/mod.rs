@@ -435,7 +435,13 @@ pub fn describe(e: &Event) -> Option<String> {
         ),
         EventKind::ViewApplied { txn, step, .. } => format!("view t{txn}.{step}"),
         EventKind::LockWait { txn, step, row } => format!("wait row {row} t{txn}.{step}"),
-        EventKind::Lock { txn, step, row, got, .. } => {
+        EventKind::Lock {
+            txn,
+            step,
+            row,
+            got,
+            ..
+        } => {
             let what = if *got { "lock" } else { "no lock" };
             format!("{what} row {row} t{txn}.{step}")
         }

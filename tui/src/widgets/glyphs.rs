@@ -24,7 +24,10 @@ pub const LEGEND: [(&str, &str); 24] = [
     ("?", "read: a query is answered"),
     ("↓", "a view applies a source's change"),
     ("⧖", "lock-wait: a request queues for a locked row"),
-    ("▣", "lock: a request gets its row (yellow) · gives up waiting (red)"),
+    (
+        "▣",
+        "lock: a request gets its row (yellow) · gives up waiting (red)",
+    ),
     ("✖", "crash"),
     ("↻", "restart"),
     ("┊", "the node is down"),
