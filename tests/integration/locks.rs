@@ -79,14 +79,7 @@ fn two_pc_waits_for_a_hot_row_and_a_saga_takes_no_lock() {
 
         let r = des(&variant(file, "saga", Some(200)), seed);
         assert_eq!(lock_events(&r), (0, 0), "seed {seed}: a saga locks nothing");
-        let lw = r
-            .report
-            .write
-            .as_ref()
-            .unwrap()
-            .lock_wait_ms
-            .clone()
-            .unwrap();
+        let lw = r.report.write.as_ref().unwrap().lock_wait_ms.unwrap();
         assert_eq!(lw.max, 0.0);
     }
 }
