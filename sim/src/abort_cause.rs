@@ -8,6 +8,7 @@
 //! | `insufficient` | a `reject` with reason `insufficient` (too few units left) |
 //! | `tombstone` | a `reject` with reason `tombstone` (a compensation came first) |
 //! | `gave-up` | a saga's log records that a step's message was given up (retries exhausted) |
+//! | `lock-timeout` | a step's request waited for a locked row (`keys`) until it gave up: refused with reason `lock` under 2PC or the shared database, or its coordinator's vote timeout (the app's statement timeout) expired while it still waited |
 //! | `timeout` | a 2PC (or TCC) coordinator decided abort (cancel) with no `no` vote (its vote timeout), or the shared database's app timed its statement out and told the client it failed |
 //! | `presumed-abort` | a 2PC abort (TCC cancel) decided by a coordinator recovering from a crash, or presumed by one that forgot (no decision event at all) |
 //! | `crash-rollback` | a database rolled the transaction back while recovering from a crash |
@@ -20,7 +21,7 @@
 //! catalogue free of it). The counts add up to `write.aborted`.
 
 use crate::check::{self, Outcome};
-use crate::msg::{MsgKind, NodeIx, TxnId};
+use crate::msg::{MsgKind, NodeIx, StepIx, TxnId};
 use crate::patterns::saga::{key_parts, KeyKind};
 use crate::patterns::CLIENT_NODE;
 use crate::report::indexmap_like::OrderedMap;
@@ -95,10 +96,24 @@ fn decisive_events(trace: &Trace) -> BTreeMap<TxnId, &'static str> {
     // Per node: has it handled anything since its last restart? A decision made before
     // that is the recovery's.
     let mut recovering: BTreeMap<NodeIx, bool> = BTreeMap::new();
+    // Transactions with a request waiting for a row lock (`lock-wait` not yet ended).
+    let mut waiting: BTreeSet<(TxnId, StepIx)> = BTreeSet::new();
+    let locking = matches!(
+        protocol,
+        Some(Protocol::TwoPhaseCommit | Protocol::SharedDatabase)
+    );
     for e in &trace.events {
         let recovery = recovering.get(&e.node).copied().unwrap_or(false);
         let abort = |txn: TxnId| -> (TxnId, &'static str) {
             let cause = match (recovery, protocol) {
+                (false, Some(Protocol::TwoPhaseCommit))
+                    if waiting
+                        .range((txn, 0)..=(txn, StepIx::MAX))
+                        .next()
+                        .is_some() =>
+                {
+                    "lock-timeout"
+                }
                 (true, Some(Protocol::TwoPhaseCommit | Protocol::TryConfirmCancel)) => {
                     "presumed-abort"
                 }
@@ -117,12 +132,21 @@ fn decisive_events(trace: &Trace) -> BTreeMap<TxnId, &'static str> {
                 recovering.insert(e.node, false);
                 None
             }
+            EventKind::LockWait { txn, step, .. } => {
+                waiting.insert((*txn, *step));
+                None
+            }
+            EventKind::Lock { txn, step, .. } => {
+                waiting.remove(&(*txn, *step));
+                None
+            }
             EventKind::Reject { txn, reason, .. } => Some((
                 *txn,
                 match reason {
                     RejectReason::Rule => "rule",
                     RejectReason::Insufficient => "insufficient",
                     RejectReason::Tombstone => "tombstone",
+                    RejectReason::Lock if locking => "lock-timeout",
                     RejectReason::Lock => "lock",
                 },
             )),

@@ -170,9 +170,17 @@ pub fn availability(heard: &Heard, deadline_ms: u64) -> f64 {
     within as f64 / heard.len() as f64
 }
 
-/// Every lock wait of the run, in µs: how long a step waited for its row.
-pub fn lock_waits_us(_trace: &Trace) -> Vec<u64> {
-    Vec::new()
+/// Every lock wait of the run, in µs: how long each request for a row waited until
+/// it got the row (0 when it was free) or gave up, one per `lock` event.
+pub fn lock_waits_us(trace: &Trace) -> Vec<u64> {
+    trace
+        .events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Lock { waited_us, .. } => Some(waited_us),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -146,6 +146,19 @@ impl<'a> Cx<'a> {
         self.draws.pick(purpose, key, n)
     }
 
+    /// A uniform pick in `0..n` from the stream keyed by (`purpose`, `key`) alone, with
+    /// no occurrence count: every call with the same key gets the same answer (a resent
+    /// request picks the same row); 0 without drawing when `n <= 1`.
+    pub fn pick_fixed(&self, purpose: Purpose, key: &[u64], n: u32) -> u32 {
+        if n <= 1 {
+            return 0;
+        }
+        rand::Rng::gen_range(
+            &mut crate::keyed::stream(self.draws.seed(), purpose, key),
+            0..n,
+        )
+    }
+
     /// An exponential draw with mean `mean_us` (a Poisson process's gap), in µs, from
     /// the next occurrence of the stream keyed by (`purpose`, `key`).
     pub fn exponential_for(&mut self, purpose: Purpose, key: &[u64], mean_us: f64) -> u64 {

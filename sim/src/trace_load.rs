@@ -457,6 +457,24 @@ fn parse_event(raw: &str, seq: u64, cx: &Cx) -> Result<Event, String> {
                 staleness_us: u64_field(m, "staleness_us")?,
             }
         }
+        "lock-wait" => {
+            let (txn, step) = txn_step(m)?;
+            EventKind::LockWait {
+                txn,
+                step,
+                row: narrow(u64_field(m, "row")?, "row")?,
+            }
+        }
+        "lock" => {
+            let (txn, step) = txn_step(m)?;
+            EventKind::Lock {
+                txn,
+                step,
+                row: narrow(u64_field(m, "row")?, "row")?,
+                waited_us: u64_field(m, "waited_us")?,
+                got: bool_field(m, "got")?,
+            }
+        }
         "limit" => EventKind::Limit {
             what: str_field(m, "what")?.to_string(),
         },

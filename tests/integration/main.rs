@@ -11,6 +11,7 @@ mod event_sourcing;
 mod explore;
 mod forks;
 mod keyed;
+mod locks;
 mod perf_determinism;
 mod pinned;
 mod props;

@@ -146,6 +146,25 @@ pub fn describe(trace: &Trace, e: &Event) -> String {
         EventKind::ViewApplied { txn, step, .. } => {
             format!("{me} reflects txn {txn} step {step}")
         }
+        EventKind::LockWait { txn, step, row } => {
+            format!(
+                "{me}: txn {txn} step {step} waits for row {row}, locked by another transaction"
+            )
+        }
+        EventKind::Lock {
+            txn,
+            step,
+            row,
+            waited_us,
+            got,
+        } => {
+            let waited = waited_us / 1000;
+            if *got {
+                format!("{me}: txn {txn} step {step} locks row {row} (waited {waited} ms)")
+            } else {
+                format!("{me}: txn {txn} step {step} stops waiting for row {row} after {waited} ms")
+            }
+        }
         EventKind::Limit { what } => format!("the run stops: {what}"),
         EventKind::Relay { txn, step, offset } => {
             format!("{me}'s relay publishes event #{offset} of its log (txn {txn} step {step})")

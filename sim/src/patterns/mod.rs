@@ -9,6 +9,7 @@ pub mod client;
 pub mod cqrs_view;
 pub mod read_side;
 pub mod reliable;
+pub mod row_lock;
 pub mod saga;
 pub mod shared_db;
 pub mod tcc;

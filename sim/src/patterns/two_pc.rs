@@ -14,6 +14,14 @@
 //! coordinator again every `timeout_ms` and after its own recovery. This is the classic
 //! blocking: while the coordinator is down, nobody may decide in its place.
 //!
+//! With `keys` on a participant's service, the step's row is locked from the prepare
+//! until the decision is applied (`row_lock`): a prepare for a row another transaction
+//! holds waits in FIFO order, at most `timeout_ms` (the vote timeout), and is then
+//! refused (a `no` vote, reason `lock`). The lock is part of the prepared record: after
+//! a crash, every step still held in the store locks its row again, as a textbook
+//! participant's log keeps its locks; the waiting prepares are forgotten and come back
+//! with the coordinator's resend.
+//!
 //! A recovering coordinator reads its log: a transaction that began and has no decision
 //! is aborted (presumed abort, logged so it never changes); a decision not yet
 //! acknowledged by everyone is sent again. Without `coordinator_log` it remembers
@@ -21,12 +29,13 @@
 //! decided to commit before the crash: agreement can break.
 
 use super::reliable::Resender;
+use super::row_lock::RowLocks;
 use super::saga::{judge, key, refusal, Hosted, KeyKind, StepRule, SERVICE_STORE, SERVICE_TIMERS};
 use super::{Layout, CLIENT_NODE};
 use crate::msg::{Msg, MsgId, MsgKind, NodeIx, StepIx, TxnId};
 use crate::node::{timer_id, timer_parts, Cx, Node};
 use crate::scenario::Scenario;
-use crate::store::{StepState, Write};
+use crate::store::{RejectReason, StepState, Write};
 use crate::trace::{EventKind, Local};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -39,6 +48,7 @@ const RESEND_DECISION: u8 = 2;
 const VOTE_TIMEOUT: u8 = 3;
 const LOG_FORCE: u8 = 4;
 const ASK: u8 = SERVICE_TIMERS;
+const LOCK_TIMEOUT: u8 = SERVICE_TIMERS + 1;
 
 /// Builds the node `ix` of two-phase commit.
 pub fn build(s: &Scenario, l: &Layout, ix: NodeIx) -> Box<dyn Node> {
@@ -288,17 +298,23 @@ pub struct Participant {
     timeout_us: u64,
     /// Transactions it voted yes on and has no decision for.
     in_doubt: BTreeSet<TxnId>,
+    /// The step's row locks, when its service has `keys`.
+    locks: Option<RowLocks>,
 }
 
 impl Participant {
     /// The participant running `rule`'s step in scenario `s`.
     pub fn new(s: &Scenario, l: &Layout, rule: StepRule) -> Participant {
         let w = s.write.as_ref().expect("2PC has a write section");
+        let service = &w.steps[usize::from(rule.step)].service;
+        let keys = s.services[super::service_index(s, service)].keys;
+        let timeout_us = w.timeout_ms * 1000;
         Participant {
             rule,
             coordinator: l.coordinator.expect("2PC has a coordinator"),
-            timeout_us: w.timeout_ms * 1000,
+            timeout_us,
             in_doubt: BTreeSet::new(),
+            locks: keys.map(|k| RowLocks::new(k, rule.step, timeout_us, LOCK_TIMEOUT)),
         }
     }
 
@@ -325,38 +341,86 @@ impl Participant {
             .store(SERVICE_STORE)
             .record(txn, rule.step)
             .map(|r| r.state);
-        let yes = match st {
+        match st {
             // Already voted (or decided): the same answer again.
-            Some(StepState::Held | StepState::Applied) => true,
-            Some(_) => false,
+            Some(StepState::Held | StepState::Applied) => self.vote(cx, from, txn, true, msg.id),
+            Some(_) => self.vote(cx, from, txn, false, msg.id),
             None => {
-                let yes = match judge(cx, SERVICE_STORE, txn, rule) {
-                    Some(reason) => {
-                        let w = [refusal(txn, rule, reason)];
-                        cx.commit(SERVICE_STORE, Local::Abort, txn, rule.step, &w);
-                        false
-                    }
-                    None => {
-                        let w = [Write::Hold {
-                            txn,
-                            step: rule.step,
-                            amount: rule.amount,
-                        }];
-                        cx.commit(SERVICE_STORE, Local::Prepare, txn, rule.step, &w);
-                        self.in_doubt.insert(txn);
-                        cx.set_timer(self.timeout_us, timer_id(ASK, txn));
-                        true
-                    }
+                let free = match self.locks.as_mut() {
+                    Some(locks) => locks.acquire(cx, from, msg),
+                    None => true,
                 };
-                cx.event(EventKind::Vote {
-                    txn,
-                    step: rule.step,
-                    yes,
-                });
-                yes
+                if free {
+                    self.prepare(cx, from, msg);
+                }
             }
+        }
+    }
+
+    /// Judges a first prepare whose row (if any) it holds, and votes. A no releases
+    /// the row, and the prepare that gets it next is judged in turn.
+    fn prepare(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
+        let mut next = Some((from, msg));
+        while let Some((from, msg)) = next.take() {
+            let (txn, rule) = (msg.txn, self.rule);
+            let yes = match judge(cx, SERVICE_STORE, txn, rule) {
+                Some(reason) => {
+                    let w = [refusal(txn, rule, reason)];
+                    cx.commit(SERVICE_STORE, Local::Abort, txn, rule.step, &w);
+                    false
+                }
+                None => {
+                    let w = [Write::Hold {
+                        txn,
+                        step: rule.step,
+                        amount: rule.amount,
+                    }];
+                    cx.commit(SERVICE_STORE, Local::Prepare, txn, rule.step, &w);
+                    self.in_doubt.insert(txn);
+                    cx.set_timer(self.timeout_us, timer_id(ASK, txn));
+                    true
+                }
+            };
+            cx.event(EventKind::Vote {
+                txn,
+                step: rule.step,
+                yes,
+            });
+            self.vote(cx, from, txn, yes, msg.id);
+            if !yes {
+                next = self.release(cx, txn);
+            }
+        }
+    }
+
+    /// `txn` is done with its row: the request that gets it next, if any.
+    fn release(&mut self, cx: &mut Cx, txn: TxnId) -> Option<(NodeIx, Msg)> {
+        let w = self.locks.as_mut()?.release(cx, txn)?;
+        Some((w.from, w.msg))
+    }
+
+    /// A prepare waited for its row longer than the vote timeout: it is refused.
+    fn lock_timed_out(&mut self, cx: &mut Cx, timer: u64) {
+        let Some(w) = self.locks.as_mut().and_then(|l| l.timed_out(cx, timer)) else {
+            return;
         };
-        self.vote(cx, from, txn, yes, msg.id);
+        let (txn, rule) = (w.msg.txn, self.rule);
+        let available = cx.store(SERVICE_STORE).available();
+        cx.event(EventKind::Reject {
+            txn,
+            step: rule.step,
+            reason: RejectReason::Lock,
+            available,
+            needed: rule.amount,
+        });
+        let refused = [refusal(txn, rule, RejectReason::Lock)];
+        cx.commit(SERVICE_STORE, Local::Abort, txn, rule.step, &refused);
+        cx.event(EventKind::Vote {
+            txn,
+            step: rule.step,
+            yes: false,
+        });
+        self.vote(cx, w.from, txn, false, w.msg.id);
     }
 
     fn on_decide(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
@@ -397,6 +461,12 @@ impl Participant {
         if msg.id != 0 {
             cx.send(from, Msg::new(MsgKind::Ack, txn, step).re(msg.id));
         }
+        // Decided (or aborted while it waited): the row goes to the next in line.
+        if matches!(st, Some(StepState::Held) | None) {
+            if let Some((from, next)) = self.release(cx, txn) {
+                self.prepare(cx, from, next);
+            }
+        }
     }
 }
 
@@ -412,6 +482,9 @@ impl Node for Participant {
             .filter(|((_, s), r)| *s == self.rule.step && r.state == StepState::Held)
             .map(|((t, _), _)| *t)
             .collect();
+        if let Some(locks) = self.locks.as_mut() {
+            locks.rebuild(cx, held.iter().copied());
+        }
         for txn in held {
             self.ask(cx, txn);
         }
@@ -432,11 +505,13 @@ impl Node for Participant {
         let (purpose, txn) = timer_parts(timer);
         if purpose == ASK && self.in_doubt.contains(&txn) {
             self.ask(cx, txn);
+        } else if purpose == LOCK_TIMEOUT {
+            self.lock_timed_out(cx, timer);
         }
     }
 
     fn busy(&self) -> bool {
-        !self.in_doubt.is_empty()
+        !self.in_doubt.is_empty() || self.locks.as_ref().is_some_and(RowLocks::busy)
     }
 }
 

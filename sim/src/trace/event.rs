@@ -135,6 +135,18 @@ pub enum EventKind {
         step: StepIx,
         staleness_us: u64,
     },
+    /// A request for a row found it locked by another transaction and queued for it
+    /// (row locks, with `keys`).
+    LockWait { txn: TxnId, step: StepIx, row: u32 },
+    /// A request's wait for a row ended: it got the lock (`got`, after `waited_us`,
+    /// 0 when the row was free) or gave up waiting (a lock timeout or an abort).
+    Lock {
+        txn: TxnId,
+        step: StepIx,
+        row: u32,
+        waited_us: u64,
+        got: bool,
+    },
     /// The run stopped early because a limit was reached.
     Limit { what: String },
     /// Event sourcing: `node`'s relay published the event at position `offset` of its
@@ -169,6 +181,8 @@ impl EventKind {
             EventKind::LossEnd { .. } => "loss-end",
             EventKind::Read { .. } => "read",
             EventKind::ViewApplied { .. } => "view-applied",
+            EventKind::LockWait { .. } => "lock-wait",
+            EventKind::Lock { .. } => "lock",
             EventKind::Limit { .. } => "limit",
             EventKind::Relay { .. } => "relay",
         }
@@ -196,7 +210,9 @@ impl EventKind {
             | EventKind::Submit { txn }
             | EventKind::Read { txn, .. }
             | EventKind::ViewApplied { txn, .. }
-            | EventKind::Relay { txn, .. } => Some(*txn),
+            | EventKind::Relay { txn, .. }
+            | EventKind::LockWait { txn, .. }
+            | EventKind::Lock { txn, .. } => Some(*txn),
             other => other.msg().map(|m| m.txn).filter(|&t| t != 0),
         }
     }
@@ -217,7 +233,7 @@ impl EventKind {
 
 /// Every trace `kind` name, in the order of [`EventKind`] (local transactions by
 /// what they did): what a fault's `after.event` may name.
-pub const EVENT_KINDS: [&str; 25] = [
+pub const EVENT_KINDS: [&str; 27] = [
     "send",
     "deliver",
     "drop",
@@ -241,6 +257,8 @@ pub const EVENT_KINDS: [&str; 25] = [
     "loss-end",
     "read",
     "view-applied",
+    "lock-wait",
+    "lock",
     "limit",
     "relay",
 ];

@@ -212,6 +212,26 @@ impl LineWriter {
                 out.extend_from_slice(b",\"staleness_us\":");
                 push_u64(out, *staleness_us);
             }
+            EventKind::LockWait { txn, step, row } => {
+                txn_step(out, *txn, *step);
+                out.extend_from_slice(b",\"row\":");
+                push_u64(out, u64::from(*row));
+            }
+            EventKind::Lock {
+                txn,
+                step,
+                row,
+                waited_us,
+                got,
+            } => {
+                txn_step(out, *txn, *step);
+                out.extend_from_slice(b",\"row\":");
+                push_u64(out, u64::from(*row));
+                out.extend_from_slice(b",\"waited_us\":");
+                push_u64(out, *waited_us);
+                out.extend_from_slice(b",\"got\":");
+                push_bool(out, *got);
+            }
             EventKind::Limit { what } => {
                 out.extend_from_slice(b",\"what\":");
                 push_str_json(out, what);
@@ -656,6 +676,18 @@ mod tests {
                 txn: 3,
                 step: 1,
                 offset: u64::MAX,
+            },
+            EventKind::LockWait {
+                txn: 4,
+                step: 1,
+                row: 0,
+            },
+            EventKind::Lock {
+                txn: 4,
+                step: 1,
+                row: 0,
+                waited_us: 2500,
+                got: false,
             },
             EventKind::Limit {
                 what: "max \"events\" \\ \n\t\r\u{8}\u{c}\u{1}\u{1f}\u{7f} é ✓".into(),

@@ -141,6 +141,24 @@ pub fn event_line_serde<S: AsRef<str>>(
             m.insert("step".into(), json!(step));
             m.insert("staleness_us".into(), json!(staleness_us));
         }
+        EventKind::LockWait { txn, step, row } => {
+            m.insert("txn".into(), json!(txn));
+            m.insert("step".into(), json!(step));
+            m.insert("row".into(), json!(row));
+        }
+        EventKind::Lock {
+            txn,
+            step,
+            row,
+            waited_us,
+            got,
+        } => {
+            m.insert("txn".into(), json!(txn));
+            m.insert("step".into(), json!(step));
+            m.insert("row".into(), json!(row));
+            m.insert("waited_us".into(), json!(waited_us));
+            m.insert("got".into(), json!(got));
+        }
         EventKind::Limit { what } => {
             m.insert("what".into(), json!(what));
         }

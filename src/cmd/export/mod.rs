@@ -453,6 +453,17 @@ pub fn describe(e: &Event) -> Option<String> {
             sovlab_tui::describe::read_result(result)
         ),
         EventKind::ViewApplied { txn, step, .. } => format!("view t{txn}.{step}"),
+        EventKind::LockWait { txn, step, row } => format!("wait row {row} t{txn}.{step}"),
+        EventKind::Lock {
+            txn,
+            step,
+            row,
+            got,
+            ..
+        } => {
+            let what = if *got { "lock" } else { "no lock" };
+            format!("{what} row {row} t{txn}.{step}")
+        }
         EventKind::Limit { what } => format!("LIMIT: {what}"),
         EventKind::Relay { txn, step, offset } => format!("relay #{offset} t{txn}.{step}"),
         _ => return None,

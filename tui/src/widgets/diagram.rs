@@ -413,6 +413,11 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
             EventKind::Read { .. } => put(buf, clip, me, y, sym, st(Color::Cyan)),
             EventKind::ViewApplied { .. } => put(buf, clip, me, y, sym, st(Color::Cyan)),
             EventKind::Relay { .. } => put(buf, clip, me, y, sym, st(Color::Green)),
+            EventKind::LockWait { .. } => put(buf, clip, me, y, sym, st(Color::Yellow)),
+            EventKind::Lock { got, .. } => {
+                let c = if *got { Color::Yellow } else { Color::Red };
+                put(buf, clip, me, y, sym, st(c));
+            }
         }
         if i == run.cursor {
             let r = Rect::new(g.inner.x, y, g.inner.width, 1);

@@ -4,7 +4,7 @@
 use sovlab_sim::trace::{EventKind, Local};
 
 /// Every symbol the diagram draws, with what it means.
-pub const LEGEND: [(&str, &str); 22] = [
+pub const LEGEND: [(&str, &str); 25] = [
     ("○", "submit (the client starts a transaction)"),
     ("●", "send (╌╌› the message on its way; ‹╌╌ leftwards)"),
     ("▶", "deliver (──▶ from the left, ◀── from the right)"),
@@ -23,6 +23,12 @@ pub const LEGEND: [(&str, &str); 22] = [
     ),
     ("?", "read: a query is answered"),
     ("↓", "a view applies a source's change"),
+    ("»", "relay: event sourcing publishes an event from its log"),
+    ("⧖", "lock-wait: a request queues for a locked row"),
+    (
+        "▣",
+        "lock: a request gets its row (yellow) · gives up waiting (red)",
+    ),
     ("✖", "crash"),
     ("↻", "restart"),
     ("┊", "the node is down"),
@@ -69,6 +75,8 @@ pub fn glyph(kind: &EventKind) -> Option<&'static str> {
         EventKind::Read { .. } => "?",
         EventKind::ViewApplied { .. } => "↓",
         EventKind::Relay { .. } => "»",
+        EventKind::LockWait { .. } => "⧖",
+        EventKind::Lock { .. } => "▣",
         EventKind::Partition { .. }
         | EventKind::Heal
         | EventKind::LossStart { .. }
