@@ -198,6 +198,7 @@ mod tests {
         f: impl FnOnce(&mut RowLocks, &mut Cx) -> T,
     ) -> (T, Vec<Effect>) {
         let mut out = None;
+        #[derive(Debug)]
         struct Nop;
         impl crate::node::Node for Nop {
             fn on_start(&mut self, _: &mut Cx) {}
