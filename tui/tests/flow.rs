@@ -643,3 +643,73 @@ fn a_crash_right_after_the_event_under_the_cursor_strikes_there() {
     // The cursor is on the added crash.
     assert_eq!(run.cursor, crash);
 }
+
+#[test]
+fn enter_on_a_verdict_marks_the_chain_from_cause_to_victim() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/2pc-coordinator-crash-forever.toml"
+    ))
+    .unwrap();
+    let mut a = App::new(vec![("2pc.toml".into(), text)], None);
+    press(&mut a, KeyCode::Enter);
+    assert!(a.run.as_ref().unwrap().chain.is_none());
+    let (i, victim) = {
+        let r = a.run.as_ref().unwrap();
+        let i = r
+            .result
+            .verdicts
+            .iter()
+            .position(|v| v.name == "termination")
+            .unwrap();
+        let v = &r.result.verdicts[i];
+        assert!(!v.holds, "termination breaks on this seed");
+        (i, v.at_seq.unwrap() as usize)
+    };
+    press(&mut a, KeyCode::Tab);
+    press(&mut a, KeyCode::Tab);
+    assert_eq!(a.run.as_ref().unwrap().panel, Panel::Verdicts);
+    for _ in 0..i {
+        press(&mut a, KeyCode::Down);
+    }
+    press(&mut a, KeyCode::Enter);
+    let run = a.run.as_ref().unwrap();
+    let chain = run.chain.expect("the chain is marked");
+    let cause = run.cursor;
+    assert_eq!(run.trace().events[cause].kind, EventKind::Crash);
+    assert_eq!((chain.cause, chain.victim), (cause, victim));
+    let ev = &run.trace().events;
+    let txn = chain.txn.expect("the victim names its transaction");
+    // On the chain: both ends and the victim's events between; off it: the others.
+    let others: Vec<usize> = (chain.from..=chain.to)
+        .filter(|&j| j != cause && j != victim && ev[j].kind.txn().is_some_and(|t| t != txn))
+        .collect();
+    assert!(!others.is_empty());
+    assert!(others.iter().all(|&j| !chain.contains(j, &ev[j])));
+    let own = (chain.from..=chain.to)
+        .filter(|&j| ev[j].kind.txn() == Some(txn))
+        .count();
+    assert!(own >= 2, "{own}");
+    // Drawn: the victim's row (the cursor sits on the cause) carries the mark.
+    press(&mut a, KeyCode::Tab);
+    while a.run.as_ref().unwrap().cursor != victim {
+        let c = a.run.as_ref().unwrap().cursor;
+        press(
+            &mut a,
+            if c > victim {
+                KeyCode::Left
+            } else {
+                KeyCode::Right
+            },
+        );
+    }
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains(&format!("┃{cause:>6}")), "{s}");
+    let other = others
+        .iter()
+        .find(|&&j| s.contains(&format!(" {j:>6} ")))
+        .expect("an unmarked event of another transaction is on screen");
+    assert!(!s.contains(&format!("┃{other:>6}")), "{s}");
+    // The legend names the mark.
+    assert!(sovlab_tui::widgets::glyphs::named("┃"));
+}
