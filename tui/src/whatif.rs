@@ -268,11 +268,16 @@ pub fn fork(run: &RunView, choice: &Choice) -> Result<RunView, String> {
     };
     let at_ms = at_us / 1000;
     let diff = sovlab_sim::diff::compare(&run.result, &result);
+    // "This event" means nothing once the cursor moves: a triggered fault names its event.
+    let label = match &choice.change {
+        Change::Add(f) if f.is_triggered() => crate::widgets::about::fault_words(f),
+        _ => choice.label.clone(),
+    };
     let fork = Fork {
         diff,
         at_ms,
         change: choice.change.clone(),
-        label: choice.label.clone(),
+        label,
         diverged_at,
         before: run.result.verdicts.clone(),
         before_outcomes,
@@ -367,6 +372,30 @@ pub fn cause_seq(r: &sovlab_sim::RunResult, v: &Verdict) -> Option<u64> {
 mod tests {
     use super::*;
     use sovlab_sim::trace::EventKind;
+
+    #[test]
+    fn the_trigger_at_an_event_counts_its_like_up_to_it_and_skips_fault_events() {
+        let text = include_str!("../../scenarios/2pc-coordinator-crash-forever.toml");
+        let s = Scenario::parse(text, "2pc.toml").expect("catalogue scenario");
+        let r = sovlab_sim::run(&s, 1);
+        let ev = &r.trace.events;
+        let crash = ev.iter().position(|e| e.kind == EventKind::Crash).unwrap();
+        assert_eq!(after_event(&r.trace, crash), None);
+        // Every send before the crash: its trigger's count is its rank among its like.
+        let mut seen = std::collections::BTreeMap::new();
+        for (i, e) in ev[..crash].iter().enumerate() {
+            let Some(m) = e.kind.msg() else { continue };
+            let n = seen
+                .entry((e.node, e.kind.name(), m.kind.name(), e.kind.txn()))
+                .or_insert(0);
+            *n += 1;
+            let a = after_event(&r.trace, i).unwrap();
+            assert_eq!(a.count, *n, "event {i}");
+            assert_eq!(a.msg.as_deref(), Some(m.kind.name()));
+            assert_eq!(a.node, r.trace.node_name(e.node));
+        }
+        assert!(seen.values().any(|&n| n > 1), "some message kind repeats");
+    }
 
     #[test]
     fn enter_on_a_broken_verdict_goes_to_its_cause_not_its_victim() {

@@ -623,6 +623,14 @@ fn a_crash_right_after_the_event_under_the_cursor_strikes_there() {
     let f = run.scenario.faults.last().unwrap();
     assert_eq!(f.after.as_ref(), Some(&after));
     assert_eq!(f.crash.as_deref(), Some("coordinator"));
+    // The fork names its event, which "this event" no longer does once the cursor moves.
+    let label = &run.fork.as_ref().unwrap().label;
+    assert!(
+        label.starts_with("crash coordinator right after the")
+            && label.contains("deliver of a vote for txn")
+            && label.ends_with("at coordinator, stays down"),
+        "{label}"
+    );
     // The fork ran as its parent up to the matched event, then the crash came right
     // after that event's handler: same instant, only that handler's events between.
     let ev = &run.trace().events;
