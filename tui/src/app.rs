@@ -79,6 +79,50 @@ pub enum MarkKind {
     Fork,
 }
 
+/// The events from a violation's cause to its victim: the cause, the place the
+/// state went wrong, and every event of the victim transaction in between (for a
+/// transaction that never finishes, up to its last event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chain {
+    /// The first event marked.
+    pub from: usize,
+    /// The last event marked.
+    pub to: usize,
+    /// The cause (the decisive fault's event, or the victim's when there is none).
+    pub cause: usize,
+    /// Where the violation was detected.
+    pub victim: usize,
+    /// The victim transaction, when the victim's event names one.
+    pub txn: Option<sovlab_sim::msg::TxnId>,
+}
+
+impl Chain {
+    /// The chain from event `cause` to event `victim` of `trace`.
+    pub fn new(trace: &sovlab_sim::trace::Trace, cause: usize, victim: usize) -> Chain {
+        let txn = trace.events.get(victim).and_then(|e| e.kind.txn());
+        // A stranded transaction's story goes on after the place it was detected.
+        let last = txn
+            .and_then(|t| trace.events.iter().rposition(|e| e.kind.txn() == Some(t)))
+            .unwrap_or(victim);
+        Chain {
+            from: cause.min(victim),
+            to: cause.max(victim).max(last),
+            cause,
+            victim,
+            txn,
+        }
+    }
+
+    /// Is event `seq` (`e`) on the chain?
+    pub fn contains(&self, seq: usize, e: &sovlab_sim::trace::Event) -> bool {
+        seq == self.cause
+            || seq == self.victim
+            || (self.from <= seq
+                && seq <= self.to
+                && self.txn.is_some_and(|t| e.kind.txn() == Some(t)))
+    }
+}
+
 /// One run being explored.
 #[derive(Debug)]
 pub struct RunView {
@@ -113,6 +157,9 @@ pub struct RunView {
     pub verdict_sel: usize,
     /// Timeline markers, by event index.
     pub marks: Vec<(usize, MarkKind)>,
+    /// The chain from a broken verdict's cause to its victim, marked in the diagram
+    /// after Enter on that verdict.
+    pub chain: Option<Chain>,
     /// Per node: intervals [crash, restart) of event indices when it was down.
     pub down: Vec<Vec<(usize, usize)>>,
     /// Event-index intervals during which a partition (true) or loss window (false) was active.
@@ -211,6 +258,7 @@ impl RunView {
             search: None,
             verdict_sel: 0,
             marks,
+            chain: None,
             down,
             net_faults,
             told,

@@ -73,13 +73,21 @@ pub const VARIANTS: [(&str, Protocol, Coordination); 5] = [
     ),
 ];
 
+/// The nodes a fault names, its trigger's node included: a protocol without one of
+/// them cannot run it.
 fn fault_names(f: &sovlab_sim::scenario::Fault) -> Vec<String> {
-    match f.kind() {
+    let mut names = match f.kind() {
         Some(FaultKind::Crash { node, .. }) => vec![node.to_string()],
         Some(FaultKind::Partition { groups, .. }) => groups.iter().flatten().cloned().collect(),
         Some(FaultKind::Loss { link, .. }) => link.map(|l| l.to_vec()).unwrap_or_default(),
         None => vec![],
+    };
+    if let Some(a) = &f.after {
+        if !names.contains(&a.node) {
+            names.push(a.node.clone());
+        }
     }
+    names
 }
 
 /// `base` under `protocol`, with faults on absent nodes and expectations about
@@ -101,11 +109,10 @@ pub fn variant(
             .iter()
             .all(|n| n == CLIENT || targets.contains(n));
         if !ok {
-            dropped.push(format!(
-                "fault at {} ms on {}",
-                f.at_ms,
-                fault_names(f).join(", ")
-            ));
+            let when = f.after.as_ref().map_or(format!("at {} ms", f.at_ms), |a| {
+                format!("right after {}", sovlab_sim::report::trigger_words(a))
+            });
+            dropped.push(format!("fault {when} on {}", fault_names(f).join(", ")));
         }
         ok
     });
@@ -440,5 +447,39 @@ fn short(n: &str) -> &str {
         "agreement" => "agree.",
         "isolation" => "isolat.",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sovlab_sim::scenario::{After, Fault};
+
+    #[test]
+    fn a_fault_triggered_at_a_node_a_protocol_lacks_is_left_out_and_said_so() {
+        let text = include_str!("../../scenarios/checkout-2pc.toml");
+        let mut s = Scenario::parse(text, "checkout-2pc.toml").expect("catalogue scenario");
+        s.faults.push(Fault {
+            after: Some(After {
+                node: "coordinator".into(),
+                event: "deliver".into(),
+                msg: Some("vote".into()),
+                txn: Some(3),
+                count: 2,
+            }),
+            crash: Some("payments".into()),
+            ..Fault::default()
+        });
+        let (choreo, dropped) = variant(&s, Protocol::Saga, Coordination::Choreography);
+        assert_eq!(choreo.faults.len(), s.faults.len() - 1, "{dropped:?}");
+        assert!(
+            dropped
+                .iter()
+                .any(|d| d.starts_with("fault right after")
+                    && d.ends_with("on payments, coordinator")),
+            "{dropped:?}"
+        );
+        let (twopc, _) = variant(&s, Protocol::TwoPhaseCommit, Coordination::Orchestration);
+        assert_eq!(twopc.faults, s.faults);
     }
 }

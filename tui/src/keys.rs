@@ -270,7 +270,13 @@ impl App {
                     match run.result.verdicts.get(run.verdict_sel) {
                         // To the cause when the report knows it, else to the victim.
                         Some(v) if !v.holds => match crate::whatif::cause_seq(&run.result, v) {
-                            Some(at) => run.jump(at as usize),
+                            Some(at) => {
+                                let victim = v.at_seq.unwrap_or(at) as usize;
+                                let chain =
+                                    crate::app::Chain::new(run.trace(), at as usize, victim);
+                                run.chain = Some(chain);
+                                run.jump(at as usize);
+                            }
                             None => self.status = format!("{} broke at the end of the run", v.name),
                         },
                         Some(v) => self.status = format!("{} holds: nothing to jump to", v.name),

@@ -3,7 +3,8 @@
 
 use crate::app::{MarkKind, RunView};
 use sovlab_sim::check::Verdict;
-use sovlab_sim::scenario::{Fault, FaultKind, Scenario, CLIENT};
+use sovlab_sim::scenario::{After, Fault, FaultKind, Scenario, CLIENT};
+use sovlab_sim::trace::Trace;
 use std::sync::Arc;
 
 /// A change to the fault schedule.
@@ -45,6 +46,9 @@ pub struct WhatIfMenu {
     targets: Vec<String>,
     /// A partition is active at `at_ms`.
     can_heal: bool,
+    /// The trigger that places a fault right after the event under the cursor
+    /// (`None` when that event is itself a fault: no handler recorded it).
+    pub after: Option<After>,
 }
 
 /// How a fork differs from its parent.
@@ -92,6 +96,7 @@ impl WhatIfMenu {
             dur: DURATIONS.iter().position(|&d| d == 100).unwrap_or(0),
             targets: s.fault_targets(),
             can_heal: !active_partitions(s, at_ms).is_empty(),
+            after: after_event(run.trace(), run.cursor),
         };
         menu.build();
         menu
@@ -135,6 +140,26 @@ impl WhatIfMenu {
                 }),
             });
         }
+        // Right after the event under the cursor: the textbook window ("after the
+        // votes, before the decision") hit exactly, whatever the seed.
+        if let Some(a) = &self.after {
+            for t in targets {
+                for restart_ms in [None, Some(d)] {
+                    let back = restart_ms.map_or(" (stays down)".to_string(), |d| {
+                        format!(", restart after {d} ms")
+                    });
+                    choices.push(Choice {
+                        label: format!("crash {t} right after this event{back}"),
+                        change: Change::Add(Fault {
+                            after: Some(a.clone()),
+                            crash: Some(t.clone()),
+                            restart_ms,
+                            ..Fault::default()
+                        }),
+                    });
+                }
+            }
+        }
         for t in targets {
             let mut rest: Vec<String> = targets.iter().filter(|x| *x != t).cloned().collect();
             rest.push(CLIENT.to_string());
@@ -166,6 +191,32 @@ impl WhatIfMenu {
         self.sel = self.sel.min(choices.len().saturating_sub(1));
         self.choices = choices;
     }
+}
+
+/// The trigger that matches exactly event `seq` of `trace`: its node, kind, message
+/// kind and transaction, and the `count` of such events up to and including it.
+/// `None` for a fault's own event (a crash, a partition...), which no handler records.
+pub fn after_event(trace: &Trace, seq: usize) -> Option<After> {
+    let e = trace.events.get(seq)?;
+    if e.kind.is_fault() {
+        return None;
+    }
+    let msg = e.kind.msg().map(|m| m.kind);
+    let txn = e.kind.txn();
+    let same = |x: &sovlab_sim::trace::Event| {
+        x.node == e.node
+            && x.kind.name() == e.kind.name()
+            && msg.is_none_or(|k| x.kind.msg().is_some_and(|m| m.kind == k))
+            && txn.is_none_or(|t| x.kind.txn() == Some(t))
+    };
+    let count = trace.events[..=seq].iter().filter(|x| same(x)).count();
+    Some(After {
+        node: trace.node_name(e.node).to_string(),
+        event: e.kind.name().to_string(),
+        msg: msg.map(|k| k.name().to_string()),
+        txn,
+        count: u32::try_from(count).ok()?,
+    })
 }
 
 /// `s` with `change` applied.
@@ -205,16 +256,28 @@ pub fn fork(run: &RunView, choice: &Choice) -> Result<RunView, String> {
         .write
         .as_ref()
         .map(|w| (w.committed, w.aborted, w.unfinished));
-    let at_ms = match &choice.change {
-        Change::Add(f) => f.at_ms,
-        Change::HealAt(t) => *t,
+    // A triggered fault has no time of its own: it takes effect when it struck.
+    let at_us = match &choice.change {
+        Change::Add(f) if f.is_triggered() => sovlab_sim::exec::faults::struck(&result.trace)
+            .last()
+            .copied()
+            .flatten()
+            .unwrap_or(result.trace.end_us),
+        Change::Add(f) => f.at_ms * 1000,
+        Change::HealAt(t) => *t * 1000,
     };
+    let at_ms = at_us / 1000;
     let diff = sovlab_sim::diff::compare(&run.result, &result);
+    // "This event" means nothing once the cursor moves: a triggered fault names its event.
+    let label = match &choice.change {
+        Change::Add(f) if f.is_triggered() => crate::widgets::about::fault_words(f),
+        _ => choice.label.clone(),
+    };
     let fork = Fork {
         diff,
         at_ms,
         change: choice.change.clone(),
-        label: choice.label.clone(),
+        label,
         diverged_at,
         before: run.result.verdicts.clone(),
         before_outcomes,
@@ -227,7 +290,6 @@ pub fn fork(run: &RunView, choice: &Choice) -> Result<RunView, String> {
     }
     // The cursor goes to where the added fault takes effect: the lesson is there, even
     // when the traces already differ earlier (see the note in the verdict panel).
-    let at_us = at_ms * 1000;
     let events = &view.trace().events;
     let start = events.partition_point(|e| e.t_us < at_us);
     let fault = events[start..]
@@ -310,6 +372,30 @@ pub fn cause_seq(r: &sovlab_sim::RunResult, v: &Verdict) -> Option<u64> {
 mod tests {
     use super::*;
     use sovlab_sim::trace::EventKind;
+
+    #[test]
+    fn the_trigger_at_an_event_counts_its_like_up_to_it_and_skips_fault_events() {
+        let text = include_str!("../../scenarios/2pc-coordinator-crash-forever.toml");
+        let s = Scenario::parse(text, "2pc.toml").expect("catalogue scenario");
+        let r = sovlab_sim::run(&s, 1);
+        let ev = &r.trace.events;
+        let crash = ev.iter().position(|e| e.kind == EventKind::Crash).unwrap();
+        assert_eq!(after_event(&r.trace, crash), None);
+        // Every send before the crash: its trigger's count is its rank among its like.
+        let mut seen = std::collections::BTreeMap::new();
+        for (i, e) in ev[..crash].iter().enumerate() {
+            let Some(m) = e.kind.msg() else { continue };
+            let n = seen
+                .entry((e.node, e.kind.name(), m.kind.name(), e.kind.txn()))
+                .or_insert(0);
+            *n += 1;
+            let a = after_event(&r.trace, i).unwrap();
+            assert_eq!(a.count, *n, "event {i}");
+            assert_eq!(a.msg.as_deref(), Some(m.kind.name()));
+            assert_eq!(a.node, r.trace.node_name(e.node));
+        }
+        assert!(seen.values().any(|&n| n > 1), "some message kind repeats");
+    }
 
     #[test]
     fn enter_on_a_broken_verdict_goes_to_its_cause_not_its_victim() {

@@ -564,3 +564,160 @@ fn outcomes_told_so_far_follow_the_cursor() {
     assert_eq!((c, ab), (w.committed, w.aborted));
     assert!(screen(&mut a, 120, 40).contains(&format!("told so far: {c} committed · {ab} aborted")));
 }
+
+#[test]
+fn a_crash_right_after_the_event_under_the_cursor_strikes_there() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/checkout-2pc.toml"
+    ))
+    .unwrap();
+    let mut a = App::new(vec![("checkout-2pc.toml".into(), text)], None);
+    press(&mut a, KeyCode::Enter);
+    // The third vote the coordinator receives: a count above 1 must be aimed at.
+    let (seq, t_us, node) = {
+        let tr = a.run.as_ref().unwrap().trace();
+        let votes: Vec<usize> = (0..tr.events.len())
+            .filter(|&i| {
+                let e = &tr.events[i];
+                tr.node_name(e.node) == "coordinator"
+                    && e.kind.name() == "deliver"
+                    && e.kind.msg().is_some_and(|m| m.kind.name() == "vote")
+            })
+            .collect();
+        let i = votes[2];
+        (i, tr.events[i].t_us, tr.events[i].node)
+    };
+    while a.run.as_ref().unwrap().cursor < seq {
+        press(&mut a, KeyCode::Right);
+    }
+    press(&mut a, KeyCode::Char('f'));
+    let menu = a.menu.clone().expect("the what-if menu is open");
+    let after = menu.after.clone().expect("a trigger for a delivery");
+    assert_eq!(
+        (
+            after.node.as_str(),
+            after.event.as_str(),
+            after.msg.as_deref()
+        ),
+        ("coordinator", "deliver", Some("vote"))
+    );
+    assert!(after.txn.is_some());
+    let want = "crash coordinator right after this event (stays down)";
+    let i = menu
+        .choices
+        .iter()
+        .position(|c| c.label == want)
+        .expect("offered");
+    assert!(screen(&mut a, 100, 40).contains(want));
+    for _ in 0..i {
+        press(&mut a, KeyCode::Down);
+    }
+    press(&mut a, KeyCode::Enter);
+    assert!(
+        a.status.starts_with("forked: crash coordinator right"),
+        "{}",
+        a.status
+    );
+    let run = a.run.as_ref().unwrap();
+    let f = run.scenario.faults.last().unwrap();
+    assert_eq!(f.after.as_ref(), Some(&after));
+    assert_eq!(f.crash.as_deref(), Some("coordinator"));
+    // The fork names its event, which "this event" no longer does once the cursor moves.
+    let label = &run.fork.as_ref().unwrap().label;
+    assert!(
+        label.starts_with("crash coordinator right after the")
+            && label.contains("deliver of a vote for txn")
+            && label.ends_with("at coordinator, stays down"),
+        "{label}"
+    );
+    // The fork ran as its parent up to the matched event, then the crash came right
+    // after that event's handler: same instant, only that handler's events between.
+    let ev = &run.trace().events;
+    assert_eq!(ev[seq].t_us, t_us);
+    assert_eq!(ev[seq].node, node);
+    let crash = (seq + 1..ev.len())
+        .find(|&j| ev[j].kind == EventKind::Crash)
+        .expect("the crash struck");
+    assert_eq!(ev[crash].t_us, t_us);
+    assert_eq!(run.trace().node_name(ev[crash].node), "coordinator");
+    assert!(
+        ev[seq + 1..crash]
+            .iter()
+            .all(|e| e.node == node && e.t_us == t_us),
+        "{:?}",
+        &ev[seq..=crash]
+    );
+    // The cursor is on the added crash.
+    assert_eq!(run.cursor, crash);
+}
+
+#[test]
+fn enter_on_a_verdict_marks_the_chain_from_cause_to_victim() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/2pc-coordinator-crash-forever.toml"
+    ))
+    .unwrap();
+    let mut a = App::new(vec![("2pc.toml".into(), text)], None);
+    press(&mut a, KeyCode::Enter);
+    assert!(a.run.as_ref().unwrap().chain.is_none());
+    let (i, victim) = {
+        let r = a.run.as_ref().unwrap();
+        let i = r
+            .result
+            .verdicts
+            .iter()
+            .position(|v| v.name == "termination")
+            .unwrap();
+        let v = &r.result.verdicts[i];
+        assert!(!v.holds, "termination breaks on this seed");
+        (i, v.at_seq.unwrap() as usize)
+    };
+    press(&mut a, KeyCode::Tab);
+    press(&mut a, KeyCode::Tab);
+    assert_eq!(a.run.as_ref().unwrap().panel, Panel::Verdicts);
+    for _ in 0..i {
+        press(&mut a, KeyCode::Down);
+    }
+    press(&mut a, KeyCode::Enter);
+    let run = a.run.as_ref().unwrap();
+    let chain = run.chain.expect("the chain is marked");
+    let cause = run.cursor;
+    assert_eq!(run.trace().events[cause].kind, EventKind::Crash);
+    assert_eq!((chain.cause, chain.victim), (cause, victim));
+    let ev = &run.trace().events;
+    let txn = chain.txn.expect("the victim names its transaction");
+    // On the chain: both ends and the victim's events between; off it: the others.
+    let others: Vec<usize> = (chain.from..=chain.to)
+        .filter(|&j| j != cause && j != victim && ev[j].kind.txn().is_some_and(|t| t != txn))
+        .collect();
+    assert!(!others.is_empty());
+    assert!(others.iter().all(|&j| !chain.contains(j, &ev[j])));
+    let own = (chain.from..=chain.to)
+        .filter(|&j| ev[j].kind.txn() == Some(txn))
+        .count();
+    assert!(own >= 2, "{own}");
+    // Drawn: the victim's row (the cursor sits on the cause) carries the mark.
+    press(&mut a, KeyCode::Tab);
+    while a.run.as_ref().unwrap().cursor != victim {
+        let c = a.run.as_ref().unwrap().cursor;
+        press(
+            &mut a,
+            if c > victim {
+                KeyCode::Left
+            } else {
+                KeyCode::Right
+            },
+        );
+    }
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains(&format!("┃{cause:>6}")), "{s}");
+    let other = others
+        .iter()
+        .find(|&&j| s.contains(&format!(" {j:>6} ")))
+        .expect("an unmarked event of another transaction is on screen");
+    assert!(!s.contains(&format!("┃{other:>6}")), "{s}");
+    // The legend names the mark.
+    assert!(sovlab_tui::widgets::glyphs::named("┃"));
+}

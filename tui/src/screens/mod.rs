@@ -110,7 +110,10 @@ pub const HELP: [(&str, &str); 31] = [
         "d",
         "the scenario's description, faults and expect / the diagram",
     ),
-    ("Enter", "open (lists); jump to where it broke (verdicts)"),
+    (
+        "Enter",
+        "open (lists); verdicts: to the cause, the chain marked ┃",
+    ),
     ("f", "what-if: add a fault here and fork the run"),
     (
         "← → (menu)",

@@ -260,7 +260,26 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect, focused: bool) {
         } else {
             dim
         };
+        // The chain from a verdict's cause to its victim (Enter on the verdict).
+        let chained = run.chain.is_some_and(|c| c.contains(i, e));
+        let prefix_style = if chained {
+            Style::new()
+                .fg(Color::LightRed)
+                .add_modifier(Modifier::BOLD)
+        } else {
+            prefix_style
+        };
         text(buf, clip, g.inner.x, y, &prefix, prefix_style);
+        if chained {
+            put(
+                buf,
+                clip,
+                g.inner.x,
+                y,
+                "┃",
+                Style::new().fg(Color::LightRed),
+            );
+        }
         let sym = glyph(&e.kind).unwrap_or(" ");
 
         let lane = |n: u16| g.lanes.get(usize::from(n)).copied().unwrap_or(g.inner.x);

@@ -4,7 +4,7 @@
 use sovlab_sim::trace::{EventKind, Local};
 
 /// Every symbol the diagram draws, with what it means.
-pub const LEGEND: [(&str, &str); 25] = [
+pub const LEGEND: [(&str, &str); 26] = [
     ("○", "submit (the client starts a transaction)"),
     ("●", "send (╌╌› the message on its way; ‹╌╌ leftwards)"),
     ("▶", "deliver (──▶ from the left, ◀── from the right)"),
@@ -41,6 +41,10 @@ pub const LEGEND: [(&str, &str); 25] = [
     (
         "▶ ",
         "(left edge) the current step; a yellow step number: a search match",
+    ),
+    (
+        "┃",
+        "(left edge, red) the chain from a verdict's cause to its victim (Enter)",
     ),
 ];
 
