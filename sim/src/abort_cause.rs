@@ -22,7 +22,7 @@
 
 use crate::check::{self, Outcome};
 use crate::msg::{MsgKind, NodeIx, StepIx, TxnId};
-use crate::patterns::saga::{key_parts, KeyKind};
+use crate::patterns::step::{key_parts, KeyKind};
 use crate::patterns::CLIENT_NODE;
 use crate::report::indexmap_like::OrderedMap;
 use crate::scenario::Protocol;

@@ -26,7 +26,7 @@
 use crate::check::{self, Verdict};
 use crate::diff::first_divergence;
 use crate::msg::TxnId;
-use crate::patterns::saga::{key_parts, KeyKind};
+use crate::patterns::step::{key_parts, KeyKind};
 use crate::store::Write;
 use crate::trace::{EventKind, Local, Trace};
 use crate::{RunOptions, RunResult, Scenario};

@@ -5,7 +5,7 @@
 
 use super::{Index, Outcome, StepEnd, Verdict};
 use crate::msg::TxnId;
-use crate::patterns::saga::{key_parts, KeyKind};
+use crate::patterns::step::{key_parts, KeyKind};
 use crate::scenario::{Coordination, Protocol};
 use crate::trace::Trace;
 
@@ -83,7 +83,7 @@ fn waiting_sagas(trace: &Trace) -> Vec<TxnId> {
 mod tests {
     use crate::check::check;
     use crate::check::fixtures::{local, local_of, take, trace_of, TWO_PC};
-    use crate::patterns::saga::{key, KeyKind};
+    use crate::patterns::step::{key, KeyKind};
     use crate::store::Write;
     use crate::trace::Trace;
 

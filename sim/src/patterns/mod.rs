@@ -7,11 +7,13 @@
 pub mod api_composition;
 pub mod client;
 pub mod cqrs_view;
+pub mod hosted;
 pub mod read_side;
 pub mod reliable;
 pub mod row_lock;
 pub mod saga;
 pub mod shared_db;
+pub mod step;
 pub mod tcc;
 pub mod two_pc;
 

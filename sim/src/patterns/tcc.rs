@@ -28,9 +28,9 @@
 //! The coordinator always logs (`Began`, the decision, `Ended`): a recovering one
 //! cancels what it never decided and resends what it decided.
 
+use super::hosted::{Hosted, SERVICE_TIMERS};
 use super::reliable::Resender;
-use super::saga::{judge, key, key_parts, refusal, Hosted, KeyKind, StepRule, SERVICE_STORE};
-use super::saga::{state, SERVICE_TIMERS};
+use super::step::{judge, key, key_parts, refusal, state, KeyKind, StepRule, SERVICE_STORE};
 use super::{Layout, CLIENT_NODE};
 use crate::msg::{Msg, MsgId, MsgKind, NodeIx, StepIx, TxnId};
 use crate::node::{timer_id, timer_parts, Cx, Node};

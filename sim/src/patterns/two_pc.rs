@@ -28,9 +28,10 @@
 //! nothing and answers every question with abort, even about a transaction it had
 //! decided to commit before the crash: agreement can break.
 
+use super::hosted::{Hosted, SERVICE_TIMERS};
 use super::reliable::Resender;
 use super::row_lock::RowLocks;
-use super::saga::{judge, key, refusal, Hosted, KeyKind, StepRule, SERVICE_STORE, SERVICE_TIMERS};
+use super::step::{judge, key, refusal, KeyKind, StepRule, SERVICE_STORE};
 use super::{Layout, CLIENT_NODE};
 use crate::msg::{Msg, MsgId, MsgKind, NodeIx, StepIx, TxnId};
 use crate::node::{timer_id, timer_parts, Cx, Node};

@@ -12,9 +12,10 @@
 //! - [`semantic_lock`]: the countermeasure that keeps other sagas from deciding on
 //!   units of a saga that may still abort; [`pessimistic_order`] the other one.
 //!
-//! Shared here: the local step every service runs (take the units, or refuse), the keys
-//! services de-duplicate messages by, and the node that hosts an orchestrator (or a 2PC
-//! coordinator) on a service's node.
+//! The local step every service runs (take the units, or refuse) and the keys services
+//! de-duplicate messages by are in [`super::step`], shared with two-phase commit and
+//! try-confirm-cancel; the node that hosts a coordinator on a service's node is
+//! [`super::hosted`]. Both are re-exported here. Compensation is the saga's own.
 
 pub mod choreography;
 pub mod orchestrator;
@@ -22,14 +23,18 @@ pub mod publish;
 pub mod semantic_lock;
 pub mod service;
 
+pub use super::hosted::{Hosted, SERVICE_TIMERS};
+pub use super::step::{
+    judge, key, key_parts, refusal, state, take, KeyKind, StepRule, SERVICE_STORE,
+};
+
 use super::{service_index, Idle, Layout};
-use crate::keyed::Purpose;
-use crate::msg::{Msg, MsgKind, NodeIx, StepIx, TxnId};
-use crate::node::{timer_parts, Cx, Node};
+use crate::msg::{NodeIx, TxnId};
+use crate::node::{Cx, Node};
 use crate::scenario::{Coordination, Countermeasure, Scenario, Service as ServiceSection};
 use crate::scenario::{Step, Write as WriteSection};
-use crate::store::{RejectReason, StepState, Write};
-use crate::trace::{EventKind, Local};
+use crate::store::{StepState, Write};
+use crate::trace::Local;
 
 /// Builds the node `ix` of a saga.
 pub fn build(s: &Scenario, l: &Layout, ix: NodeIx) -> Box<dyn Node> {
@@ -62,32 +67,6 @@ pub fn build(s: &Scenario, l: &Layout, ix: NodeIx) -> Box<dyn Node> {
     }
 }
 
-/// The one step a service runs in each business transaction.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StepRule {
-    /// Its index in `write.steps`.
-    pub step: StepIx,
-    /// Units it takes.
-    pub amount: i64,
-    /// Probability the business rule refuses it.
-    pub reject: f64,
-}
-
-impl StepRule {
-    /// The step run by the service on node `ix`, if it runs one.
-    pub fn of(s: &Scenario, l: &Layout, ix: NodeIx) -> Option<StepRule> {
-        let w = s.write.as_ref()?;
-        w.steps.iter().enumerate().find_map(|(i, st)| {
-            let svc = service_index(s, &st.service);
-            (l.service_node[svc] == ix).then_some(StepRule {
-                step: i as StepIx,
-                amount: st.amount,
-                reject: st.reject,
-            })
-        })
-    }
-}
-
 /// The run order of a pessimistic view, as indices into `w.steps`: first the steps
 /// the business rule may refuse (`reject > 0`), then those whose service cannot run
 /// out (capacity for every transaction), then the scarce ones; file order within each.
@@ -112,98 +91,6 @@ pub fn pessimistic_order(services: &[ServiceSection], w: &WriteSection) -> Vec<u
     let mut order: Vec<usize> = (0..w.steps.len()).collect();
     order.sort_by_key(|&i| group(&w.steps[i]));
     order
-}
-
-/// The service's store on its node: always local index 0 (see `Layout`).
-pub const SERVICE_STORE: usize = 0;
-
-/// What a processed message was, for its de-duplication key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum KeyKind {
-    /// A command to run the step.
-    Do = 1,
-    /// A compensation.
-    Undo = 2,
-    /// Choreography: the previous step's success event.
-    Forward = 3,
-    /// Choreography: the next step's failure event.
-    Backward = 4,
-    /// Choreography: the client's submit at the first service.
-    Submit = 5,
-    /// Semantic lock: the step's saga committed; its units are no longer pending.
-    Settled = 6,
-    /// Orchestrator log: the saga began.
-    Start = 10,
-    /// Orchestrator log: a step was applied.
-    Applied = 11,
-    /// Orchestrator log: a step was rejected.
-    Failed = 12,
-    /// Orchestrator log: a step's command was given up on (outcome unknown).
-    GaveUp = 13,
-    /// Orchestrator log: a step was compensated.
-    Undone = 14,
-    /// 2PC coordinator log: a transaction began.
-    Began = 20,
-    /// 2PC coordinator log: every participant and the client acknowledged the end.
-    Ended = 21,
-}
-
-/// The de-duplication (or log) key of (`kind`, `txn`, `step`).
-pub fn key(kind: KeyKind, txn: TxnId, step: StepIx) -> u64 {
-    (u64::from(kind as u8) << 56) | (u64::from(txn) << 16) | u64::from(step)
-}
-
-/// Unpacks [`key`]: (kind byte, txn, step).
-pub fn key_parts(key: u64) -> (u8, TxnId, StepIx) {
-    ((key >> 56) as u8, (key >> 16) as TxnId, key as StepIx)
-}
-
-/// Decides a forward step: the business rule, then the units left. A refusal is
-/// recorded as an event (with what was available) and returned; the caller commits
-/// it with [`refusal`] in its own local transaction.
-pub fn judge(cx: &mut Cx, store: usize, txn: TxnId, rule: StepRule) -> Option<RejectReason> {
-    let available = cx.store(store).available();
-    let key = [u64::from(txn), u64::from(rule.step)];
-    let reason = if cx.chance_for(Purpose::Rule, &key, rule.reject) {
-        RejectReason::Rule
-    } else if available < rule.amount {
-        RejectReason::Insufficient
-    } else {
-        return None;
-    };
-    cx.event(EventKind::Reject {
-        txn,
-        step: rule.step,
-        reason,
-        available,
-        needed: rule.amount,
-    });
-    Some(reason)
-}
-
-/// The write recording a refusal.
-pub fn refusal(txn: TxnId, rule: StepRule, reason: RejectReason) -> Write {
-    Write::Reject {
-        txn,
-        step: rule.step,
-        amount: rule.amount,
-        reason,
-    }
-}
-
-/// The write taking a step's units.
-pub fn take(txn: TxnId, rule: StepRule) -> Write {
-    Write::Take {
-        txn,
-        step: rule.step,
-        amount: rule.amount,
-    }
-}
-
-/// The state of (`txn`, `step`) in the service store.
-pub fn state(cx: &Cx, txn: TxnId, step: StepIx) -> Option<StepState> {
-    cx.store(SERVICE_STORE).record(txn, step).map(|r| r.state)
 }
 
 /// Runs a compensation of (`txn`, `rule.step`) as a local transaction with `extra`
@@ -236,58 +123,4 @@ pub fn compensate(
         }
     }
     gives_back
-}
-
-/// An orchestrator (or 2PC coordinator) and a service sharing one node: the service's
-/// store is local index 0, the coordinator's log index 1. A crash takes both down.
-#[derive(Debug)]
-pub struct Hosted<C: Node, S: Node> {
-    coordinator: C,
-    service: S,
-    for_coordinator: fn(&Msg) -> bool,
-}
-
-/// Timer purposes at or above this belong to the hosted service.
-pub const SERVICE_TIMERS: u8 = 64;
-
-impl<C: Node, S: Node> Hosted<C, S> {
-    /// Both halves; `for_coordinator` routes a message (acks go to both).
-    pub fn new(coordinator: C, service: S, for_coordinator: fn(&Msg) -> bool) -> Self {
-        Hosted {
-            coordinator,
-            service,
-            for_coordinator,
-        }
-    }
-}
-
-impl<C: Node, S: Node> Node for Hosted<C, S> {
-    fn on_start(&mut self, cx: &mut Cx) {
-        self.service.on_start(cx);
-        self.coordinator.on_start(cx);
-    }
-    fn on_recover(&mut self, cx: &mut Cx) {
-        self.service.on_recover(cx);
-        self.coordinator.on_recover(cx);
-    }
-    fn on_message(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
-        if msg.kind == MsgKind::Ack {
-            self.coordinator.on_message(cx, from, msg);
-            self.service.on_message(cx, from, msg);
-        } else if (self.for_coordinator)(&msg) {
-            self.coordinator.on_message(cx, from, msg);
-        } else {
-            self.service.on_message(cx, from, msg);
-        }
-    }
-    fn on_timer(&mut self, cx: &mut Cx, timer: u64) {
-        if timer_parts(timer).0 >= SERVICE_TIMERS {
-            self.service.on_timer(cx, timer);
-        } else {
-            self.coordinator.on_timer(cx, timer);
-        }
-    }
-    fn busy(&self) -> bool {
-        self.coordinator.busy() || self.service.busy()
-    }
 }
