@@ -9,7 +9,7 @@ use crate::msg::{NodeIx, StepIx, TxnId};
 use crate::node::Cx;
 use crate::scenario::Scenario;
 use crate::store::{RejectReason, StepState, Write};
-use crate::trace::EventKind;
+use crate::trace::{EventKind, Local};
 
 /// The one step a service runs in each business transaction.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -127,4 +127,32 @@ pub fn take(txn: TxnId, rule: StepRule) -> Write {
 /// The state of (`txn`, `step`) in the service store.
 pub fn state(cx: &Cx, txn: TxnId, step: StepIx) -> Option<StepState> {
     cx.store(SERVICE_STORE).record(txn, step).map(|r| r.state)
+}
+
+/// Judges a request that reserves a step's units until a decision (a 2PC prepare, a
+/// TCC try) and records the vote: a refusal is committed as the step's abort, a yes
+/// holds the units in a prepared local transaction. Returns whether it holds them.
+pub fn hold_or_refuse(cx: &mut Cx, txn: TxnId, rule: StepRule) -> bool {
+    let yes = match judge(cx, SERVICE_STORE, txn, rule) {
+        Some(reason) => {
+            let w = [refusal(txn, rule, reason)];
+            cx.commit(SERVICE_STORE, Local::Abort, txn, rule.step, &w);
+            false
+        }
+        None => {
+            let w = [Write::Hold {
+                txn,
+                step: rule.step,
+                amount: rule.amount,
+            }];
+            cx.commit(SERVICE_STORE, Local::Prepare, txn, rule.step, &w);
+            true
+        }
+    };
+    cx.event(EventKind::Vote {
+        txn,
+        step: rule.step,
+        yes,
+    });
+    yes
 }

@@ -30,7 +30,7 @@
 
 use super::hosted::{Hosted, SERVICE_TIMERS};
 use super::reliable::Resender;
-use super::step::{judge, key, key_parts, refusal, state, KeyKind, StepRule, SERVICE_STORE};
+use super::step::{hold_or_refuse, key, key_parts, state, KeyKind, StepRule, SERVICE_STORE};
 use super::{Layout, CLIENT_NODE};
 use crate::msg::{Msg, MsgId, MsgKind, NodeIx, StepIx, TxnId};
 use crate::node::{timer_id, timer_parts, Cx, Node};
@@ -268,30 +268,11 @@ impl Participant {
     }
 
     fn reserve(&mut self, cx: &mut Cx, txn: TxnId) -> bool {
-        let rule = self.rule;
-        let yes = match judge(cx, SERVICE_STORE, txn, rule) {
-            Some(reason) => {
-                let w = [refusal(txn, rule, reason)];
-                cx.commit(SERVICE_STORE, Local::Abort, txn, rule.step, &w);
-                false
-            }
-            None => {
-                let w = [Write::Hold {
-                    txn,
-                    step: rule.step,
-                    amount: rule.amount,
-                }];
-                cx.commit(SERVICE_STORE, Local::Prepare, txn, rule.step, &w);
-                self.reserved.insert(txn);
-                cx.set_timer(self.reservation_us, timer_id(EXPIRE, txn));
-                true
-            }
-        };
-        cx.event(EventKind::Vote {
-            txn,
-            step: rule.step,
-            yes,
-        });
+        let yes = hold_or_refuse(cx, txn, self.rule);
+        if yes {
+            self.reserved.insert(txn);
+            cx.set_timer(self.reservation_us, timer_id(EXPIRE, txn));
+        }
         yes
     }
 

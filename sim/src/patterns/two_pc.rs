@@ -31,7 +31,7 @@
 use super::hosted::{Hosted, SERVICE_TIMERS};
 use super::reliable::Resender;
 use super::row_lock::RowLocks;
-use super::step::{judge, key, refusal, KeyKind, StepRule, SERVICE_STORE};
+use super::step::{hold_or_refuse, key, refusal, KeyKind, StepRule, SERVICE_STORE};
 use super::{Layout, CLIENT_NODE};
 use crate::msg::{Msg, MsgId, MsgKind, NodeIx, StepIx, TxnId};
 use crate::node::{timer_id, timer_parts, Cx, Node};
@@ -363,30 +363,12 @@ impl Participant {
     fn prepare(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
         let mut next = Some((from, msg));
         while let Some((from, msg)) = next.take() {
-            let (txn, rule) = (msg.txn, self.rule);
-            let yes = match judge(cx, SERVICE_STORE, txn, rule) {
-                Some(reason) => {
-                    let w = [refusal(txn, rule, reason)];
-                    cx.commit(SERVICE_STORE, Local::Abort, txn, rule.step, &w);
-                    false
-                }
-                None => {
-                    let w = [Write::Hold {
-                        txn,
-                        step: rule.step,
-                        amount: rule.amount,
-                    }];
-                    cx.commit(SERVICE_STORE, Local::Prepare, txn, rule.step, &w);
-                    self.in_doubt.insert(txn);
-                    cx.set_timer(self.timeout_us, timer_id(ASK, txn));
-                    true
-                }
-            };
-            cx.event(EventKind::Vote {
-                txn,
-                step: rule.step,
-                yes,
-            });
+            let txn = msg.txn;
+            let yes = hold_or_refuse(cx, txn, self.rule);
+            if yes {
+                self.in_doubt.insert(txn);
+                cx.set_timer(self.timeout_us, timer_id(ASK, txn));
+            }
             self.vote(cx, from, txn, yes, msg.id);
             if !yes {
                 next = self.release(cx, txn);
