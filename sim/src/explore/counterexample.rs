@@ -98,17 +98,15 @@ pub fn build(
         .example
         .clone()
         .unwrap_or_else(|| format!("the replay does not break {invariant}"));
+    // Its length is told beside it (`events`), so the story is what happened.
     let story = if faults.is_empty() {
-        format!(
-            "With no fault, in {} events (an ordering of deliveries alone): {example}.",
-            trace.event_count
-        )
+        format!("With no fault (an ordering of deliveries alone): {example}.")
     } else {
-        format!(
-            "In {} events: {}; then {example}.",
-            trace.event_count,
-            faults.join(", ")
-        )
+        let mut s = format!("{}; then {example}.", faults.join(", "));
+        if let Some(first) = s.get(..1) {
+            s = first.to_uppercase() + &s[1..];
+        }
+        s
     };
     Counterexample {
         events: trace.event_count,
