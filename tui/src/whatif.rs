@@ -4,7 +4,6 @@
 use crate::app::{MarkKind, RunView};
 use sovlab_sim::check::Verdict;
 use sovlab_sim::scenario::{After, Fault, FaultKind, Scenario, CLIENT};
-use sovlab_sim::trace::Trace;
 use std::sync::Arc;
 
 /// A change to the fault schedule.
@@ -193,31 +192,7 @@ impl WhatIfMenu {
     }
 }
 
-/// The trigger that matches exactly event `seq` of `trace`: its node, kind, message
-/// kind and transaction, and the `count` of such events up to and including it.
-/// `None` for a fault's own event (a crash, a partition...), which no handler records.
-pub fn after_event(trace: &Trace, seq: usize) -> Option<After> {
-    let e = trace.events.get(seq)?;
-    if e.kind.is_fault() {
-        return None;
-    }
-    let msg = e.kind.msg().map(|m| m.kind);
-    let txn = e.kind.txn();
-    let same = |x: &sovlab_sim::trace::Event| {
-        x.node == e.node
-            && x.kind.name() == e.kind.name()
-            && msg.is_none_or(|k| x.kind.msg().is_some_and(|m| m.kind == k))
-            && txn.is_none_or(|t| x.kind.txn() == Some(t))
-    };
-    let count = trace.events[..=seq].iter().filter(|x| same(x)).count();
-    Some(After {
-        node: trace.node_name(e.node).to_string(),
-        event: e.kind.name().to_string(),
-        msg: msg.map(|k| k.name().to_string()),
-        txn,
-        count: u32::try_from(count).ok()?,
-    })
-}
+pub use sovlab_sim::exec::faults::after_event;
 
 /// `s` with `change` applied.
 pub fn apply(s: &Scenario, change: &Change) -> Scenario {

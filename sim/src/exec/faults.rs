@@ -4,7 +4,7 @@
 
 use crate::msg::{MsgKind, NodeIx, TxnId};
 use crate::patterns::Layout;
-use crate::scenario::{Fault, FaultKind, Scenario};
+use crate::scenario::{After, Fault, FaultKind, Scenario};
 use crate::trace::{EventKind, Trace};
 
 /// One thing the fault schedule does at one time.
@@ -191,6 +191,38 @@ impl Trigger {
         self.seen += 1;
         self.seen == self.count
     }
+}
+
+/// The `after` that fires right after event `seq` of `trace`: that event's node, kind,
+/// message kind and transaction, and the count that makes it that very event (as
+/// [`Trigger::matches`] counts). None for a fault's own event, which no handler
+/// records. The TUI's "right after this event" and the explorer's counterexamples
+/// place faults with it.
+pub fn after_event(trace: &Trace, seq: usize) -> Option<After> {
+    let e = trace.events.get(seq)?;
+    if e.kind.is_fault() {
+        return None;
+    }
+    let t = Trigger {
+        fault: 0,
+        node: e.node,
+        event: e.kind.name().to_string(),
+        msg: e.kind.msg().map(|m| m.kind),
+        txn: e.kind.txn(),
+        count: 1,
+        seen: 0,
+    };
+    let count = trace.events[..=seq]
+        .iter()
+        .filter(|x| t.matches(x.node, &x.kind))
+        .count();
+    Some(After {
+        node: trace.node_name(e.node).to_string(),
+        event: t.event,
+        msg: t.msg.map(|k| k.name().to_string()),
+        txn: t.txn,
+        count: u32::try_from(count).ok()?,
+    })
 }
 
 /// The trigger of every fault placed by `after`, in file order. One whose node or

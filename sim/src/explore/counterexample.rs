@@ -6,7 +6,7 @@ use super::script::Entry;
 use super::Bounds;
 use crate::check;
 use crate::msg::NodeIx;
-use crate::scenario::{After, Expect, Fault, Replay, Scenario};
+use crate::scenario::{Expect, Fault, Replay, Scenario};
 use crate::trace::{DropReason, EventKind, Trace};
 use serde::Serialize;
 
@@ -131,35 +131,13 @@ fn placed_by_after(s: &Scenario, first: usize, trace: &Trace) -> Option<Scenario
         let at_us = fault.at_ms * 1000;
         let (i, _) = crash_events
             .find(|(_, e)| e.t_us == at_us && trace.nodes[usize::from(e.node)].name == node)?;
-        // The step's last event: the one before this crash that is no crash itself
+        // The step's last event: the one before this crash that is no fault itself
         // (two crashes chosen at one step follow the same event).
-        let before = trace.events[..i]
-            .iter()
-            .rev()
-            .find(|e| !matches!(e.kind, EventKind::Crash | EventKind::Restart))?;
-        if before.t_us != at_us {
+        let before = trace.events[..i].iter().rposition(|e| !e.kind.is_fault())?;
+        if trace.events[before].t_us != at_us {
             return None;
         }
-        let after = After {
-            node: trace.nodes[usize::from(before.node)].name.clone(),
-            event: before.kind.name().to_string(),
-            msg: before.kind.msg().map(|m| m.kind.name().to_string()),
-            txn: before.kind.txn(),
-            count: 0,
-        };
-        let count = trace.events[..i]
-            .iter()
-            .filter(|e| {
-                e.node == before.node
-                    && e.kind.name() == after.event
-                    && e.kind.msg().map(|m| m.kind.name().to_string()) == after.msg
-                    && e.kind.txn() == after.txn
-            })
-            .count();
-        fault.after = Some(After {
-            count: u32::try_from(count).ok()?,
-            ..after
-        });
+        fault.after = Some(crate::exec::faults::after_event(trace, before)?);
         fault.at_ms = 0;
     }
     Some(out)
