@@ -95,6 +95,14 @@ pub fn judge(cx: &mut Cx, store: usize, txn: TxnId, rule: StepRule) -> Option<Re
     } else {
         return None;
     };
+    record_refusal(cx, store, txn, rule, reason);
+    Some(reason)
+}
+
+/// Records that (`txn`, `rule.step`) was refused for `reason`, with the units `store`
+/// has left: the `reject` event beside the refusal's write in the local transaction.
+pub fn record_refusal(cx: &mut Cx, store: usize, txn: TxnId, rule: StepRule, reason: RejectReason) {
+    let available = cx.store(store).available();
     cx.event(EventKind::Reject {
         txn,
         step: rule.step,
@@ -102,7 +110,6 @@ pub fn judge(cx: &mut Cx, store: usize, txn: TxnId, rule: StepRule) -> Option<Re
         available,
         needed: rule.amount,
     });
-    Some(reason)
 }
 
 /// The write recording a refusal.

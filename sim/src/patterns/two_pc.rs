@@ -31,7 +31,7 @@
 use super::hosted::{Hosted, SERVICE_TIMERS};
 use super::reliable::Resender;
 use super::row_lock::RowLocks;
-use super::step::{hold_or_refuse, key, refusal, KeyKind, StepRule, SERVICE_STORE};
+use super::step::{hold_or_refuse, key, record_refusal, refusal, KeyKind, StepRule, SERVICE_STORE};
 use super::{Layout, CLIENT_NODE};
 use crate::msg::{Msg, MsgId, MsgKind, NodeIx, StepIx, TxnId};
 use crate::node::{timer_id, timer_parts, Cx, Node};
@@ -388,14 +388,7 @@ impl Participant {
             return;
         };
         let (txn, rule) = (w.msg.txn, self.rule);
-        let available = cx.store(SERVICE_STORE).available();
-        cx.event(EventKind::Reject {
-            txn,
-            step: rule.step,
-            reason: RejectReason::Lock,
-            available,
-            needed: rule.amount,
-        });
+        record_refusal(cx, SERVICE_STORE, txn, rule, RejectReason::Lock);
         let refused = [refusal(txn, rule, RejectReason::Lock)];
         cx.commit(SERVICE_STORE, Local::Abort, txn, rule.step, &refused);
         cx.event(EventKind::Vote {

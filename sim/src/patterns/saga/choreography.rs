@@ -11,13 +11,14 @@
 //! may have run the step; if not, the compensation leaves a tombstone there).
 
 use super::publish::{Publisher, PAST_PIVOT};
-use super::{compensate, judge, key, refusal, state, take, KeyKind, StepRule, SERVICE_STORE};
+use super::{compensate, judge, key, record_refusal, refusal, state, take, KeyKind};
+use super::{StepRule, SERVICE_STORE};
 use crate::msg::{Msg, MsgKind, NodeIx, TxnId};
 use crate::node::{Cx, Node};
 use crate::patterns::{service_index, Layout, CLIENT_NODE};
 use crate::scenario::{Scenario, StepKind};
 use crate::store::{RejectReason, StepState, Write};
-use crate::trace::{EventKind, Local};
+use crate::trace::Local;
 
 const PUBLISH_BASE: u8 = 1;
 
@@ -93,14 +94,7 @@ impl Service {
         }
         if self.idempotent && state(cx, txn, rule.step) == Some(StepState::Tombstone) {
             // Compensated before it ran: refuse; whoever compensated passed it back.
-            let available = cx.store(SERVICE_STORE).available();
-            cx.event(EventKind::Reject {
-                txn,
-                step: rule.step,
-                reason: RejectReason::Tombstone,
-                available,
-                needed: rule.amount,
-            });
+            record_refusal(cx, SERVICE_STORE, txn, rule, RejectReason::Tombstone);
             cx.commit(SERVICE_STORE, Local::Abort, txn, rule.step, &w);
             return;
         }
@@ -232,6 +226,7 @@ mod tests {
     use crate::node::{timer_id, Effect, Harness};
     use crate::scenario::StoreKind;
     use crate::store::Store;
+    use crate::trace::EventKind;
 
     fn scenario(publish: &str, idempotent: bool) -> Scenario {
         scenario_with(publish, idempotent, "")

@@ -25,7 +25,7 @@ pub mod service;
 
 pub use super::hosted::{Hosted, SERVICE_TIMERS};
 pub use super::step::{
-    judge, key, key_parts, refusal, state, take, KeyKind, StepRule, SERVICE_STORE,
+    judge, key, key_parts, record_refusal, refusal, state, take, KeyKind, StepRule, SERVICE_STORE,
 };
 
 use super::{service_index, Idle, Layout};

@@ -11,11 +11,12 @@
 //! refuses it with reason `lock`.
 
 use super::semantic_lock::{settled_key, SemanticLock, Waiting};
-use super::{compensate, judge, key, refusal, state, take, KeyKind, StepRule, SERVICE_STORE};
+use super::{compensate, judge, key, record_refusal, refusal, state, take, KeyKind};
+use super::{StepRule, SERVICE_STORE};
 use crate::msg::{Msg, MsgKind, NodeIx};
 use crate::node::{Cx, Node};
 use crate::store::{RejectReason, StepState, Write};
-use crate::trace::{EventKind, Local};
+use crate::trace::Local;
 
 /// The service's side of an orchestrated saga.
 #[derive(Debug)]
@@ -62,14 +63,7 @@ impl Service {
             writes.push(Write::Seen { key: k });
             if state(cx, txn, rule.step) == Some(StepState::Tombstone) {
                 // The compensation overtook this command: refuse it for good.
-                let available = cx.store(SERVICE_STORE).available();
-                cx.event(EventKind::Reject {
-                    txn,
-                    step: rule.step,
-                    reason: RejectReason::Tombstone,
-                    available,
-                    needed: rule.amount,
-                });
+                record_refusal(cx, SERVICE_STORE, txn, rule, RejectReason::Tombstone);
                 cx.commit(SERVICE_STORE, Local::Abort, txn, rule.step, &writes);
                 return reply(cx, false);
             }
@@ -101,14 +95,7 @@ impl Service {
     /// A waiting command's time is up: refuse it (reason `lock`) and reply.
     fn refuse_locked(&mut self, cx: &mut Cx, w: Waiting) {
         let (txn, rule) = (w.msg.txn, self.rule);
-        let available = cx.store(SERVICE_STORE).available();
-        cx.event(EventKind::Reject {
-            txn,
-            step: rule.step,
-            reason: RejectReason::Lock,
-            available,
-            needed: rule.amount,
-        });
+        record_refusal(cx, SERVICE_STORE, txn, rule, RejectReason::Lock);
         let mut writes = vec![refusal(txn, rule, RejectReason::Lock)];
         if self.idempotent {
             writes.push(Write::Seen {
@@ -213,6 +200,7 @@ mod tests {
     use crate::node::{Effect, Harness};
     use crate::scenario::StoreKind;
     use crate::store::Store;
+    use crate::trace::EventKind;
 
     const RULE: StepRule = StepRule {
         step: 1,
