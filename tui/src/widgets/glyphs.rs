@@ -110,6 +110,8 @@ mod tests {
             "2pc-no-log",
             "saga-isolation",
             "saga-duplicates-not-idempotent",
+            "choreography-event-sourcing-crash",
+            "cost-hot-row-2pc",
         ] {
             let path = format!("{}/../scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"));
             let text = std::fs::read_to_string(path).unwrap();
@@ -122,7 +124,7 @@ mod tests {
             }
         }
         // The catalogue exercises (nearly) every symbol: the test looks at something.
-        for g in ["○", "◉", "⊘", "↓", "✓", "?", "▪", "◆", "↶"] {
+        for g in ["○", "◉", "⊘", "↓", "✓", "?", "▪", "◆", "↶", "»", "⧖", "▣"] {
             assert!(drawn.contains(g), "{g} never drawn: {drawn:?}");
         }
     }
