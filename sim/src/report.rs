@@ -337,9 +337,18 @@ pub fn trigger_words(a: &crate::scenario::After) -> String {
     let msg = a
         .msg
         .as_ref()
-        .map_or(String::new(), |m| format!(" of a {m}"));
+        .map_or(String::new(), |m| format!(" of {} {m}", article(m)));
     let txn = a.txn.map_or(String::new(), |t| format!(" for txn {t}"));
     format!("the {nth}{}{msg}{txn} at {}", a.event, a.node)
+}
+
+/// "an" before a vowel ("an ack", "an abort"), else "a" ("a vote").
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 fn ordinal(n: u32) -> String {
@@ -543,6 +552,25 @@ mod tests {
         assert!(
             t.contains("BROKEN conservation") && !t.contains("(expected)"),
             "{t}"
+        );
+    }
+
+    #[test]
+    fn a_trigger_reads_as_english() {
+        let after = |msg: &str, count| crate::scenario::After {
+            node: "coordinator".into(),
+            event: "deliver".into(),
+            msg: Some(msg.into()),
+            txn: Some(3),
+            count,
+        };
+        assert_eq!(
+            super::trigger_words(&after("vote", 2)),
+            "the 2nd deliver of a vote for txn 3 at coordinator"
+        );
+        assert_eq!(
+            super::trigger_words(&after("ack", 1)),
+            "the deliver of an ack for txn 3 at coordinator"
         );
     }
 }

@@ -106,6 +106,17 @@ fn two_phase_commit_with_a_log_keeps_agreement_and_blocks() {
         .collect();
     assert_eq!(placed.len(), 1, "{}", c.scenario.to_toml());
     assert_eq!(placed[0].node, "coordinator", "{}", c.scenario.to_toml());
+    // And its story tells the window by that step, not by a time.
+    assert!(
+        c.faults[0].starts_with("coordinator crashes right after the 2nd deliver of a vote"),
+        "{:?}",
+        c.faults
+    );
+    assert!(
+        c.story.starts_with("Coordinator crashes right after"),
+        "{}",
+        c.story
+    );
     replays(&x, "termination");
 }
 

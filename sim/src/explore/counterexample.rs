@@ -93,7 +93,7 @@ pub fn build(
         }
     }
     let verdict = check::check(&trace, invariant);
-    let faults = faults_of(&trace);
+    let faults = faults_of(&trace, &placed_words(&s, scenario.faults.len()));
     let example = verdict
         .example
         .clone()
@@ -143,6 +143,20 @@ fn placed_by_after(s: &Scenario, first: usize, trace: &Trace) -> Option<Scenario
     Some(out)
 }
 
+/// The crashes the explorer placed by `after`, in order: the node and the step it
+/// followed in words ("the 2nd deliver of a vote for txn 1 at coordinator"), so the
+/// story tells the textbook's window rather than a time.
+fn placed_words(s: &Scenario, first: usize) -> Vec<(String, String)> {
+    s.faults
+        .iter()
+        .skip(first)
+        .filter_map(|f| {
+            let after = f.after.as_ref()?;
+            Some((f.crash.clone()?, crate::report::trigger_words(after)))
+        })
+        .collect()
+}
+
 /// Do two traces have the same events (time, node, kind)?
 fn same_events(a: &Trace, b: &Trace) -> bool {
     a.events.len() == b.events.len()
@@ -152,16 +166,26 @@ fn same_events(a: &Trace, b: &Trace) -> bool {
             .all(|(x, y)| x.t_us == y.t_us && x.node == y.node && x.kind == y.kind)
 }
 
-/// The faults of a trace in words, in order.
-fn faults_of(trace: &Trace) -> Vec<String> {
+/// The faults of a trace in words, in order. A crash that `placed` names (its node,
+/// in order) is told by the step it followed, with its time.
+fn faults_of(trace: &Trace, placed: &[(String, String)]) -> Vec<String> {
     let name = |n: NodeIx| trace.nodes[usize::from(n)].name.as_str();
+    let mut placed = placed.iter().peekable();
     trace
         .events
         .iter()
         .filter_map(|e| {
             let ms = e.t_us as f64 / 1000.0;
             match &e.kind {
-                EventKind::Crash => Some(format!("{} crashes at {ms} ms", name(e.node))),
+                EventKind::Crash => {
+                    let node = name(e.node);
+                    match placed.next_if(|(n, _)| n == node) {
+                        Some((_, step)) => {
+                            Some(format!("{node} crashes right after {step} ({ms} ms)"))
+                        }
+                        None => Some(format!("{node} crashes at {ms} ms")),
+                    }
+                }
                 EventKind::Restart => Some(format!("{} restarts at {ms} ms", name(e.node))),
                 EventKind::Drop {
                     to,
