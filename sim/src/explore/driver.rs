@@ -103,6 +103,16 @@ fn fnv() -> Fnv {
     Fnv(0xcbf2_9ce4_8422_2325)
 }
 
+/// Formatting straight into the hash: an event's `Debug` text is hashed as it is
+/// written, with no string built per event (FNV is byte-wise, so the digest is the
+/// same as hashing the whole text at once).
+impl std::fmt::Write for Fnv {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.write(s.as_bytes());
+        Ok(())
+    }
+}
+
 /// One execution under `script`. `visited` (state fingerprint -> fewest events it
 /// was reached in) prunes revisits when given; `keep` keeps the events.
 pub struct Driver<'a> {
@@ -215,7 +225,8 @@ impl<'a> Driver<'a> {
             if !skip {
                 let mut h = fnv();
                 e.node.hash(&mut h);
-                h.write(format!("{:?}", e.kind).as_bytes());
+                // EventKind holds floats, so it has no Hash; its Debug text stands in.
+                let _ = std::fmt::Write::write_fmt(&mut h, format_args!("{:?}", e.kind));
                 self.history = self.history.wrapping_add(h.finish());
             }
         }
