@@ -3,9 +3,20 @@
 //! The pattern the database-per-service pattern replaces. The app (the coordinator
 //! node) sends each business transaction to the one database, which runs it as a
 //! single local ACID transaction across every service's tables: all steps or none.
-//! Consistency is easy; the price is coupling. Transactions run one at a time (the
-//! database's locks serialize them), and the database is one fault domain: while it is
-//! down, *every* transaction fails, whichever services it touches.
+//! Consistency is easy; the price is coupling. The database is one fault domain: while
+//! it is down, *every* transaction fails, whichever services it touches.
+//!
+//! How transactions contend depends on whether any step's service has `keys`:
+//! - without `keys` (table locks): transactions run one at a time, each holding the
+//!   whole database for its statements, as the lab's first shared database did;
+//! - with `keys` on some step's service (row locks): transactions run side by side;
+//!   each locks, step by step in step order, the row its step uses at every service
+//!   that has `keys` (the same keyed pick by (transaction, step) as two-phase commit,
+//!   [`super::row_lock`]), holds every row until it commits or rolls back, and a
+//!   request for a locked row waits in FIFO order up to `write.timeout_ms`, then the
+//!   transaction rolls back (a `lock` refusal: `aborted_by` `lock-timeout`). A step
+//!   at a service without `keys` locks nothing there. Taking rows in step order, the
+//!   same for every transaction, means no two can wait for each other (no deadlock).
 //!
 //! The database:
 //! - `begin`: logs that the transaction began (its write-ahead log), checks every
@@ -16,6 +27,7 @@
 //!   uncommitted work died with the process, and the log says so durably.
 
 use super::reliable::Resender;
+use super::row_lock::RowLocks;
 use super::{Layout, CLIENT_NODE};
 use crate::keyed::Purpose;
 use crate::msg::{Msg, MsgId, MsgKind, NodeIx, StepIx, TxnId};
@@ -31,6 +43,7 @@ pub const STATEMENT_US: u64 = 1_000;
 const RESEND: u8 = 1;
 const TIMEOUT: u8 = 2;
 const WORK: u8 = 3;
+const LOCK_TIMEOUT: u8 = 4;
 
 /// The application server: turns client submits into database transactions.
 #[derive(Debug)]
@@ -128,6 +141,25 @@ struct StepPlan {
     reject: f64,
 }
 
+/// A transaction in progress under row locks.
+#[derive(Debug, Clone, Copy)]
+struct Active {
+    /// Who asked (the reply goes there) and the request.
+    from: NodeIx,
+    msg: Msg,
+    /// Steps whose row it holds (or needs none), from the first: the next to lock.
+    next: usize,
+}
+
+/// The row locks of a database where some step's service has `keys`.
+#[derive(Debug)]
+struct Rows {
+    /// Per step: its row locks (none: its service has no `keys`).
+    locks: Vec<Option<RowLocks>>,
+    /// Transactions begun and not yet committed or rolled back.
+    active: BTreeMap<TxnId, Active>,
+}
+
 /// The one database. Its stores: one per service (scenario order), then its log.
 #[derive(Debug)]
 pub struct Database {
@@ -137,6 +169,8 @@ pub struct Database {
     queue: VecDeque<(TxnId, NodeIx, MsgId)>,
     /// The transaction holding the lock.
     open: Option<(TxnId, NodeIx, MsgId)>,
+    /// Row locks instead of the one lock, when some step's service has `keys`.
+    rows: Option<Rows>,
 }
 
 impl Database {
@@ -146,7 +180,7 @@ impl Database {
             .write
             .as_ref()
             .expect("shared-database has a write section");
-        let steps = w
+        let steps: Vec<StepPlan> = w
             .steps
             .iter()
             .map(|st| StepPlan {
@@ -155,12 +189,145 @@ impl Database {
                 reject: st.reject,
             })
             .collect();
+        let timeout_us = w.timeout_ms * 1000;
+        let locks: Vec<Option<RowLocks>> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, st)| {
+                let keys = s.services[st.store].keys?;
+                Some(RowLocks::new(keys, i as StepIx, timeout_us, LOCK_TIMEOUT))
+            })
+            .collect();
+        let rows = locks.iter().any(Option::is_some).then(|| Rows {
+            locks,
+            active: BTreeMap::new(),
+        });
         Database {
             steps,
             log: s.services.len(),
             queue: VecDeque::new(),
             open: None,
+            rows,
         }
+    }
+
+    /// Row locks: `msg` begins its transaction (logged as the table-lock database
+    /// logs it) and asks for its rows.
+    fn begin_rows(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
+        let txn = msg.txn;
+        cx.commit(
+            self.log,
+            Local::Log,
+            txn,
+            0,
+            &[Write::Seen {
+                key: u64::from(txn),
+            }],
+        );
+        let rows = self.rows.as_mut().expect("row locks");
+        rows.active.insert(txn, Active { from, msg, next: 0 });
+        self.lock_rows(cx, txn);
+    }
+
+    /// Row locks: `txn` takes its rows in step order from the next it lacks; once it
+    /// holds them all its statements run (one statement time per step).
+    fn lock_rows(&mut self, cx: &mut Cx, txn: TxnId) {
+        let rows = self.rows.as_mut().expect("row locks");
+        let Some(a) = rows.active.get_mut(&txn) else {
+            return;
+        };
+        while a.next < rows.locks.len() {
+            if let Some(locks) = rows.locks[a.next].as_mut() {
+                if !locks.acquire(cx, a.from, a.msg) {
+                    return;
+                }
+            }
+            a.next += 1;
+        }
+        let work = STATEMENT_US * self.steps.len() as u64;
+        cx.set_timer(work, timer_id(WORK, txn));
+    }
+
+    /// Row locks: `txn`'s statements ran. It commits unless a step refuses (the
+    /// checks and the writes in one handler: nothing else runs between them), then
+    /// gives up its rows.
+    fn finish_rows(&mut self, cx: &mut Cx, txn: TxnId) {
+        let rows = self.rows.as_mut().expect("row locks");
+        let Some(a) = rows.active.get(&txn).copied() else {
+            return;
+        };
+        if a.next < rows.locks.len() {
+            return;
+        }
+        let committed = self.check_steps(cx, txn).is_ok();
+        if committed {
+            self.apply(cx, txn);
+        } else {
+            Self::log_decision(cx, self.log, txn, false);
+        }
+        Self::reply(cx, a.from, txn, a.msg.id, committed);
+        self.release_rows(cx, txn);
+    }
+
+    /// Row locks: a wait for a row ran past the timeout; its transaction rolls back
+    /// (the step refused for its lock) and gives up the rows it held.
+    fn lock_timed_out(&mut self, cx: &mut Cx, timer: u64) {
+        let rows = self.rows.as_mut().expect("row locks");
+        let Some((step, w)) = rows
+            .locks
+            .iter_mut()
+            .enumerate()
+            .find_map(|(i, l)| Some((i, l.as_mut()?.timed_out(cx, timer)?)))
+        else {
+            return;
+        };
+        let txn = w.msg.txn;
+        let st = self.steps[step];
+        let reason = RejectReason::Lock;
+        let available = cx.store(st.store).available();
+        let step = step as StepIx;
+        cx.event(EventKind::Reject {
+            txn,
+            step,
+            reason,
+            available,
+            needed: st.amount,
+        });
+        let refused = [Write::Reject {
+            txn,
+            step,
+            amount: st.amount,
+            reason,
+        }];
+        cx.commit(st.store, Local::Abort, txn, step, &refused);
+        Self::log_decision(cx, self.log, txn, false);
+        Self::reply(cx, w.from, txn, w.msg.id, false);
+        self.release_rows(cx, txn);
+    }
+
+    /// Row locks: `txn` is done; every row it held goes to the next in line, whose
+    /// transaction then goes on taking its rows.
+    fn release_rows(&mut self, cx: &mut Cx, txn: TxnId) {
+        let rows = self.rows.as_mut().expect("row locks");
+        rows.active.remove(&txn);
+        let mut woken = Vec::new();
+        for locks in rows.locks.iter_mut().flatten() {
+            if let Some(w) = locks.release(cx, txn) {
+                woken.push(w.msg.txn);
+            }
+        }
+        for next in &woken {
+            if let Some(a) = rows.active.get_mut(next) {
+                a.next += 1;
+            }
+        }
+        for next in woken {
+            self.lock_rows(cx, next);
+        }
+    }
+
+    fn log_decision(cx: &mut Cx, log: usize, txn: TxnId, commit: bool) {
+        cx.commit(log, Local::Log, txn, 0, &[Write::Decide { txn, commit }]);
     }
 
     fn reply(cx: &mut Cx, to: NodeIx, txn: TxnId, re: MsgId, committed: bool) {
@@ -234,6 +401,12 @@ impl Database {
         let Some((txn, from, re)) = self.open.take() else {
             return;
         };
+        self.apply(cx, txn);
+        Self::reply(cx, from, txn, re, true);
+    }
+
+    /// Applies every step of `txn` and logs its commit.
+    fn apply(&self, cx: &mut Cx, txn: TxnId) {
         for (i, st) in self.steps.iter().enumerate() {
             let step = i as StepIx;
             let take = [Write::Take {
@@ -250,7 +423,6 @@ impl Database {
             0,
             &[Write::Decide { txn, commit: true }],
         );
-        Self::reply(cx, from, txn, re, true);
     }
 }
 
@@ -283,6 +455,12 @@ impl Node for Database {
             Self::reply(cx, from, txn, msg.id, committed);
             return;
         }
+        if let Some(rows) = &self.rows {
+            if !rows.active.contains_key(&txn) {
+                self.begin_rows(cx, from, msg);
+            }
+            return;
+        }
         let known =
             self.open.is_some_and(|(t, ..)| t == txn) || self.queue.iter().any(|(t, ..)| *t == txn);
         if !known {
@@ -293,6 +471,14 @@ impl Node for Database {
 
     fn on_timer(&mut self, cx: &mut Cx, timer: u64) {
         let (purpose, txn) = timer_parts(timer);
+        if self.rows.is_some() {
+            match purpose {
+                WORK => self.finish_rows(cx, txn),
+                LOCK_TIMEOUT => self.lock_timed_out(cx, timer),
+                _ => {}
+            }
+            return;
+        }
         if purpose == WORK && self.open.is_some_and(|(t, ..)| t == txn) {
             self.commit_open(cx);
             self.begin_next(cx);
@@ -300,6 +486,8 @@ impl Node for Database {
     }
 
     fn busy(&self) -> bool {
-        self.open.is_some() || !self.queue.is_empty()
+        self.open.is_some()
+            || !self.queue.is_empty()
+            || self.rows.as_ref().is_some_and(|r| !r.active.is_empty())
     }
 }
