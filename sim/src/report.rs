@@ -248,7 +248,11 @@ pub fn build(trace: &Trace, verdicts: &[Verdict]) -> Report {
     let write = s.write.as_ref().map(|w| {
         let outcomes = check::outcomes(trace);
         let count = |o: Outcome| outcomes.iter().filter(|(_, x)| *x == o).count() as u32;
-        let (span, heard) = crate::cost::write_times(trace);
+        let committed_txns = outcomes
+            .iter()
+            .filter(|(_, o)| *o == Outcome::Committed)
+            .map(|(t, _)| *t);
+        let (span, heard) = crate::cost::write_times(trace, committed_txns);
         let committed = count(Outcome::Committed);
         let keys = s.services.iter().any(|x| x.keys.is_some());
         WriteReport {

@@ -12,6 +12,7 @@ mod explore;
 mod forks;
 mod keyed;
 mod locks;
+mod overload;
 mod perf_determinism;
 mod pinned;
 mod props;
