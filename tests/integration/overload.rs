@@ -65,7 +65,10 @@ fn throughput_past_patience_stays_within_capacity_and_latency_is_not_capped() {
         // Only those answered within 2 s (and 3 s deadline) were heard: the rest were
         // given up on, so not available. About 2 s of 15 s of work: well under 40 %.
         let avail = w.availability.expect("deadline");
-        assert!(avail > 0.0 && avail < 0.4, "seed {seed}: availability {avail}");
+        assert!(
+            avail > 0.0 && avail < 0.4,
+            "seed {seed}: availability {avail}"
+        );
     }
 }
 
@@ -73,9 +76,17 @@ fn throughput_past_patience_stays_within_capacity_and_latency_is_not_capped() {
 fn below_capacity_nothing_changes_with_patience() {
     // At half the capacity nobody waits long: every answer is heard, and the
     // throughput follows the arrivals (within 10 %).
-    let r = sovlab_sim::run_with(&one_server(100, 1000), 1, RunOptions::default().on(Engine::Des));
+    let r = sovlab_sim::run_with(
+        &one_server(100, 1000),
+        1,
+        RunOptions::default().on(Engine::Des),
+    );
     let w = r.report.write.as_ref().expect("write");
-    assert!((w.throughput_per_s - 100.0).abs() < 10.0, "{}", w.throughput_per_s);
+    assert!(
+        (w.throughput_per_s - 100.0).abs() < 10.0,
+        "{}",
+        w.throughput_per_s
+    );
     assert_eq!(w.availability, Some(1.0));
     assert!(w.latency_ms.max < 2_000.0, "{:?}", w.latency_ms);
 }
