@@ -20,6 +20,7 @@ mod protocols;
 mod reads;
 mod robustness;
 mod saga_design;
+mod shared_db_outcomes;
 mod sweep_needed;
 mod tcc;
 mod triggers;

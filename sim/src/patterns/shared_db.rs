@@ -98,8 +98,11 @@ impl Node for App {
                 cx.set_timer(self.timeout_us, timer_id(TIMEOUT, txn));
             }
             MsgKind::Done => {
+                // The database's answer to the transaction or to its rollback: either
+                // is what the database did, so it is what the client is told.
                 self.resender.ack(msg.re);
-                if self.waiting.remove(&msg.txn).is_some() {
+                if let Some(id) = self.waiting.remove(&msg.txn) {
+                    self.resender.ack(id);
                     self.finish(cx, msg.txn, msg.ok);
                 }
             }
@@ -117,11 +120,16 @@ impl Node for App {
                 self.resender.on_tick(cx);
             }
             TIMEOUT => {
-                // The statement timed out: the app reports a failure. (If the database
-                // does run it later, the stores say so: outcomes are judged from them.)
-                if let Some(id) = self.waiting.remove(&txn) {
+                // The statement timed out: the app asks the database to roll the
+                // transaction back, and tells the client what the database answers
+                // (rolled back, or committed already). Reporting a failure here, as
+                // the app once did, told the client "failed" of transactions the
+                // database went on to commit.
+                if let Some(id) = self.waiting.get(&txn).copied() {
                     self.resender.ack(id);
-                    self.finish(cx, txn, false);
+                    let undo = Msg::new(MsgKind::Undo, txn, 0);
+                    let undo = self.resender.send(cx, self.database, undo);
+                    self.waiting.insert(txn, undo);
                 }
             }
             _ => {}
@@ -326,6 +334,21 @@ impl Database {
         }
     }
 
+    /// The app timed `txn` out before it was decided: it rolls back wherever it is
+    /// (running, waiting for a lock or a row, or not begun: then a late request for
+    /// it is refused by the logged decision).
+    fn roll_back(&mut self, cx: &mut Cx, txn: TxnId) {
+        Self::log_decision(cx, self.log, txn, false);
+        if self.rows.is_some() {
+            self.release_rows(cx, txn);
+        } else if self.open.is_some_and(|(t, ..)| t == txn) {
+            self.open = None;
+            self.begin_next(cx);
+        } else {
+            self.queue.retain(|(t, ..)| *t != txn);
+        }
+    }
+
     fn log_decision(cx: &mut Cx, log: usize, txn: TxnId, commit: bool) {
         cx.commit(log, Local::Log, txn, 0, &[Write::Decide { txn, commit }]);
     }
@@ -447,12 +470,17 @@ impl Node for Database {
     }
 
     fn on_message(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
-        if msg.kind != MsgKind::Do {
+        if !matches!(msg.kind, MsgKind::Do | MsgKind::Undo) {
             return;
         }
         let txn = msg.txn;
         if let Some(committed) = cx.store(self.log).decision(txn) {
             Self::reply(cx, from, txn, msg.id, committed);
+            return;
+        }
+        if msg.kind == MsgKind::Undo {
+            self.roll_back(cx, txn);
+            Self::reply(cx, from, txn, msg.id, false);
             return;
         }
         if let Some(rows) = &self.rows {
