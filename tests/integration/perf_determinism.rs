@@ -84,7 +84,7 @@ const PINNED: [(u64, &str, u64); 3] = [
 const PINNED_DES: [(u64, &str, u64); 3] = [
     (1, "877575fe101cf952", 1134),
     (2, "d82e0dbf647feb72", 1091),
-    (3, "c6feaf4229c6862c", 1077),
+    (3, "e60b7352b7a831b2", 1077),
 ];
 
 #[test]

@@ -26,6 +26,7 @@
 //! - `recover`: a transaction that began and never committed is rolled back: its
 //!   uncommitted work died with the process, and the log says so durably.
 
+use super::client::PATIENCE_US;
 use super::reliable::Resender;
 use super::row_lock::RowLocks;
 use super::{Layout, CLIENT_NODE};
@@ -42,6 +43,8 @@ pub const STATEMENT_US: u64 = 1_000;
 
 const RESEND: u8 = 1;
 const TIMEOUT: u8 = 2;
+/// The app stops asking for a rollback's answer (the client has stopped listening).
+const GIVE_UP: u8 = 5;
 const WORK: u8 = 3;
 const LOCK_TIMEOUT: u8 = 4;
 
@@ -130,6 +133,15 @@ impl Node for App {
                     let undo = Msg::new(MsgKind::Undo, txn, 0);
                     let undo = self.resender.send(cx, self.database, undo);
                     self.waiting.insert(txn, undo);
+                    cx.set_timer(PATIENCE_US, timer_id(GIVE_UP, txn));
+                }
+            }
+            GIVE_UP => {
+                // Asked for as long as a client waits (a database that stays down or
+                // cut off never answers): the transaction goes unanswered, and the
+                // run can end.
+                if let Some(id) = self.waiting.remove(&txn) {
+                    self.resender.ack(id);
                 }
             }
             _ => {}
@@ -517,5 +529,130 @@ impl Node for Database {
         self.open.is_some()
             || !self.queue.is_empty()
             || self.rows.as_ref().is_some_and(|r| !r.active.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::{Effect, Harness};
+    use crate::scenario::StoreKind;
+    use crate::store::Store;
+
+    const APP: NodeIx = 1;
+
+    /// A database whose second step's service has one hot row, and its harness.
+    fn hot() -> (Database, Harness) {
+        let s = Scenario::parse(
+            r#"
+name = "t"
+[[service]]
+name = "orders"
+[[service]]
+name = "inventory"
+keys = 1
+[write]
+protocol = "shared-database"
+timeout_ms = 50
+steps = [{ service = "orders" }, { service = "inventory" }]
+"#,
+            "t.toml",
+        )
+        .unwrap();
+        let l = crate::patterns::layout(&s);
+        let db = Database::new(&s, &l);
+        let stores = vec![
+            Store::new(StoreKind::Relational, 10),
+            Store::new(StoreKind::Relational, 10),
+            Store::new(StoreKind::Relational, 0),
+        ];
+        (db, Harness::new(l.database.unwrap(), stores, 1))
+    }
+
+    fn req(kind: MsgKind, txn: TxnId) -> Msg {
+        Msg {
+            id: 100 + txn,
+            ..Msg::new(kind, txn, 0)
+        }
+    }
+
+    fn work_timer(fx: &[Effect], txn: TxnId) -> bool {
+        fx.iter()
+            .any(|e| matches!(e, Effect::Timer { timer, .. } if *timer == timer_id(WORK, txn)))
+    }
+
+    fn replies(fx: &[Effect]) -> Vec<(TxnId, bool)> {
+        Harness::sent(fx)
+            .iter()
+            .filter(|(_, m)| m.kind == MsgKind::Done)
+            .map(|(_, m)| (m.txn, m.ok))
+            .collect()
+    }
+
+    #[test]
+    fn a_second_transaction_waits_for_the_hot_row_and_runs_when_the_first_commits() {
+        let (mut db, mut h) = hot();
+        let fx = h.call(&mut db, |d, cx| d.on_message(cx, APP, req(MsgKind::Do, 1)));
+        assert!(work_timer(&fx, 1), "the row was free: its statements run");
+        let fx = h.call(&mut db, |d, cx| d.on_message(cx, APP, req(MsgKind::Do, 2)));
+        assert!(!work_timer(&fx, 2));
+        assert!(fx.iter().any(|e| matches!(
+            e,
+            Effect::Event(EventKind::LockWait {
+                txn: 2,
+                step: 1,
+                ..
+            })
+        )));
+        h.now_us = 2_000;
+        let fx = h.call(&mut db, |d, cx| d.on_timer(cx, timer_id(WORK, 1)));
+        assert_eq!(replies(&fx), vec![(1, true)]);
+        assert!(fx.iter().any(|e| matches!(
+            e,
+            Effect::Event(EventKind::Lock {
+                txn: 2,
+                got: true,
+                waited_us: 2_000,
+                ..
+            })
+        )));
+        assert!(
+            work_timer(&fx, 2),
+            "the second got the row: its statements run"
+        );
+    }
+
+    #[test]
+    fn the_apps_undo_rolls_back_a_waiting_transaction_and_a_decided_one_keeps_its_outcome() {
+        let (mut db, mut h) = hot();
+        h.call(&mut db, |d, cx| d.on_message(cx, APP, req(MsgKind::Do, 1)));
+        h.call(&mut db, |d, cx| d.on_message(cx, APP, req(MsgKind::Do, 2)));
+        let fx = h.call(&mut db, |d, cx| {
+            d.on_message(cx, APP, req(MsgKind::Undo, 2))
+        });
+        assert_eq!(replies(&fx), vec![(2, false)]);
+        assert!(fx.iter().any(|e| matches!(
+            e,
+            Effect::Event(EventKind::Lock {
+                txn: 2,
+                got: false,
+                ..
+            })
+        )));
+        assert_eq!(
+            db.rows.as_ref().unwrap().active.len(),
+            1,
+            "only txn 1 is left"
+        );
+        h.call(&mut db, |d, cx| d.on_timer(cx, timer_id(WORK, 1)));
+        // Committed already: an undo is answered with the commit.
+        let fx = h.call(&mut db, |d, cx| {
+            d.on_message(cx, APP, req(MsgKind::Undo, 1))
+        });
+        assert_eq!(replies(&fx), vec![(1, true)]);
+        // A late request for the rolled-back one is refused.
+        let fx = h.call(&mut db, |d, cx| d.on_message(cx, APP, req(MsgKind::Do, 2)));
+        assert_eq!(replies(&fx), vec![(2, false)]);
+        assert!(!db.busy());
     }
 }
