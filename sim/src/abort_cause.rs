@@ -9,12 +9,12 @@
 //! | `tombstone` | a `reject` with reason `tombstone` (a compensation came first) |
 //! | `gave-up` | a saga's log records that a step's message was given up (retries exhausted) |
 //! | `lock-timeout` | a step's request waited for a locked row (`keys`) until it gave up: refused with reason `lock` under 2PC or the shared database, or its coordinator's vote timeout (the app's statement timeout) expired while it still waited |
-//! | `timeout` | a 2PC (or TCC) coordinator decided abort (cancel) with no `no` vote (its vote timeout), or the shared database's app timed its statement out and told the client it failed |
+//! | `timeout` | a 2PC (or TCC) coordinator decided abort (cancel) with no `no` vote (its vote timeout), or the shared database's app timed its statement out and the database rolled it back before any step refused |
 //! | `presumed-abort` | a 2PC abort (TCC cancel) decided by a coordinator recovering from a crash, or presumed by one that forgot (no decision event at all) |
 //! | `crash-rollback` | a database rolled the transaction back while recovering from a crash |
 //! | `never-accepted` | no node but the client ever received its submit |
 //! | `expired` | try-confirm-cancel: accepted, nothing refused and no cancel decided, and every reservation expired before a decision reached it |
-//! | `stranded` | accepted, then nothing decided it (a saga begun and never decided) |
+//! | `stranded` | accepted, then nothing decided it (a saga begun and never decided; a shared database that went down for good before deciding it) |
 //!
 //! The set is open: a protocol that can abort for a new reason adds a row here, and
 //! `unknown` marks an aborted transaction no row explains (a test keeps the
@@ -57,9 +57,14 @@ pub fn causes(trace: &Trace) -> BTreeMap<TxnId, &'static str> {
             } else if presumed.contains(&txn) {
                 "presumed-abort"
             } else if protocol == Some(Protocol::SharedDatabase) && told_aborted.contains(&txn) {
-                // The app's statement timeout: it told the client "failed" and the
+                // The app's statement timeout in a trace recorded before the app asked
+                // the database to roll back: it told the client "failed" and the
                 // database never ran the transaction.
                 "timeout"
+            } else if protocol == Some(Protocol::SharedDatabase) {
+                // The database never decided it: down for good with the transaction
+                // undecided (the app's rollback request is never answered).
+                "stranded"
             } else if protocol == Some(Protocol::TryConfirmCancel) {
                 // Nothing decided a cancel and nothing was refused: every reservation
                 // ran out before a decision reached it (or none was ever made).
@@ -106,7 +111,7 @@ fn decisive_events(trace: &Trace) -> BTreeMap<TxnId, &'static str> {
         let recovery = recovering.get(&e.node).copied().unwrap_or(false);
         let abort = |txn: TxnId| -> (TxnId, &'static str) {
             let cause = match (recovery, protocol) {
-                (false, Some(Protocol::TwoPhaseCommit))
+                (false, Some(Protocol::TwoPhaseCommit | Protocol::SharedDatabase))
                     if waiting
                         .range((txn, 0)..=(txn, StepIx::MAX))
                         .next()
@@ -119,6 +124,8 @@ fn decisive_events(trace: &Trace) -> BTreeMap<TxnId, &'static str> {
                 }
                 (true, _) => "crash-rollback",
                 (false, Some(Protocol::TwoPhaseCommit | Protocol::TryConfirmCancel)) => "timeout",
+                // The app's statement timeout rolled it back (no step refused first).
+                (false, Some(Protocol::SharedDatabase)) => "timeout",
                 (false, _) => "unknown",
             };
             (txn, cause)

@@ -6,7 +6,10 @@
 //! report's figures. Only nodes with a service time have a queue, so a scenario
 //! without one reports `nodes: {}` and everything else as before.
 
+use crate::msg::{MsgKind, NodeIx};
+use crate::patterns::CLIENT_NODE;
 use crate::report::Latency;
+use crate::store::Write;
 use crate::trace::{EventKind, Trace};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -92,13 +95,23 @@ pub fn per_second(count: u32, from_us: u64, to_us: u64) -> f64 {
 /// heard, in µs (none: it never heard one).
 pub type Heard = BTreeMap<u32, Option<u64>>;
 
-/// The write side's submission and outcome times: (first submission, last outcome)
-/// and, per transaction, the time from its first submission to the outcome the
-/// client heard (none: it never heard one). From the run's [`WriteTally`], so a
-/// counters-only run has them too.
-pub fn write_times(trace: &Trace) -> (Option<(u64, u64)>, Heard) {
+/// The write side's submission and outcome times: (first submission, end of the
+/// throughput's span) and, per transaction, the time from its first submission to the
+/// outcome the client heard (none: it never heard one). The span ends at the later
+/// of the last outcome the client heard and the last step applied by a transaction
+/// of `committed`: a commit the system made after the client gave up counts, at the
+/// time it was made. From the run's [`WriteTally`], so a counters-only run has them.
+pub fn write_times(
+    trace: &Trace,
+    committed: impl IntoIterator<Item = u32>,
+) -> (Option<(u64, u64)>, Heard) {
     let w = &trace.writes;
-    (w.first_submit_us.zip(w.last_outcome_us), w.heard())
+    let last_commit = committed
+        .into_iter()
+        .filter_map(|t| w.applied_us.get(&t).copied())
+        .max();
+    let end = w.last_outcome_us.max(last_commit);
+    (w.first_submit_us.zip(end), w.heard())
 }
 
 /// What the write side's figures need, tallied as the run records its events (kept
@@ -113,29 +126,46 @@ pub struct WriteTally {
     /// Per transaction: its first submission, and how long after it the client
     /// first heard its outcome (none: never), in µs.
     pub txns: BTreeMap<u32, (u64, Option<u64>)>,
-    /// Submissions not yet answered, paired with the next outcome (as the latency
-    /// has always paired them: a submit after an outcome opens a new pair).
+    /// Per transaction: when a step of it was last applied (a `take` or an `apply`
+    /// write), in µs: when a committed transaction became committed.
+    #[serde(default)]
+    pub applied_us: BTreeMap<u32, u64>,
+    /// Submissions whose answer has not reached the client yet.
     open: BTreeMap<u32, u64>,
-    /// Submit to outcome of every pair, in µs, in the order the outcomes came.
+    /// Submit to the system's answer reaching the client (its first `finished`), in
+    /// µs, in the order the answers came: a transaction the client had given up on
+    /// counts when its answer came, not at the patience it stopped waiting after.
     pub latencies_us: Vec<u64>,
 }
 
 impl WriteTally {
-    /// Counts one event (only submits and outcomes matter).
-    pub fn see(&mut self, t_us: u64, kind: &EventKind) {
-        match *kind {
+    /// Counts one event of `node` (submits, outcomes, applied steps and answers
+    /// delivered to the client matter).
+    pub fn see(&mut self, t_us: u64, node: NodeIx, kind: &EventKind) {
+        match kind {
             EventKind::Submit { txn } => {
                 self.first_submit_us.get_or_insert(t_us);
-                self.txns.entry(txn).or_insert((t_us, None));
-                self.open.entry(txn).or_insert(t_us);
+                self.txns.entry(*txn).or_insert((t_us, None));
+                self.open.entry(*txn).or_insert(t_us);
             }
             EventKind::Outcome { txn, .. } => {
                 self.last_outcome_us = Some(t_us);
-                if let Some((start, heard)) = self.txns.get_mut(&txn) {
+                if let Some((start, heard)) = self.txns.get_mut(txn) {
                     heard.get_or_insert(t_us - *start);
                 }
-                if let Some(s) = self.open.remove(&txn) {
+            }
+            EventKind::Deliver { msg, .. }
+                if node == CLIENT_NODE && msg.kind == MsgKind::Finished =>
+            {
+                if let Some(s) = self.open.remove(&msg.txn) {
                     self.latencies_us.push(t_us - s);
+                }
+            }
+            EventKind::Local { writes, .. } => {
+                for w in writes.iter() {
+                    if let Write::Take { txn, .. } | Write::Apply { txn, .. } = *w {
+                        self.applied_us.insert(txn, t_us);
+                    }
                 }
             }
             _ => {}
@@ -146,7 +176,7 @@ impl WriteTally {
     pub fn of_events(events: &[crate::trace::Event]) -> WriteTally {
         let mut w = WriteTally::default();
         for e in events {
-            w.see(e.t_us, &e.kind);
+            w.see(e.t_us, e.node, &e.kind);
         }
         w
     }

@@ -30,7 +30,8 @@ pub enum MsgKind {
     Do,
     /// Reply to `Do`: `ok` = applied, else rejected.
     Done,
-    /// Compensate step `step` of `txn`.
+    /// Compensate step `step` of `txn`. To the shared database: roll `txn` back
+    /// unless it is decided (the app's statement timeout); answered with `Done`.
     Undo,
     /// Reply to `Undo`.
     Undone,

@@ -57,10 +57,11 @@ pub struct WriteReport {
     /// (see [`crate::abort_cause`]).
     #[serde(default)]
     pub aborted_by: indexmap_like::OrderedMap<u32>,
-    /// From the client's submit to the outcome it was told.
+    /// From the client's submit to the system's answer reaching it (also when the
+    /// client had given up waiting: not capped at its patience).
     pub latency_ms: Latency,
     /// Committed transactions per virtual second, between the first submission and
-    /// the last outcome (0 when nothing committed).
+    /// the later of the last outcome and the last commit (0 when nothing committed).
     #[serde(default)]
     pub throughput_per_s: f64,
     /// Share of submitted transactions whose outcome the client heard within
@@ -236,8 +237,8 @@ pub mod indexmap_like {
     }
 }
 
-/// Write-side latencies: client submit to client outcome, per transaction (from the
-/// run's tally, so a counters-only run has them).
+/// Write-side latencies: client submit to the system's answer reaching the client,
+/// per transaction (from the run's tally, so a counters-only run has them).
 fn write_latencies(trace: &Trace) -> Vec<u64> {
     trace.writes.latencies_us.clone()
 }
@@ -248,7 +249,11 @@ pub fn build(trace: &Trace, verdicts: &[Verdict]) -> Report {
     let write = s.write.as_ref().map(|w| {
         let outcomes = check::outcomes(trace);
         let count = |o: Outcome| outcomes.iter().filter(|(_, x)| *x == o).count() as u32;
-        let (span, heard) = crate::cost::write_times(trace);
+        let committed_txns = outcomes
+            .iter()
+            .filter(|(_, o)| *o == Outcome::Committed)
+            .map(|(t, _)| *t);
+        let (span, heard) = crate::cost::write_times(trace, committed_txns);
         let committed = count(Outcome::Committed);
         let keys = s.services.iter().any(|x| x.keys.is_some());
         WriteReport {

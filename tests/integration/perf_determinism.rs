@@ -68,18 +68,23 @@ link = ["client", "coordinator"]
 /// loss, duplicate or latency, and no random draw for it), and a delivery is stamped
 /// at exactly its send time plus the drawn latency (the madsim clock had stamped it
 /// 1-2 us late); madsim's supervisor ticks at exact multiples of 1 ms.
+///
+/// Re-pinned, seeds 1 and 3 (seed 2 unchanged) and `shared-db-crash`, when the
+/// shared database's app stopped reporting "failed" at its statement timeout: it now
+/// asks the database to roll the transaction back (an `undo`) and reports the
+/// database's answer, so a run whose timeout fires has new events.
 const PINNED: [(u64, &str, u64); 3] = [
-    (1, "14ed77dec60d9a28", 1118),
+    (1, "3d7c8d17d5bd3ca2", 1134),
     (2, "25009873fb68596a", 1091),
-    (3, "e27787579fed1f42", 1073),
+    (3, "c6feaf4229c6862c", 1077),
 ];
 
 /// The same runs on the discrete-event executor: its own pins (a seed replays exactly
 /// on the same engine and version, not across engines).
 const PINNED_DES: [(u64, &str, u64); 3] = [
-    (1, "41d391774b40adc2", 1118),
+    (1, "877575fe101cf952", 1134),
     (2, "d82e0dbf647feb72", 1091),
-    (3, "e27787579fed1f42", 1073),
+    (3, "e60b7352b7a831b2", 1077),
 ];
 
 #[test]
@@ -126,8 +131,8 @@ fn hashes_pinned_before_the_optimizations_still_hold() {
     let cat = crate::util::load("shared-db-crash.toml");
     let r = run(&cat, 1);
     // Re-pinned with the fault schedule walked by the supervisor (see `PINNED`).
-    assert_eq!(r.trace.hash_hex(), "4f231435b20e536e");
-    assert_eq!(r.trace.event_count, 926);
+    assert_eq!(r.trace.hash_hex(), "7943d568fd585c15");
+    assert_eq!(r.trace.event_count, 940);
 }
 
 #[test]

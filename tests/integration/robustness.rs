@@ -723,7 +723,9 @@ fn the_largest_scenario_loads_and_runs() {
         .map(|i| format!("{{ service = \"s{i}\" }}"))
         .collect();
     text.push_str(&format!(
-        "[write]\nprotocol = \"shared-database\"\ntransactions = 5\nsteps = [{}]\n",
+        // 200 statements take 200 ms: a statement timeout above that (the default,
+        // 100 ms, would roll every transaction back).
+        "[write]\nprotocol = \"shared-database\"\ntransactions = 5\ntimeout_ms = 1000\nsteps = [{}]\n",
         steps.join(", ")
     ));
     let r = sovlab_sim::run(&scenario(&text), 1);

@@ -56,7 +56,7 @@ impl Recorder {
             self.hash.write(&self.line);
         }
         self.count += 1;
-        self.writes.see(t_us, &e.kind);
+        self.writes.see(t_us, node, &e.kind);
         if self.keep_events
             && self
                 .only_needed
