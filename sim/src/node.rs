@@ -212,7 +212,11 @@ impl<'a> Cx<'a> {
         if let Some(captured) = &mut self.captured {
             captured.extend(writes.iter().filter_map(|w| {
                 let (txn, step) = w.row()?;
-                Some(RowChange { store: i, txn, step })
+                Some(RowChange {
+                    store: i,
+                    txn,
+                    step,
+                })
             }));
         }
         self.effects.push(Effect::Event(EventKind::Local {
@@ -339,9 +343,21 @@ mod tests {
         h.call(&mut Quiet, |_, cx| {
             cx.commit(0, Local::Commit, 1, 0, &[take(1, 0)]);
             got = cx.capture_changes(|cx| {
-                cx.commit(1, Local::Commit, 2, 1, &[take(2, 1), Write::Seen { key: 5 }]);
+                cx.commit(
+                    1,
+                    Local::Commit,
+                    2,
+                    1,
+                    &[take(2, 1), Write::Seen { key: 5 }],
+                );
                 cx.commit(0, Local::Log, 0, 0, &[Write::OutboxDone { id: 3 }]);
-                cx.commit(0, Local::Commit, 1, 0, &[Write::Compensate { txn: 1, step: 0 }]);
+                cx.commit(
+                    0,
+                    Local::Commit,
+                    1,
+                    0,
+                    &[Write::Compensate { txn: 1, step: 0 }],
+                );
                 cx.commit(0, Local::Commit, 1, 0, &[take(1, 0)]);
             });
             cx.commit(0, Local::Commit, 4, 0, &[take(4, 0)]);

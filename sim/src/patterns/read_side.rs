@@ -586,7 +586,10 @@ method = "cqrs-view"
         ];
         let mut h = Harness::new(l.service_node[0], stores, 1);
         let fx = apply(&mut h, &mut node, 1, false);
-        assert!(changes(&fx).is_empty(), "not a source store: nothing published");
+        assert!(
+            changes(&fx).is_empty(),
+            "not a source store: nothing published"
+        );
         assert!(h.stores[0].outbox().is_empty());
     }
 
