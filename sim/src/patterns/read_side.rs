@@ -37,23 +37,28 @@
 //! the read side's relay does too (the view de-duplicates by message id). So the view's
 //! acknowledgements are passed on to the protocol node as well, to stop its copy. The
 //! read side's own commits (outbox entries, their done marks) name no step record, and
-//! are made outside the capture. The read side's timers use the purposes
-//! [`READ_SIDE_TIMER`] and [`READ_SIDE_GAP_TIMER`], which protocol nodes must leave
-//! free.
+//! are made outside the capture. The read side's timers use the purposes of
+//! [`ReadSideTimer`] (0xF0 and 0xF1), which protocol nodes must leave free.
 
 use super::reliable::Resender;
 use super::Layout;
 use crate::msg::{Msg, MsgId, MsgKind, NodeIx, StepIx, TxnId};
-use crate::node::{timer_id, Cx, Node};
+use crate::node::{Cx, Node};
 use crate::read::{self, Seen};
 use crate::scenario::{Publish, ReadMethod, Scenario};
 use crate::store::{RowChange, Write};
+use crate::timer::TimerPurpose;
 use crate::trace::Local;
 
-/// The timer purpose the read side uses; protocol nodes must not use it.
-pub const READ_SIDE_TIMER: u8 = 0xF0;
-/// The timer purpose of the read side's dual-write gap (direct publishing).
-pub const READ_SIDE_GAP_TIMER: u8 = 0xF1;
+crate::timer_purposes! {
+    /// The read side's timer purposes; protocol nodes must leave them free.
+    pub enum ReadSideTimer {
+        /// The changes' resend tick.
+        Resend = 0xF0,
+        /// The end of the dual-write gap (direct publishing).
+        Gap = 0xF1,
+    }
+}
 
 /// One service store on this node.
 #[derive(Debug, Clone)]
@@ -117,7 +122,7 @@ pub fn wrap(s: &Scenario, l: &Layout, ix: NodeIx, inner: Box<dyn Node>) -> Box<d
         inner,
         served,
         view,
-        resender: Resender::new(READ_SIDE_TIMER, backoff_us, None),
+        resender: Resender::new(ReadSideTimer::Resend.code(), backoff_us, None),
         gap_us,
         unsent: Vec::new(),
         gap_armed: false,
@@ -188,7 +193,7 @@ impl ReadSide {
                     self.unsent.retain(|m| (m.txn, m.step) != (txn, step));
                     if !self.gap_armed {
                         self.gap_armed = true;
-                        cx.set_timer(self.gap_us, timer_id(READ_SIDE_GAP_TIMER, 0));
+                        cx.set_timer(self.gap_us, ReadSideTimer::Gap.id(0));
                     }
                     self.unsent.push(change);
                 }
@@ -290,7 +295,7 @@ impl Node for ReadSide {
     fn on_timer(&mut self, cx: &mut Cx, timer: u64) {
         if timer == self.resender.timer() {
             self.resender.on_tick(cx);
-        } else if timer == timer_id(READ_SIDE_GAP_TIMER, 0) {
+        } else if timer == ReadSideTimer::Gap.id(0) {
             let view = self.view.expect("only a view's sources publish");
             self.gap_armed = false;
             for change in std::mem::take(&mut self.unsent) {
@@ -309,7 +314,7 @@ impl Node for ReadSide {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::{timer_id, Effect, Harness};
+    use crate::node::{Effect, Harness};
     use crate::scenario::StoreKind;
     use crate::store::{StepState, Store};
 
@@ -439,7 +444,7 @@ method = "{method}"
         assert!(!node.busy());
         h.now_us = 100_000;
         let fx = h.call(node.as_mut(), |n, cx| {
-            n.on_timer(cx, timer_id(READ_SIDE_TIMER, 0))
+            n.on_timer(cx, ReadSideTimer::Resend.id(0))
         });
         assert!(changes(&fx).is_empty(), "acknowledged: not resent");
     }
@@ -447,7 +452,7 @@ method = "{method}"
     /// Fires the dual-write gap timer; returns the effects.
     fn gap(h: &mut Harness, node: &mut Box<dyn Node>) -> Vec<Effect> {
         h.call(node.as_mut(), |n, cx| {
-            n.on_timer(cx, timer_id(READ_SIDE_GAP_TIMER, 0))
+            n.on_timer(cx, ReadSideTimer::Gap.id(0))
         })
     }
 
@@ -458,7 +463,7 @@ method = "{method}"
         assert!(changes(&fx).is_empty(), "not at the commit instant");
         assert!(fx.contains(&Effect::Timer {
             after_us: 1_000,
-            timer: timer_id(READ_SIDE_GAP_TIMER, 0)
+            timer: ReadSideTimer::Gap.id(0)
         }));
         assert!(node.busy(), "a change in the gap is work in flight");
         // A crash in the gap: the change is gone, the state change stays.
@@ -484,7 +489,7 @@ method = "{method}"
         let fx = apply(&mut h, &mut node, 1, false);
         assert!(fx.contains(&Effect::Timer {
             after_us: 7_000,
-            timer: timer_id(READ_SIDE_GAP_TIMER, 0)
+            timer: ReadSideTimer::Gap.id(0)
         }));
     }
 
@@ -513,7 +518,7 @@ method = "{method}"
         assert!(h.stores[0].outbox().is_empty(), "nothing durable");
         h.now_us = 20_000;
         let fx = h.call(node.as_mut(), |n, cx| {
-            n.on_timer(cx, timer_id(READ_SIDE_TIMER, 0))
+            n.on_timer(cx, ReadSideTimer::Resend.id(0))
         });
         assert_eq!(changes(&fx), vec![c], "resent until acknowledged");
         let s = scenario("cqrs-view", "direct");
@@ -605,7 +610,7 @@ method = "cqrs-view"
         assert_eq!(outbox[0].msg, second);
         h.now_us = 20_000;
         let fx = h.call(node.as_mut(), |n, cx| {
-            n.on_timer(cx, timer_id(READ_SIDE_TIMER, 0))
+            n.on_timer(cx, ReadSideTimer::Resend.id(0))
         });
         assert_eq!(changes(&fx), vec![second]);
     }
