@@ -11,7 +11,7 @@
 
 use crate::keyed::{Draws, Purpose};
 use crate::msg::{Msg, MsgId, NodeIx, StepIx, TxnId};
-use crate::store::{Store, Write};
+use crate::store::{RowChange, Store, Write};
 use crate::trace::{EventKind, Local};
 
 /// A protocol node. `Debug`: its state, printed, is its default fingerprint.
@@ -75,6 +75,9 @@ pub struct Cx<'a> {
     next_msg_id: &'a mut MsgId,
     draws: &'a mut Draws,
     spare: Option<&'a mut crate::store::SpareWrites>,
+    /// The change capture hook: while some, every commit adds the step records it
+    /// changes (see [`Cx::capture_changes`]).
+    captured: Option<Vec<RowChange>>,
 }
 
 impl<'a> Cx<'a> {
@@ -97,6 +100,7 @@ impl<'a> Cx<'a> {
             next_msg_id,
             draws,
             spare: None,
+            captured: None,
         }
     }
 
@@ -167,10 +171,24 @@ impl<'a> Cx<'a> {
         (-mean_us * (1.0 - u).ln()).round() as u64
     }
 
-    /// The effects of the current call so far, in order (a wrapper node uses this to
-    /// see what the node it wraps did, e.g. which local transactions it committed).
+    /// The effects of the current call so far, in order.
     pub fn effects(&self) -> &[Effect] {
         self.effects
+    }
+
+    /// Runs `f` with change capture on: returns the step records that the commits
+    /// made inside `f` changed, one per write that names a row ([`Write::row`]), in
+    /// commit order (duplicates kept). The explicit hook a read side publishes from:
+    /// what a commit changed, said by the commit. Nested captures see their own
+    /// commits, and the outer one sees them too.
+    pub fn capture_changes(&mut self, f: impl FnOnce(&mut Self)) -> Vec<RowChange> {
+        let outer = self.captured.replace(Vec::new());
+        f(self);
+        let mine = std::mem::replace(&mut self.captured, outer).unwrap_or_default();
+        if let Some(outer) = &mut self.captured {
+            outer.extend_from_slice(&mine);
+        }
+        mine
     }
 
     /// The trace index of this node's store `i`.
@@ -191,6 +209,16 @@ impl<'a> Cx<'a> {
     /// Commits a local transaction on this node's store `i` and records it as `what`.
     pub fn commit(&mut self, i: usize, what: Local, txn: TxnId, step: StepIx, writes: &[Write]) {
         self.stores[i].commit(writes);
+        if let Some(captured) = &mut self.captured {
+            captured.extend(writes.iter().filter_map(|w| {
+                let (txn, step) = w.row()?;
+                Some(RowChange {
+                    store: i,
+                    txn,
+                    step,
+                })
+            }));
+        }
         self.effects.push(Effect::Event(EventKind::Local {
             what,
             store: self.store_ids[i],
@@ -273,4 +301,109 @@ pub fn timer_id(purpose: u8, key: u32) -> u64 {
 /// Unpacks [`timer_id`].
 pub fn timer_parts(timer: u64) -> (u8, u32) {
     ((timer >> 32) as u8, timer as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::StoreKind;
+
+    /// A node that commits nothing itself: the tests drive the context directly.
+    #[derive(Debug)]
+    struct Quiet;
+    impl Node for Quiet {
+        fn on_start(&mut self, _cx: &mut Cx) {}
+        fn on_message(&mut self, _cx: &mut Cx, _from: NodeIx, _msg: Msg) {}
+        fn on_timer(&mut self, _cx: &mut Cx, _timer: u64) {}
+        fn busy(&self) -> bool {
+            false
+        }
+    }
+
+    fn harness() -> Harness {
+        let stores = vec![
+            Store::new(StoreKind::Relational, 10),
+            Store::new(StoreKind::EventLog, 10),
+        ];
+        Harness::new(0, stores, 1)
+    }
+
+    fn take(txn: TxnId, step: StepIx) -> Write {
+        Write::Take {
+            txn,
+            step,
+            amount: 1,
+        }
+    }
+
+    #[test]
+    fn a_capture_yields_the_rows_its_commits_changed_in_commit_order() {
+        let mut h = harness();
+        let mut got = Vec::new();
+        h.call(&mut Quiet, |_, cx| {
+            cx.commit(0, Local::Commit, 1, 0, &[take(1, 0)]);
+            got = cx.capture_changes(|cx| {
+                cx.commit(
+                    1,
+                    Local::Commit,
+                    2,
+                    1,
+                    &[take(2, 1), Write::Seen { key: 5 }],
+                );
+                cx.commit(0, Local::Log, 0, 0, &[Write::OutboxDone { id: 3 }]);
+                cx.commit(
+                    0,
+                    Local::Commit,
+                    1,
+                    0,
+                    &[Write::Compensate { txn: 1, step: 0 }],
+                );
+                cx.commit(0, Local::Commit, 1, 0, &[take(1, 0)]);
+            });
+            cx.commit(0, Local::Commit, 4, 0, &[take(4, 0)]);
+        });
+        let row = |store, txn, step| RowChange { store, txn, step };
+        assert_eq!(
+            got,
+            vec![row(1, 2, 1), row(0, 1, 0), row(0, 1, 0)],
+            "commits outside the capture, and writes naming no row, are not in it"
+        );
+    }
+
+    #[test]
+    fn capture_does_not_change_what_a_call_does() {
+        let run = |capture: bool| {
+            let mut h = harness();
+            let fx = h.call(&mut Quiet, |_, cx| {
+                let body = |cx: &mut Cx| {
+                    cx.commit(0, Local::Commit, 1, 0, &[take(1, 0)]);
+                    cx.send(2, Msg::new(crate::msg::MsgKind::Do, 1, 0));
+                };
+                if capture {
+                    assert_eq!(cx.capture_changes(body).len(), 1);
+                } else {
+                    body(cx);
+                }
+            });
+            (fx, h.stores[0].snapshot())
+        };
+        assert_eq!(run(true), run(false));
+    }
+
+    #[test]
+    fn a_nested_capture_sees_its_own_commits_and_the_outer_sees_them_too() {
+        let mut h = harness();
+        let (mut outer, mut inner) = (Vec::new(), Vec::new());
+        h.call(&mut Quiet, |_, cx| {
+            outer = cx.capture_changes(|cx| {
+                cx.commit(0, Local::Commit, 1, 0, &[take(1, 0)]);
+                inner = cx.capture_changes(|cx| {
+                    cx.commit(0, Local::Commit, 2, 0, &[take(2, 0)]);
+                });
+            });
+        });
+        let txns = |v: &[RowChange]| v.iter().map(|c| c.txn).collect::<Vec<_>>();
+        assert_eq!(txns(&inner), vec![2]);
+        assert_eq!(txns(&outer), vec![1, 2]);
+    }
 }

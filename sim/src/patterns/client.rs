@@ -12,16 +12,27 @@
 use super::{Layout, CLIENT_NODE};
 use crate::keyed::Purpose;
 use crate::msg::{Msg, MsgKind, NodeIx, TxnId};
-use crate::node::{timer_id, timer_parts, Cx, Node};
+use crate::node::{Cx, Node};
 use crate::scenario::{Coordination, Protocol, Scenario};
+use crate::timer::TimerPurpose;
 use crate::trace::EventKind;
 use std::collections::BTreeMap;
 
-const NEXT: u8 = 1;
-const RESEND: u8 = 2;
-const PATIENCE: u8 = 3;
-const READ: u8 = 4;
-const READ_RESEND: u8 = 5;
+crate::timer_purposes! {
+    /// The client's timers (the purpose bytes are those of its trace's timer ids).
+    enum Timer {
+        /// Time to start the next transaction.
+        Next = 1,
+        /// Resend a transaction's submit until it is acknowledged (keyed by txn).
+        Resend = 2,
+        /// Stop waiting for a transaction's outcome (keyed by txn).
+        Patience = 3,
+        /// Time for the next query.
+        Read = 4,
+        /// Resend a query until it is answered (keyed by query).
+        ReadResend = 5,
+    }
+}
 
 /// How long the client waits for a transaction's outcome before moving on.
 pub const PATIENCE_US: u64 = 2_000_000;
@@ -128,15 +139,15 @@ impl Client {
                     acked: false,
                 },
             );
-            cx.set_timer(self.backoff_us, timer_id(RESEND, txn));
-            cx.set_timer(PATIENCE_US, timer_id(PATIENCE, txn));
+            cx.set_timer(self.backoff_us, Timer::Resend.id(txn));
+            cx.set_timer(PATIENCE_US, Timer::Patience.id(txn));
         }
         let waiting_for_time = self.next_txn <= self.total
             && self.open.len() < self.concurrency
             && cx.now_us < self.next_due_us;
         if waiting_for_time && !self.timer_armed {
             self.timer_armed = true;
-            cx.set_timer(self.next_due_us - cx.now_us, timer_id(NEXT, 0));
+            cx.set_timer(self.next_due_us - cx.now_us, Timer::Next.id(0));
         }
     }
 }
@@ -186,13 +197,15 @@ impl Node for Client {
     }
 
     fn on_timer(&mut self, cx: &mut Cx, timer: u64) {
-        let (purpose, txn) = timer_parts(timer);
+        let Some((purpose, txn)) = Timer::of(timer) else {
+            return;
+        };
         match purpose {
-            NEXT => {
+            Timer::Next => {
                 self.timer_armed = false;
                 self.start_due(cx);
             }
-            RESEND => {
+            Timer::Resend => {
                 if let (Some(open), Some(entry)) = (self.open.get(&txn), self.entry) {
                     if !open.acked {
                         cx.send(entry, open.submit);
@@ -200,14 +213,14 @@ impl Node for Client {
                     }
                 }
             }
-            PATIENCE if self.open.remove(&txn).is_some() => self.start_due(cx),
-            READ => {
+            Timer::Patience if self.open.remove(&txn).is_some() => self.start_due(cx),
+            Timer::Read => {
                 let started = self.next_txn - 1;
                 if let Some(r) = &mut self.reader {
                     r.next(cx, started);
                 }
             }
-            READ_RESEND => {
+            Timer::ReadResend => {
                 if let Some(r) = &mut self.reader {
                     r.resend(cx, txn);
                 }
@@ -279,7 +292,7 @@ impl Reader {
     fn start(&mut self, cx: &mut Cx) {
         if self.total > 0 {
             let first = self.gap(cx);
-            cx.set_timer(first, timer_id(READ, 0));
+            cx.set_timer(first, Timer::Read.id(0));
         }
     }
 
@@ -298,10 +311,10 @@ impl Reader {
             .at(cx.now_us);
         msg.id = cx.send(self.target, msg);
         self.pending.insert(query, msg);
-        cx.set_timer(self.backoff_us, timer_id(READ_RESEND, query));
+        cx.set_timer(self.backoff_us, Timer::ReadResend.id(query));
         if self.issued < self.total {
             let gap = self.gap(cx);
-            cx.set_timer(gap, timer_id(READ, 0));
+            cx.set_timer(gap, Timer::Read.id(0));
         }
     }
 
@@ -327,7 +340,7 @@ impl Reader {
             return;
         }
         cx.send(self.target, msg);
-        cx.set_timer(self.backoff_us, timer_id(READ_RESEND, query));
+        cx.set_timer(self.backoff_us, Timer::ReadResend.id(query));
     }
 
     /// The serving node acknowledged message `re`.
@@ -399,11 +412,11 @@ steps = [{{ service = "a" }}]
         let mut h = Harness::new(0, vec![], 1);
         let fx = h.call(&mut c, |n, cx| n.on_start(cx));
         let (_, first) = Harness::sent(&fx)[0];
-        let fx = h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(RESEND, 1)));
+        let fx = h.call(&mut c, |n, cx| n.on_timer(cx, Timer::Resend.id(1)));
         assert_eq!(Harness::sent(&fx)[0].1, first, "same message, same id");
         let ack = Msg::new(MsgKind::Ack, 1, 0).re(first.id);
         h.call(&mut c, |n, cx| n.on_message(cx, 1, ack));
-        let fx = h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(RESEND, 1)));
+        let fx = h.call(&mut c, |n, cx| n.on_timer(cx, Timer::Resend.id(1)));
         assert!(Harness::sent(&fx).is_empty());
     }
 
@@ -434,13 +447,13 @@ interval_ms = 5
         let fx = h.call(&mut c, |n, cx| n.on_start(cx));
         let read_timer = Effect::Timer {
             after_us: 5_000,
-            timer: timer_id(READ, 0),
+            timer: Timer::Read.id(0),
         };
         assert!(fx.contains(&read_timer));
         let mut txns = std::collections::BTreeSet::new();
         for q in 1..=40u32 {
             h.now_us += 5_000;
-            let fx = h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(READ, 0)));
+            let fx = h.call(&mut c, |n, cx| n.on_timer(cx, Timer::Read.id(0)));
             let sent = Harness::sent(&fx);
             assert_eq!(sent.len(), 1);
             let (to, m) = sent[0];
@@ -459,10 +472,10 @@ interval_ms = 5
             if q % 2 == 0 {
                 let ack = Msg::new(MsgKind::Ack, m.txn, 0).re(m.id);
                 h.call(&mut c, |n, cx| n.on_message(cx, gateway, ack));
-                let fx = h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(READ_RESEND, q)));
+                let fx = h.call(&mut c, |n, cx| n.on_timer(cx, Timer::ReadResend.id(q)));
                 assert!(Harness::sent(&fx).is_empty(), "acknowledged: not resent");
             } else {
-                let fx = h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(READ_RESEND, q)));
+                let fx = h.call(&mut c, |n, cx| n.on_timer(cx, Timer::ReadResend.id(q)));
                 assert_eq!(Harness::sent(&fx), vec![(gateway, m)], "resent as it was");
             }
         }
@@ -475,7 +488,7 @@ interval_ms = 5
         // Patience runs out for them: the client stops and they will count as failed.
         h.now_us += PATIENCE_US;
         for q in (1..=40).step_by(2) {
-            let fx = h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(READ_RESEND, q)));
+            let fx = h.call(&mut c, |n, cx| n.on_timer(cx, Timer::ReadResend.id(q)));
             assert!(Harness::sent(&fx).is_empty());
         }
         assert!(!c.busy(), "every query sent, every transaction over");

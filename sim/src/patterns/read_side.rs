@@ -7,45 +7,58 @@
 //! - **Answering queries** (API composition): a `query` about a transaction is answered
 //!   at once from the asked service's own store, with what it holds ([`Seen`]). The
 //!   protocol node never sees queries.
-//! - **Publishing changes** (CQRS view): after every call into the protocol node, each
-//!   (transaction, step) whose record that call changed on a source store is published
-//!   to the view as a `change` carrying the new state and the commit time. It is resent
-//!   until the view acknowledges it (every change to a read view is).
+//! - **Publishing changes** (CQRS view): every call into the protocol node runs with
+//!   the context's change capture on ([`Cx::capture_changes`], the hook on the store
+//!   commit): each commit says which step records it changed. Each (transaction, step)
+//!   so changed on a source store is then published to the view as a `change` carrying
+//!   the record's new state and the commit time, once per row and call. It is resent
+//!   until the view acknowledges it (every change to a read view is). How it leaves
+//!   follows the store's service's `publish` (which overrides `[write].publish`), the
+//!   same rule as a saga's own messages (`saga::publish`):
 //!   - `publish = "outbox"`: the change is written to that store's outbox in the same
 //!     handler call as the state change. A crash can only fall between handler calls,
 //!     so the state change and its outbox entry are durable together, as if in one
 //!     local transaction; after a restart the relay resends it from the store.
+//!   - `publish = "event-sourcing"`: the store is an event log, and the outbox entry
+//!     is an event appended to that same log (an event log's outbox is a fold of the
+//!     log): durable with the state change, and resent from the log after a restart,
+//!     like the outbox.
 //!   - `publish = "direct"`: the change leaves `dual_write_gap_ms` after the commit
-//!     (the same dual-write window as a saga's events, see `saga::publish`) and is
-//!     resent from memory; a crash in the gap, or after it and before the
-//!     acknowledgement, loses it and the view never learns that change.
-//!
-//!   Each source store publishes per its service's `publish` (which overrides
-//!   `[write].publish`).
+//!     (the same dual-write window as a saga's events) and is resent from memory; a
+//!     crash in the gap, or after it and before the acknowledgement, loses it and the
+//!     view never learns that change.
 //!
 //!   A newer change of a row supersedes an unacknowledged older one: the view needs
 //!   the latest state, and at most one change per row in flight keeps them in order.
 //!
 //! Sharing with the protocol: the changes live in the service store's outbox, next to
-//! whatever the protocol keeps there; a protocol relay should skip `change` entries
-//! (the read side relays them), and acknowledgements from the view are passed on to
-//! the protocol node as well, in case it resent one. The read side's timers use the
-//! purposes [`READ_SIDE_TIMER`] and [`READ_SIDE_GAP_TIMER`], which protocol nodes must
-//! leave free.
+//! whatever the protocol keeps there. A saga's outbox relay does not tell them apart:
+//! after a restart it resends every outbox entry, the view's changes among them, as
+//! the read side's relay does too (the view de-duplicates by message id). So the view's
+//! acknowledgements are passed on to the protocol node as well, to stop its copy. The
+//! read side's own commits (outbox entries, their done marks) name no step record, and
+//! are made outside the capture. The read side's timers use the purposes of
+//! [`ReadSideTimer`] (0xF0 and 0xF1), which protocol nodes must leave free.
 
 use super::reliable::Resender;
 use super::Layout;
 use crate::msg::{Msg, MsgId, MsgKind, NodeIx, StepIx, TxnId};
-use crate::node::{timer_id, Cx, Effect, Node};
+use crate::node::{Cx, Node};
 use crate::read::{self, Seen};
 use crate::scenario::{Publish, ReadMethod, Scenario};
-use crate::store::Write;
-use crate::trace::{EventKind, Local};
+use crate::store::{RowChange, Write};
+use crate::timer::TimerPurpose;
+use crate::trace::Local;
 
-/// The timer purpose the read side uses; protocol nodes must not use it.
-pub const READ_SIDE_TIMER: u8 = 0xF0;
-/// The timer purpose of the read side's dual-write gap (direct publishing).
-pub const READ_SIDE_GAP_TIMER: u8 = 0xF1;
+crate::timer_purposes! {
+    /// The read side's timer purposes; protocol nodes must leave them free.
+    pub enum ReadSideTimer {
+        /// The changes' resend tick.
+        Resend = 0xF0,
+        /// The end of the dual-write gap (direct publishing).
+        Gap = 0xF1,
+    }
+}
 
 /// One service store on this node.
 #[derive(Debug, Clone)]
@@ -109,7 +122,7 @@ pub fn wrap(s: &Scenario, l: &Layout, ix: NodeIx, inner: Box<dyn Node>) -> Box<d
         inner,
         served,
         view,
-        resender: Resender::new(READ_SIDE_TIMER, backoff_us, None),
+        resender: Resender::new(ReadSideTimer::Resend.code(), backoff_us, None),
         gap_us,
         unsent: Vec::new(),
         gap_armed: false,
@@ -138,28 +151,23 @@ impl ReadSide {
         cx.send(from, reply);
     }
 
-    /// Publishes every row that the effects from index `since` on changed.
-    fn publish_changes(&mut self, cx: &mut Cx, since: usize) {
+    /// Publishes every row in `changed` (the change records of the inner node's
+    /// commits, from the commit hook) that sits on a source store of the view, once
+    /// per row, in the order first changed.
+    fn publish_changes(&mut self, cx: &mut Cx, changed: &[RowChange]) {
         let Some(view) = self.view else { return };
         let mut rows: Vec<(usize, Publish, TxnId, StepIx)> = Vec::new();
-        for e in &cx.effects()[since..] {
-            let Effect::Event(EventKind::Local { store, writes, .. }) = e else {
-                continue;
-            };
+        for c in changed {
             let Some(sv) = self
                 .served
                 .iter()
-                .find(|sv| sv.publishes && cx.store_id(sv.store) == *store)
+                .find(|sv| sv.publishes && sv.store == c.store)
             else {
                 continue;
             };
-            for w in writes.iter() {
-                if let Some((txn, step)) = step_row(w) {
-                    let row = (sv.store, sv.publish, txn, step);
-                    if !rows.contains(&row) {
-                        rows.push(row);
-                    }
-                }
+            let row = (sv.store, sv.publish, c.txn, c.step);
+            if !rows.contains(&row) {
+                rows.push(row);
             }
         }
         for (store, publish, txn, step) in rows {
@@ -180,29 +188,34 @@ impl ReadSide {
             for id in &superseded {
                 self.resender.ack(*id);
             }
-            if publish == Publish::Direct {
-                self.unsent.retain(|m| (m.txn, m.step) != (txn, step));
-                if !self.gap_armed {
-                    self.gap_armed = true;
-                    cx.set_timer(self.gap_us, timer_id(READ_SIDE_GAP_TIMER, 0));
+            match publish {
+                Publish::Direct => {
+                    self.unsent.retain(|m| (m.txn, m.step) != (txn, step));
+                    if !self.gap_armed {
+                        self.gap_armed = true;
+                        cx.set_timer(self.gap_us, ReadSideTimer::Gap.id(0));
+                    }
+                    self.unsent.push(change);
                 }
-                self.unsent.push(change);
-                continue;
+                // Under event sourcing the store is an event log, and the outbox entry
+                // is an event of that same log (the outbox is a fold of it): durable
+                // with the state change, relayed from the log after a restart.
+                Publish::Outbox | Publish::EventSourcing => {
+                    // Every durable change is pending in the relay (it never gives up,
+                    // and `refill` reloads it after a restart): the relay's list is the
+                    // outbox's.
+                    let mut writes: Vec<Write> = superseded
+                        .iter()
+                        .map(|id| Write::OutboxDone { id: *id })
+                        .collect();
+                    writes.push(Write::OutboxPut {
+                        to: view,
+                        msg: change,
+                    });
+                    cx.commit(store, Local::Log, txn, step, &writes);
+                    self.resender.send(cx, view, change);
+                }
             }
-            {
-                // Every outbox change is pending in the relay (it never gives up, and
-                // `refill` reloads it after a restart): the relay's list is the outbox's.
-                let mut writes: Vec<Write> = superseded
-                    .iter()
-                    .map(|id| Write::OutboxDone { id: *id })
-                    .collect();
-                writes.push(Write::OutboxPut {
-                    to: view,
-                    msg: change,
-                });
-                cx.commit(store, Local::Log, txn, step, &writes);
-            }
-            self.resender.send(cx, view, change);
         }
     }
 
@@ -247,26 +260,12 @@ impl ReadSide {
         }
     }
 
-    /// Runs `f` on the inner node, then publishes what it changed.
+    /// Runs `f` on the inner node with change capture on, then publishes what its
+    /// commits changed.
     fn around(&mut self, cx: &mut Cx, f: impl FnOnce(&mut dyn Node, &mut Cx)) {
-        let since = cx.effects().len();
-        f(self.inner.as_mut(), cx);
-        self.publish_changes(cx, since);
-    }
-}
-
-/// The (transaction, step) row a write changes, if it changes a step's record.
-fn step_row(w: &Write) -> Option<(TxnId, StepIx)> {
-    match *w {
-        Write::Take { txn, step, .. }
-        | Write::Hold { txn, step, .. }
-        | Write::Apply { txn, step }
-        | Write::Release { txn, step }
-        | Write::Compensate { txn, step }
-        | Write::Tombstone { txn, step }
-        | Write::Reject { txn, step, .. }
-        | Write::Unfreeze { txn, step, .. } => Some((txn, step)),
-        _ => None,
+        let inner = self.inner.as_mut();
+        let changed = cx.capture_changes(|cx| f(inner, cx));
+        self.publish_changes(cx, &changed);
     }
 }
 
@@ -296,7 +295,7 @@ impl Node for ReadSide {
     fn on_timer(&mut self, cx: &mut Cx, timer: u64) {
         if timer == self.resender.timer() {
             self.resender.on_tick(cx);
-        } else if timer == timer_id(READ_SIDE_GAP_TIMER, 0) {
+        } else if timer == ReadSideTimer::Gap.id(0) {
             let view = self.view.expect("only a view's sources publish");
             self.gap_armed = false;
             for change in std::mem::take(&mut self.unsent) {
@@ -315,7 +314,7 @@ impl Node for ReadSide {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::{timer_id, Harness};
+    use crate::node::{Effect, Harness};
     use crate::scenario::StoreKind;
     use crate::store::{StepState, Store};
 
@@ -445,7 +444,7 @@ method = "{method}"
         assert!(!node.busy());
         h.now_us = 100_000;
         let fx = h.call(node.as_mut(), |n, cx| {
-            n.on_timer(cx, timer_id(READ_SIDE_TIMER, 0))
+            n.on_timer(cx, ReadSideTimer::Resend.id(0))
         });
         assert!(changes(&fx).is_empty(), "acknowledged: not resent");
     }
@@ -453,7 +452,7 @@ method = "{method}"
     /// Fires the dual-write gap timer; returns the effects.
     fn gap(h: &mut Harness, node: &mut Box<dyn Node>) -> Vec<Effect> {
         h.call(node.as_mut(), |n, cx| {
-            n.on_timer(cx, timer_id(READ_SIDE_GAP_TIMER, 0))
+            n.on_timer(cx, ReadSideTimer::Gap.id(0))
         })
     }
 
@@ -464,7 +463,7 @@ method = "{method}"
         assert!(changes(&fx).is_empty(), "not at the commit instant");
         assert!(fx.contains(&Effect::Timer {
             after_us: 1_000,
-            timer: timer_id(READ_SIDE_GAP_TIMER, 0)
+            timer: ReadSideTimer::Gap.id(0)
         }));
         assert!(node.busy(), "a change in the gap is work in flight");
         // A crash in the gap: the change is gone, the state change stays.
@@ -490,7 +489,7 @@ method = "{method}"
         let fx = apply(&mut h, &mut node, 1, false);
         assert!(fx.contains(&Effect::Timer {
             after_us: 7_000,
-            timer: timer_id(READ_SIDE_GAP_TIMER, 0)
+            timer: ReadSideTimer::Gap.id(0)
         }));
     }
 
@@ -519,7 +518,7 @@ method = "{method}"
         assert!(h.stores[0].outbox().is_empty(), "nothing durable");
         h.now_us = 20_000;
         let fx = h.call(node.as_mut(), |n, cx| {
-            n.on_timer(cx, timer_id(READ_SIDE_TIMER, 0))
+            n.on_timer(cx, ReadSideTimer::Resend.id(0))
         });
         assert_eq!(changes(&fx), vec![c], "resent until acknowledged");
         let s = scenario("cqrs-view", "direct");
@@ -528,6 +527,75 @@ method = "{method}"
         let fx = h.call(node.as_mut(), |n, cx| n.on_recover(cx));
         assert!(changes(&fx).is_empty(), "the crash lost it");
         assert!(!node.busy());
+    }
+
+    #[test]
+    fn event_sourced_publishing_appends_the_change_to_the_log_and_survives_a_crash() {
+        let text = r#"
+name = "t"
+[[service]]
+name = "orders"
+store = "event-log"
+[[service]]
+name = "payments"
+store = "event-log"
+[write]
+protocol = "two-phase-commit"
+publish = "event-sourcing"
+steps = [{ service = "orders" }, { service = "payments" }]
+[read]
+method = "cqrs-view"
+"#;
+        let s = Scenario::parse(text, "t.toml").unwrap();
+        assert_eq!(s.publish_of(0), Publish::EventSourcing);
+        let l = crate::patterns::layout(&s);
+        let mut node = wrap(&s, &l, l.service_node[0], Box::new(Fake));
+        let mut h = Harness::new(
+            l.service_node[0],
+            vec![Store::new(StoreKind::EventLog, 10)],
+            1,
+        );
+        let c = changes(&apply(&mut h, &mut node, 1, false))[0];
+        assert_eq!(h.stores[0].outbox().len(), 1, "in the log, same call");
+        let mut fresh = wrap(&s, &l, l.service_node[0], Box::new(Fake));
+        let fx = h.call(fresh.as_mut(), |n, cx| n.on_recover(cx));
+        assert_eq!(changes(&fx), vec![c], "resent from the log after a crash");
+    }
+
+    #[test]
+    fn only_the_inner_nodes_commits_on_a_source_store_are_published() {
+        /// Commits on its second store, which no service owns.
+        #[derive(Debug)]
+        struct Elsewhere;
+        impl Node for Elsewhere {
+            fn on_start(&mut self, _cx: &mut Cx) {}
+            fn on_message(&mut self, cx: &mut Cx, _from: NodeIx, msg: Msg) {
+                let w = Write::Take {
+                    txn: msg.txn,
+                    step: 0,
+                    amount: 1,
+                };
+                cx.commit(1, Local::Commit, msg.txn, 0, &[w]);
+            }
+            fn on_timer(&mut self, _cx: &mut Cx, _t: u64) {}
+            fn busy(&self) -> bool {
+                false
+            }
+        }
+        let s = scenario("cqrs-view", "outbox");
+        let l = crate::patterns::layout(&s);
+        let mut node = wrap(&s, &l, l.service_node[0], Box::new(Elsewhere));
+        let stores = vec![
+            Store::new(StoreKind::Relational, 10),
+            Store::new(StoreKind::Relational, 10),
+        ];
+        let mut h = Harness::new(l.service_node[0], stores, 1);
+        let fx = apply(&mut h, &mut node, 1, false);
+        assert!(
+            changes(&fx).is_empty(),
+            "not a source store: nothing published"
+        );
+        assert!(h.stores[0].outbox().is_empty());
     }
 
     #[test]
@@ -542,7 +610,7 @@ method = "{method}"
         assert_eq!(outbox[0].msg, second);
         h.now_us = 20_000;
         let fx = h.call(node.as_mut(), |n, cx| {
-            n.on_timer(cx, timer_id(READ_SIDE_TIMER, 0))
+            n.on_timer(cx, ReadSideTimer::Resend.id(0))
         });
         assert_eq!(changes(&fx), vec![second]);
     }

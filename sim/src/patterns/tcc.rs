@@ -33,16 +33,33 @@ use super::reliable::Resender;
 use super::step::{hold_or_refuse, key, key_parts, state, KeyKind, StepRule, SERVICE_STORE};
 use super::{Layout, CLIENT_NODE};
 use crate::msg::{Msg, MsgId, MsgKind, NodeIx, StepIx, TxnId};
-use crate::node::{timer_id, timer_parts, Cx, Node};
+use crate::node::{Cx, Node};
 use crate::scenario::Scenario;
 use crate::store::{StepState, Write};
+use crate::timer::TimerPurpose;
 use crate::trace::{EventKind, Local};
 use std::collections::{BTreeMap, BTreeSet};
 
-const RESEND_TRY: u8 = 1;
-const RESEND_DECISION: u8 = 2;
-const TRY_TIMEOUT: u8 = 3;
-const EXPIRE: u8 = SERVICE_TIMERS + 1;
+crate::timer_purposes! {
+    /// The coordinator's timers.
+    enum Coord {
+        /// The tries' resend tick.
+        ResendTry = 1,
+        /// The confirms' and cancels' resend tick.
+        ResendDecision = 2,
+        /// Give up waiting for the tries: cancel (keyed by txn).
+        TryTimeout = 3,
+    }
+}
+
+crate::timer_purposes! {
+    /// A participant's timers: at or above `SERVICE_TIMERS`, so a hosted coordinator's
+    /// node routes them to the participant.
+    enum Part {
+        /// A reservation's expiry (keyed by txn).
+        Expire = SERVICE_TIMERS + 1,
+    }
+}
 
 /// Builds the node `ix` of try-confirm-cancel.
 pub fn build(s: &Scenario, l: &Layout, ix: NodeIx) -> Box<dyn Node> {
@@ -95,8 +112,8 @@ impl Coordinator {
             log,
             timeout_us: w.timeout_ms * 1000,
             participants: (0..w.steps.len()).map(|i| l.step_node(s, i)).collect(),
-            tries: Resender::new(RESEND_TRY, backoff, None),
-            decisions: Resender::new(RESEND_DECISION, backoff, None),
+            tries: Resender::new(Coord::ResendTry.code(), backoff, None),
+            decisions: Resender::new(Coord::ResendDecision.code(), backoff, None),
             txns: BTreeMap::new(),
         }
     }
@@ -117,7 +134,7 @@ impl Coordinator {
             }
             let answers = vec![None; self.participants.len()];
             self.txns.insert(txn, Phase::Trying(answers));
-            cx.set_timer(self.timeout_us, timer_id(TRY_TIMEOUT, txn));
+            cx.set_timer(self.timeout_us, Coord::TryTimeout.id(txn));
         }
         cx.send(from, Msg::new(MsgKind::Ack, txn, 0).re(msg.id));
     }
@@ -218,20 +235,21 @@ impl Node for Coordinator {
     }
 
     fn on_timer(&mut self, cx: &mut Cx, timer: u64) {
-        let (purpose, txn) = timer_parts(timer);
+        let Some((purpose, txn)) = Coord::of(timer) else {
+            return;
+        };
         match purpose {
-            RESEND_TRY => {
+            Coord::ResendTry => {
                 self.tries.on_tick(cx);
             }
-            RESEND_DECISION => {
+            Coord::ResendDecision => {
                 self.decisions.on_tick(cx);
             }
-            TRY_TIMEOUT => {
+            Coord::TryTimeout => {
                 if matches!(self.txns.get(&txn), Some(Phase::Trying(_))) {
                     self.decide(cx, txn, false);
                 }
             }
-            _ => {}
         }
     }
 
@@ -271,7 +289,7 @@ impl Participant {
         let yes = hold_or_refuse(cx, txn, self.rule);
         if yes {
             self.reserved.insert(txn);
-            cx.set_timer(self.reservation_us, timer_id(EXPIRE, txn));
+            cx.set_timer(self.reservation_us, Part::Expire.id(txn));
         }
         yes
     }
@@ -356,7 +374,7 @@ impl Node for Participant {
             .collect();
         for txn in held {
             self.reserved.insert(txn);
-            cx.set_timer(self.reservation_us, timer_id(EXPIRE, txn));
+            cx.set_timer(self.reservation_us, Part::Expire.id(txn));
         }
     }
 
@@ -380,8 +398,7 @@ impl Node for Participant {
     }
 
     fn on_timer(&mut self, cx: &mut Cx, timer: u64) {
-        let (purpose, txn) = timer_parts(timer);
-        if purpose == EXPIRE {
+        if let Some((Part::Expire, txn)) = Part::of(timer) {
             self.on_expire(cx, txn);
         }
     }
@@ -461,7 +478,7 @@ steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ s
         assert_eq!(replies(&fx), vec![(MsgKind::Tried, true)]);
         assert!(fx.contains(&Effect::Timer {
             after_us: 50_000,
-            timer: timer_id(EXPIRE, 7)
+            timer: Part::Expire.id(7)
         }));
         assert_eq!(
             (held(&h), h.stores[0].available()),
@@ -480,7 +497,7 @@ steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ s
             (Some(StepState::Applied), 8)
         );
         // The expiry of a confirmed reservation does nothing.
-        h.call(&mut p, |n, cx| n.on_timer(cx, timer_id(EXPIRE, 7)));
+        h.call(&mut p, |n, cx| n.on_timer(cx, Part::Expire.id(7)));
         assert_eq!(held(&h), Some(StepState::Applied));
         assert!(!p.busy());
     }
@@ -490,7 +507,7 @@ steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ s
         let (mut p, mut h) = participant(true);
         deliver(&mut p, &mut h, MsgKind::Try, 30);
         assert!(p.busy(), "the run waits for the expiry");
-        h.call(&mut p, |n, cx| n.on_timer(cx, timer_id(EXPIRE, 7)));
+        h.call(&mut p, |n, cx| n.on_timer(cx, Part::Expire.id(7)));
         assert_eq!(
             (held(&h), h.stores[0].available()),
             (Some(StepState::Released), 10)
@@ -545,7 +562,7 @@ steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ s
         // A confirm after the expiry applies units already given back.
         let (mut p, mut h) = participant(false);
         deliver(&mut p, &mut h, MsgKind::Try, 30);
-        h.call(&mut p, |n, cx| n.on_timer(cx, timer_id(EXPIRE, 7)));
+        h.call(&mut p, |n, cx| n.on_timer(cx, Part::Expire.id(7)));
         deliver(&mut p, &mut h, MsgKind::Confirm, 40);
         assert_eq!(
             (held(&h), h.stores[0].available()),
@@ -610,7 +627,7 @@ steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ s
         assert_eq!(c.phase(7), Some(&Phase::Deciding(false)));
         let (mut c, mut h) = new();
         start(&mut c, &mut h);
-        h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(TRY_TIMEOUT, 7)));
+        h.call(&mut c, |n, cx| n.on_timer(cx, Coord::TryTimeout.id(7)));
         assert_eq!(h.stores[0].decision(7), Some(false));
         // A recovering coordinator cancels what it began and never decided.
         let (mut c, mut h) = new();

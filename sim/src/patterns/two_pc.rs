@@ -34,9 +34,10 @@ use super::row_lock::RowLocks;
 use super::step::{hold_or_refuse, key, record_refusal, refusal, KeyKind, StepRule, SERVICE_STORE};
 use super::{Layout, CLIENT_NODE};
 use crate::msg::{Msg, MsgId, MsgKind, NodeIx, StepIx, TxnId};
-use crate::node::{timer_id, timer_parts, Cx, Node};
+use crate::node::{Cx, Node};
 use crate::scenario::Scenario;
 use crate::store::{RejectReason, StepState, Write};
+use crate::timer::TimerPurpose;
 use crate::trace::{EventKind, Local};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -44,12 +45,30 @@ use std::collections::{BTreeMap, BTreeSet};
 /// crash leaves every participant voted and no decision made.
 pub const LOG_FORCE_US: u64 = 1_000;
 
-const RESEND_PREPARE: u8 = 1;
-const RESEND_DECISION: u8 = 2;
-const VOTE_TIMEOUT: u8 = 3;
-const LOG_FORCE: u8 = 4;
-const ASK: u8 = SERVICE_TIMERS;
-const LOCK_TIMEOUT: u8 = SERVICE_TIMERS + 1;
+crate::timer_purposes! {
+    /// The coordinator's timers.
+    enum Coord {
+        /// The prepares' resend tick.
+        ResendPrepare = 1,
+        /// The decisions' resend tick.
+        ResendDecision = 2,
+        /// Give up waiting for the votes: abort (keyed by txn).
+        VoteTimeout = 3,
+        /// The decision is forced to the log (keyed by txn).
+        LogForce = 4,
+    }
+}
+
+crate::timer_purposes! {
+    /// A participant's timers: at or above `SERVICE_TIMERS`, so a hosted coordinator's
+    /// node routes them to the participant.
+    enum Part {
+        /// Ask the coordinator again about a transaction in doubt (keyed by txn).
+        Ask = SERVICE_TIMERS,
+        /// A prepare waited too long for its row lock (keyed by txn).
+        LockTimeout = SERVICE_TIMERS + 1,
+    }
+}
 
 /// Builds the node `ix` of two-phase commit.
 pub fn build(s: &Scenario, l: &Layout, ix: NodeIx) -> Box<dyn Node> {
@@ -106,8 +125,8 @@ impl Coordinator {
             durable: w.coordinator_log,
             timeout_us: w.timeout_ms * 1000,
             participants: (0..w.steps.len()).map(|i| l.step_node(s, i)).collect(),
-            prepares: Resender::new(RESEND_PREPARE, backoff, None),
-            decisions: Resender::new(RESEND_DECISION, backoff, None),
+            prepares: Resender::new(Coord::ResendPrepare.code(), backoff, None),
+            decisions: Resender::new(Coord::ResendDecision.code(), backoff, None),
             txns: BTreeMap::new(),
         }
     }
@@ -141,7 +160,7 @@ impl Coordinator {
             }
             let votes = vec![None; self.participants.len()];
             self.txns.insert(txn, Phase::Voting(votes));
-            cx.set_timer(self.timeout_us, timer_id(VOTE_TIMEOUT, txn));
+            cx.set_timer(self.timeout_us, Coord::VoteTimeout.id(txn));
         }
         cx.send(from, Msg::new(MsgKind::Ack, txn, 0).re(msg.id));
     }
@@ -173,7 +192,7 @@ impl Coordinator {
         self.prepares.retain(|m| m.txn != txn);
         if self.durable {
             self.txns.insert(txn, Phase::Deciding(commit));
-            cx.set_timer(LOG_FORCE_US, timer_id(LOG_FORCE, txn));
+            cx.set_timer(LOG_FORCE_US, Coord::LogForce.id(txn));
         } else {
             cx.event(EventKind::Decide { txn, commit });
             self.send_decision(cx, txn, commit);
@@ -256,20 +275,22 @@ impl Node for Coordinator {
     }
 
     fn on_timer(&mut self, cx: &mut Cx, timer: u64) {
-        let (purpose, txn) = timer_parts(timer);
+        let Some((purpose, txn)) = Coord::of(timer) else {
+            return;
+        };
         match purpose {
-            RESEND_PREPARE => {
+            Coord::ResendPrepare => {
                 self.prepares.on_tick(cx);
             }
-            RESEND_DECISION => {
+            Coord::ResendDecision => {
                 self.decisions.on_tick(cx);
             }
-            VOTE_TIMEOUT => {
+            Coord::VoteTimeout => {
                 if matches!(self.txns.get(&txn), Some(Phase::Voting(_))) {
                     self.decide(cx, txn, false);
                 }
             }
-            LOG_FORCE => {
+            Coord::LogForce => {
                 if let Some(&Phase::Deciding(commit)) = self.txns.get(&txn) {
                     cx.commit(
                         self.log,
@@ -282,7 +303,6 @@ impl Node for Coordinator {
                     self.send_decision(cx, txn, commit);
                 }
             }
-            _ => {}
         }
     }
 
@@ -315,7 +335,7 @@ impl Participant {
             coordinator: l.coordinator.expect("2PC has a coordinator"),
             timeout_us,
             in_doubt: BTreeSet::new(),
-            locks: keys.map(|k| RowLocks::new(k, rule.step, timeout_us, LOCK_TIMEOUT)),
+            locks: keys.map(|k| RowLocks::new(k, rule.step, timeout_us, Part::LockTimeout.code())),
         }
     }
 
@@ -333,7 +353,7 @@ impl Participant {
     fn ask(&mut self, cx: &mut Cx, txn: TxnId) {
         self.in_doubt.insert(txn);
         self.vote(cx, self.coordinator, txn, true, 0);
-        cx.set_timer(self.timeout_us, timer_id(ASK, txn));
+        cx.set_timer(self.timeout_us, Part::Ask.id(txn));
     }
 
     fn on_prepare(&mut self, cx: &mut Cx, from: NodeIx, msg: Msg) {
@@ -367,7 +387,7 @@ impl Participant {
             let yes = hold_or_refuse(cx, txn, self.rule);
             if yes {
                 self.in_doubt.insert(txn);
-                cx.set_timer(self.timeout_us, timer_id(ASK, txn));
+                cx.set_timer(self.timeout_us, Part::Ask.id(txn));
             }
             self.vote(cx, from, txn, yes, msg.id);
             if !yes {
@@ -478,11 +498,10 @@ impl Node for Participant {
     }
 
     fn on_timer(&mut self, cx: &mut Cx, timer: u64) {
-        let (purpose, txn) = timer_parts(timer);
-        if purpose == ASK && self.in_doubt.contains(&txn) {
-            self.ask(cx, txn);
-        } else if purpose == LOCK_TIMEOUT {
-            self.lock_timed_out(cx, timer);
+        match Part::of(timer) {
+            Some((Part::Ask, txn)) if self.in_doubt.contains(&txn) => self.ask(cx, txn),
+            Some((Part::LockTimeout, _)) => self.lock_timed_out(cx, timer),
+            _ => {}
         }
     }
 
@@ -577,7 +596,7 @@ steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ s
         assert_eq!(h.stores[0].available(), 8);
         assert!(p.busy(), "in doubt");
         // No decision in time: ask the coordinator again.
-        let fx = h.call(&mut p, |n, cx| n.on_timer(cx, timer_id(ASK, 7)));
+        let fx = h.call(&mut p, |n, cx| n.on_timer(cx, Part::Ask.id(7)));
         assert_eq!(sent(&fx), vec![(COORD, MsgKind::Vote, 1, true)]);
         let fx = h.call(&mut p, |n, cx| {
             n.on_message(cx, COORD, msg(MsgKind::Decide, 1, true, 40, 0))
@@ -586,7 +605,7 @@ steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ s
         assert_eq!(h.stores[0].record(7, 1).unwrap().state, StepState::Applied);
         assert_eq!(h.stores[0].available(), 8);
         assert!(!p.busy());
-        let fx = h.call(&mut p, |n, cx| n.on_timer(cx, timer_id(ASK, 7)));
+        let fx = h.call(&mut p, |n, cx| n.on_timer(cx, Part::Ask.id(7)));
         assert!(sent(&fx).is_empty(), "decided: nothing to ask");
     }
 
@@ -678,7 +697,7 @@ steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ s
         }
         assert_eq!(c.phase(7), Some(&Phase::Deciding(true)), "forcing the log");
         assert_eq!(h.stores[0].decision(7), None);
-        let fx = h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(LOG_FORCE, 7)));
+        let fx = h.call(&mut c, |n, cx| n.on_timer(cx, Coord::LogForce.id(7)));
         assert_eq!(h.stores[0].decision(7), Some(true));
         assert!(fx.contains(&Effect::Event(EventKind::Decide {
             txn: 7,
@@ -716,7 +735,7 @@ steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ s
         assert_eq!(sent(&fx)[0], (1, MsgKind::Decide, 0, false));
         let (mut c, mut h, _) = coordinator(false);
         begin(&mut c, &mut h);
-        let fx = h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(VOTE_TIMEOUT, 7)));
+        let fx = h.call(&mut c, |n, cx| n.on_timer(cx, Coord::VoteTimeout.id(7)));
         assert!(fx.contains(&Effect::Event(EventKind::Decide {
             txn: 7,
             commit: false
@@ -768,7 +787,7 @@ steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ s
                 )
             });
         }
-        h.call(&mut c, |n, cx| n.on_timer(cx, timer_id(LOG_FORCE, 7)));
+        h.call(&mut c, |n, cx| n.on_timer(cx, Coord::LogForce.id(7)));
         let mut c = Coordinator::new(&s, &crate::patterns::layout(&s), 0);
         let fx = h.call(&mut c, |n, cx| n.on_recover(cx));
         assert_eq!(sent(&fx)[0], (1, MsgKind::Decide, 0, true));

@@ -9,6 +9,7 @@
 //! Durability: the world keeps each store outside its node, so committed data survives
 //! a crash; what a node holds in memory does not.
 
+mod change;
 mod document;
 mod event_log;
 mod key_value;
@@ -20,6 +21,7 @@ use crate::scenario::StoreKind;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use change::RowChange;
 pub use document::DocumentStore;
 pub use event_log::EventLogStore;
 pub use key_value::KeyValueStore;

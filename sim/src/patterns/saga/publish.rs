@@ -201,7 +201,9 @@ impl Publisher {
 
     /// After a crash: the relay picks up every unacknowledged outbox message, or every
     /// emitted event of the log without its `Relayed` mark. (Direct messages were in
-    /// memory: they are gone.)
+    /// memory: they are gone.) A service store's outbox also holds the changes the
+    /// read side publishes to a CQRS view: they are resent too, and the view's
+    /// acknowledgements, which the read side passes on, stop them.
     pub fn recover(&mut self, cx: &mut Cx) {
         match self.mode {
             Publish::Outbox => {

@@ -15,12 +15,19 @@
 
 use super::{key, KeyKind, SERVICE_STORE, SERVICE_TIMERS};
 use crate::msg::{Msg, NodeIx, StepIx, TxnId};
-use crate::node::{timer_id, timer_parts, Cx};
+use crate::node::Cx;
 use crate::store::StepState;
+use crate::timer::TimerPurpose;
 use std::collections::BTreeMap;
 
-/// The timer purpose of a waiting command's timeout (a hosted service's range).
-const LOCK_TIMEOUT: u8 = SERVICE_TIMERS;
+crate::timer_purposes! {
+    /// The lock's timer: at `SERVICE_TIMERS`, so a hosted orchestrator's node routes it
+    /// to the service.
+    enum LockTimer {
+        /// A waiting command's timeout (keyed by txn).
+        Timeout = SERVICE_TIMERS,
+    }
+}
 
 /// A command waiting for pending sagas' outcomes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -86,7 +93,7 @@ impl SemanticLock {
                         since_us,
                     },
                 );
-                cx.set_timer(self.timeout_us, timer_id(LOCK_TIMEOUT, msg.txn));
+                cx.set_timer(self.timeout_us, LockTimer::Timeout.id(msg.txn));
                 false
             }
             (false, _) => {
@@ -115,12 +122,12 @@ impl SemanticLock {
 
     /// Does `timer` belong to the lock?
     pub fn owns(timer: u64) -> bool {
-        timer_parts(timer).0 == LOCK_TIMEOUT
+        LockTimer::of(timer).is_some()
     }
 
     /// A timeout fired: the command it was for, if it still waits and its time is up.
     pub fn timed_out(&mut self, now_us: u64, timer: u64) -> Option<Waiting> {
-        let txn = timer_parts(timer).1;
+        let (LockTimer::Timeout, txn) = LockTimer::of(timer)?;
         let w = *self.waiting.get(&txn)?;
         if w.since_us + self.timeout_us > now_us {
             return None;
@@ -179,7 +186,7 @@ mod tests {
             fx,
             vec![Effect::Timer {
                 after_us: 50_000,
-                timer: timer_id(LOCK_TIMEOUT, 2)
+                timer: LockTimer::Timeout.id(2)
             }]
         );
         assert!(lock.busy());
@@ -188,8 +195,8 @@ mod tests {
             admitted = Some(lock.admit(cx, (2, 4), 1, cmd(2), false));
         });
         assert_eq!((admitted, fx), (Some(false), vec![]));
-        assert_eq!(lock.timed_out(49_999, timer_id(LOCK_TIMEOUT, 2)), None);
-        let w = lock.timed_out(50_000, timer_id(LOCK_TIMEOUT, 2)).unwrap();
+        assert_eq!(lock.timed_out(49_999, LockTimer::Timeout.id(2)), None);
+        let w = lock.timed_out(50_000, LockTimer::Timeout.id(2)).unwrap();
         assert_eq!((w.from, w.msg), (1, cmd(2)));
         assert!(!lock.busy());
     }
