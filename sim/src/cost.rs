@@ -216,6 +216,7 @@ pub fn lock_waits_us(trace: &Trace) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::msg::Msg;
 
     #[test]
     fn measures_of_counted_work() {
@@ -236,6 +237,34 @@ mod tests {
         assert_eq!(c.sojourn_mean_ms, 3.0);
         assert_eq!(c.served, 2);
         assert_eq!(c.wait_ms.max, 3.0);
+    }
+
+    #[test]
+    fn an_answer_after_the_client_gave_up_counts_in_latency_not_in_availability() {
+        let mut w = WriteTally::default();
+        let done = Msg::new(MsgKind::Finished, 1, 0).ok(true);
+        let take = [Write::Take {
+            txn: 1,
+            step: 0,
+            amount: 1,
+        }];
+        w.see(0, CLIENT_NODE, &EventKind::Submit { txn: 1 });
+        let local = EventKind::Local {
+            what: crate::trace::Local::Commit,
+            store: 0,
+            txn: 1,
+            step: 0,
+            writes: take.into(),
+        };
+        w.see(2_500_000, 1, &local);
+        // Past the 2 s patience: the client's `finished` arrives, with no `outcome`.
+        let deliver = EventKind::Deliver { from: 1, msg: done };
+        w.see(3_000_000, 2, &deliver);
+        assert!(w.latencies_us.is_empty(), "delivered to another node");
+        w.see(3_000_000, CLIENT_NODE, &deliver);
+        assert_eq!(w.latencies_us, vec![3_000_000]);
+        assert_eq!(w.heard()[&1], None, "never heard: not available");
+        assert_eq!(w.applied_us[&1], 2_500_000);
     }
 
     #[test]
