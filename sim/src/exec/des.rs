@@ -1,4 +1,4 @@
-//! The discrete-event executor: one loop over a binary heap of timed events, one
+//! The discrete-event executor: one loop over a heap of timed events, one
 //! seeded RNG, no async, no locks, no task per message. It drives the same
 //! [`System`] as the madsim executor and keeps the same rules
 //! (docs/architecture.md, "The core and its executors").
@@ -9,6 +9,7 @@
 //! madsim runs its ready tasks in a random order: each event gets a random tie-break
 //! when it is scheduled.
 
+use super::quad_heap::QuadHeap;
 use super::{RunOptions, Step, System, Todo, TICK_US};
 use crate::msg::{Msg, NodeIx};
 use crate::scenario::Scenario;
@@ -16,7 +17,6 @@ use crate::trace::Trace;
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 
 /// Something due at a time.
 #[derive(Debug, Clone, Copy)]
@@ -98,7 +98,7 @@ impl PartialOrd for Due {
 
 impl Ord for Due {
     fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed: `BinaryHeap` is a max-heap and the earliest must come out first.
+        // Reversed: the heap is a max-heap and the earliest must come out first.
         (other.at_us, other.tie, other.order).cmp(&(self.at_us, self.tie, self.order))
     }
 }
@@ -107,7 +107,7 @@ impl Ord for Due {
 struct Des {
     sys: System,
     now_us: u64,
-    queue: BinaryHeap<Due>,
+    queue: QuadHeap<Due>,
     slab: Slab,
     rng: SmallRng,
     /// A node whose handler saw the run stopped handles nothing more (as madsim's
@@ -331,7 +331,7 @@ pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Trace {
     let mut des = Des {
         sys,
         now_us: 0,
-        queue: BinaryHeap::with_capacity(256),
+        queue: QuadHeap::with_capacity(256),
         slab: Slab::default(),
         rng: SmallRng::seed_from_u64(seed),
         ended: vec![false; n],

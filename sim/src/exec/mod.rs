@@ -9,6 +9,7 @@
 
 pub mod des;
 pub mod faults;
+pub mod quad_heap;
 pub mod queue;
 pub mod recorder;
 pub mod system;

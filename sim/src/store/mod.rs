@@ -58,19 +58,6 @@ impl StepState {
             StepState::Rejected => "rejected",
         }
     }
-
-    fn parse(s: &str) -> Option<StepState> {
-        [
-            StepState::Applied,
-            StepState::Held,
-            StepState::Released,
-            StepState::Compensated,
-            StepState::Tombstone,
-            StepState::Rejected,
-        ]
-        .into_iter()
-        .find(|k| k.name() == s)
-    }
 }
 
 /// One step's record in a store.
