@@ -473,6 +473,12 @@ impl Validator {
             "dual_write_gap_ms",
             w.dual_write_gap_ms,
         );
+        // Like every period: bounded, so its microseconds cannot overflow.
+        self.period(
+            vec![Key("write"), Key("reservation_ms")],
+            "reservation_ms",
+            w.reservation_ms,
+        );
         if w.retry.backoff_ms == 0 {
             self.problem(
                 vec![Key("write"), Key("retry"), Key("backoff_ms")],

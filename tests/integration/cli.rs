@@ -673,11 +673,12 @@ fn check_reports_every_error_of_each_fixture_with_its_line_and_caret() {
     }
     assert!(fixtures >= 4);
     let every = err.matches("error: ").count();
-    // 3 + 4 + 1 + 1 errors (type-error.toml: two type errors and a typo), the
-    // missing file, and the summary line.
-    assert_eq!(every, 11, "every error of every file: {err}");
+    // 3 + 4 + 1 + 1 + 6 + 2 errors (type-error.toml: two type errors and a typo;
+    // saga-design-keys.toml: six, tcc-keys.toml: two), the missing file, and the
+    // summary line.
+    assert_eq!(every, 19, "every error of every file: {err}");
     assert!(err.contains("missing.toml: no such file"), "{err}");
-    assert!(err.contains("5 of 5 scenario file(s) are invalid"), "{err}");
+    assert!(err.contains("7 of 7 scenario file(s) are invalid"), "{err}");
 }
 
 #[test]

@@ -146,3 +146,18 @@ fn tcc_keys_under_another_protocol_are_located() {
     assert!(err.contains(&format!("{path}:6:1")), "{err}");
     assert!(err.contains("coordinator_log does not apply"), "{err}");
 }
+
+#[test]
+fn a_reservation_above_an_hour_is_located() {
+    // It was taken unchecked: its microseconds overflowed, a panic at the first try.
+    let text = format!(
+        "{HEAD}[write]\nprotocol = \"try-confirm-cancel\"\nreservation_ms = 18446744073709551\nsteps = [{{ service = \"orders\" }}]\n"
+    );
+    let (err, path) = run_bad("tcc-reservation-range", &text);
+    assert!(err.contains(&format!("{path}:6:18")), "{err}");
+    assert!(
+        err.contains("reservation_ms must be at most 3600000 ms (an hour)"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
