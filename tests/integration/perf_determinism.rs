@@ -68,18 +68,25 @@ link = ["client", "coordinator"]
 /// loss, duplicate or latency, and no random draw for it), and a delivery is stamped
 /// at exactly its send time plus the drawn latency (the madsim clock had stamped it
 /// 1-2 us late); madsim's supervisor ticks at exact multiples of 1 ms.
+///
+/// Re-pinned, every hash here and below, when each resend got a timer of its own
+/// (due at its message's own deadline, not at a shared tick floored at 1 ms: runs
+/// that resend change on both engines, and have one timer event per resent send)
+/// and, for `PINNED_DES`, when the DES engine ordered same-instant ties by a keyed
+/// hash of what each event is (docs/reference/trace-format.md, "Migration: keyed
+/// ties and per-message resends").
 const PINNED: [(u64, &str, u64); 3] = [
-    (1, "14ed77dec60d9a28", 1118),
-    (2, "25009873fb68596a", 1091),
-    (3, "e27787579fed1f42", 1073),
+    (1, "64e78820f036d184", 1174),
+    (2, "a73f8d10e6d77d26", 1146),
+    (3, "a0f78834b3f75182", 1132),
 ];
 
 /// The same runs on the discrete-event executor: its own pins (a seed replays exactly
 /// on the same engine and version, not across engines).
 const PINNED_DES: [(u64, &str, u64); 3] = [
-    (1, "41d391774b40adc2", 1118),
-    (2, "d82e0dbf647feb72", 1091),
-    (3, "e27787579fed1f42", 1073),
+    (1, "6d2e41a9e1c554d3", 1177),
+    (2, "c115acd31f3ac456", 1146),
+    (3, "f09948c6bfc1559b", 1135),
 ];
 
 #[test]
@@ -125,9 +132,9 @@ fn hashes_pinned_before_the_optimizations_still_hold() {
     }
     let cat = crate::util::load("shared-db-crash.toml");
     let r = run(&cat, 1);
-    // Re-pinned with the fault schedule walked by the supervisor (see `PINNED`).
-    assert_eq!(r.trace.hash_hex(), "4f231435b20e536e");
-    assert_eq!(r.trace.event_count, 926);
+    // Re-pinned with per-message resend timers (see `PINNED`).
+    assert_eq!(r.trace.hash_hex(), "d9e4f9475e69fef1");
+    assert_eq!(r.trace.event_count, 978);
 }
 
 #[test]
@@ -135,8 +142,8 @@ fn a_run_stopped_by_max_events_keeps_its_pinned_hash() {
     let mut s = scenario(FAULTY);
     s.limits.max_events = 500;
     let r = run_with(&s, 5, RunOptions::counters_only());
-    // Re-pinned with the fault schedule walked by the supervisor (see `PINNED`).
-    assert_eq!(r.trace.hash_hex(), "40ec8f0720e6b77e");
+    // Re-pinned with per-message resend timers (see `PINNED`).
+    assert_eq!(r.trace.hash_hex(), "b0cde9ae260086e7");
     assert_eq!(
         r.trace.event_count, 504,
         "500 events, the rest of the handler that made the 500th (3), then the limit event"
@@ -177,9 +184,9 @@ fn a_long_run_keeps_its_pinned_hash() {
         .replace("transactions = 40", "transactions = 4000")
         .replace("duration_ms = 3000", "duration_ms = 600000");
     let r = run_with(&scenario(&text), 11, RunOptions::counters_only());
-    // Re-pinned with the fault schedule walked by the supervisor (see `PINNED`).
-    assert_eq!(r.trace.hash_hex(), "6ce717592f4703e9");
-    assert_eq!(r.trace.event_count, 93835);
+    // Re-pinned with per-message resend timers (see `PINNED`).
+    assert_eq!(r.trace.hash_hex(), "64ecd26d276f2d27");
+    assert_eq!(r.trace.event_count, 100510);
 }
 
 /// A run frees its whole world: tasks still parked at its end (timers, messages in

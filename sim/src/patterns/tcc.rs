@@ -221,10 +221,10 @@ impl Node for Coordinator {
         let (purpose, txn) = timer_parts(timer);
         match purpose {
             RESEND_TRY => {
-                self.tries.on_tick(cx);
+                self.tries.on_tick(cx, timer);
             }
             RESEND_DECISION => {
-                self.decisions.on_tick(cx);
+                self.decisions.on_tick(cx, timer);
             }
             TRY_TIMEOUT => {
                 if matches!(self.txns.get(&txn), Some(Phase::Trying(_))) {

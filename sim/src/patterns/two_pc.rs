@@ -259,10 +259,10 @@ impl Node for Coordinator {
         let (purpose, txn) = timer_parts(timer);
         match purpose {
             RESEND_PREPARE => {
-                self.prepares.on_tick(cx);
+                self.prepares.on_tick(cx, timer);
             }
             RESEND_DECISION => {
-                self.decisions.on_tick(cx);
+                self.decisions.on_tick(cx, timer);
             }
             VOTE_TIMEOUT => {
                 if matches!(self.txns.get(&txn), Some(Phase::Voting(_))) {
