@@ -145,8 +145,10 @@ fn a_run_stopped_by_max_events_keeps_its_pinned_hash() {
     // Re-pinned with per-message resend timers (see `PINNED`).
     assert_eq!(r.trace.hash_hex(), "b0cde9ae260086e7");
     assert_eq!(
-        r.trace.event_count, 504,
-        "500 events, the rest of the handler that made the 500th (3), then the limit event"
+        r.trace.event_count, 511,
+        "500 events, the rest of the handler that made the 500th (4 more), what other \
+         nodes handle until the next tick ends the run (6: the node that saw the limit \
+         stops, the others run on until then), then the limit event"
     );
     assert!(matches!(
         r.trace.stop,
