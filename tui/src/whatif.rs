@@ -74,8 +74,11 @@ fn active_partitions(s: &Scenario, at_ms: u64) -> Vec<usize> {
     s.faults
         .iter()
         .enumerate()
+        // A triggered partition has no absolute start or end to compare or set (its
+        // `for_ms` counts from a firing only the run knows): never healed from here.
         .filter(|(_, f)| {
-            matches!(f.kind(), Some(FaultKind::Partition { heal_ms, .. })
+            f.after.is_none()
+                && matches!(f.kind(), Some(FaultKind::Partition { heal_ms, .. })
                 if f.at_ms <= at_ms && heal_ms.is_none_or(|h| h > at_ms))
         })
         .map(|(i, _)| i)
@@ -158,6 +161,34 @@ impl WhatIfMenu {
                     });
                 }
             }
+        }
+        // Partitions and loss windows right after it too, lasting `for_ms` from the
+        // firing (no absolute end: the firing's time depends on the run).
+        if let Some(a) = &self.after {
+            for t in targets {
+                let mut rest: Vec<String> = targets.iter().filter(|x| *x != t).cloned().collect();
+                rest.push(CLIENT.to_string());
+                choices.push(Choice {
+                    label: format!("partition {t} from the rest for {d} ms right after this event"),
+                    change: Change::Add(Fault {
+                        after: Some(a.clone()),
+                        partition: Some(vec![vec![t.clone()], rest]),
+                        for_ms: Some(d),
+                        ..Fault::default()
+                    }),
+                });
+            }
+            choices.push(Choice {
+                label: format!(
+                    "lose 50% of messages on every link for {d} ms right after this event"
+                ),
+                change: Change::Add(Fault {
+                    after: Some(a.clone()),
+                    loss: Some(0.5),
+                    for_ms: Some(d),
+                    ..Fault::default()
+                }),
+            });
         }
         for t in targets {
             let mut rest: Vec<String> = targets.iter().filter(|x| *x != t).cloned().collect();
