@@ -321,6 +321,34 @@ fn keep_view_settings(from: &RunView, to: &mut RunView) {
     to.search = from.search.clone();
 }
 
+/// Where the trigger of `run`'s own what-if fired: `None` when the fork's fault is
+/// not placed by `after`; `Some(None)` when its trigger never matched in this run;
+/// `Some(Some(seq))` when it fired right after event `seq`. A reseeded fork keeps its
+/// trigger, which may match another event on the new seed, or none.
+pub fn trigger_fired(run: &RunView) -> Option<Option<usize>> {
+    let Change::Add(f) = &run.fork.as_ref()?.change else {
+        return None;
+    };
+    let a = f.after.as_ref()?;
+    let tr = run.trace();
+    let mut seen = 0;
+    for (seq, e) in tr.events.iter().enumerate() {
+        let matches = tr.node_name(e.node) == a.node
+            && e.kind.name() == a.event
+            && a.msg
+                .as_ref()
+                .is_none_or(|m| e.kind.msg().is_some_and(|x| x.kind.name() == m))
+            && a.txn.is_none_or(|t| e.kind.txn() == Some(t));
+        if matches {
+            seen += 1;
+            if seen == a.count.max(1) {
+                return Some(Some(seq));
+            }
+        }
+    }
+    Some(None)
+}
+
 /// `run` re-run with `seed`: the root scenario on the new seed, then every what-if of
 /// the stack again, at the same times, each the parent of the next. So after `s` the
 /// header still says `fork N`, the run has the added faults, and `u` undoes them.

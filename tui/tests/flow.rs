@@ -741,6 +741,71 @@ fn a_partition_and_a_loss_window_right_after_the_event_under_the_cursor_start_th
     }
 }
 
+/// A reseeded fork keeps its trigger: the status says, on each new seed, right after
+/// which event it fired (that event really is the trigger's match, and the crash
+/// follows at its instant), or that it never fired (and the coordinator never crashed).
+#[test]
+fn a_reseeded_triggered_fork_says_where_its_trigger_fired() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/checkout-2pc.toml"
+    ))
+    .unwrap();
+    let mut a = App::new(vec![("checkout-2pc.toml".into(), text)], None);
+    press(&mut a, KeyCode::Enter);
+    let seq = {
+        let tr = a.run.as_ref().unwrap().trace();
+        (0..tr.events.len())
+            .filter(|&i| {
+                let e = &tr.events[i];
+                tr.node_name(e.node) == "coordinator"
+                    && e.kind.name() == "deliver"
+                    && e.kind.msg().is_some_and(|m| m.kind.name() == "vote")
+            })
+            .nth(2)
+            .expect("three votes")
+    };
+    while a.run.as_ref().unwrap().cursor < seq {
+        press(&mut a, KeyCode::Right);
+    }
+    press(&mut a, KeyCode::Char('f'));
+    let menu = a.menu.clone().unwrap();
+    let want = "crash coordinator right after this event (stays down)";
+    let i = menu.choices.iter().position(|c| c.label == want).unwrap();
+    for _ in 0..i {
+        press(&mut a, KeyCode::Down);
+    }
+    press(&mut a, KeyCode::Enter);
+    let after = menu.after.unwrap();
+    let (mut fired, mut never) = (0, 0);
+    for _ in 0..12 {
+        press(&mut a, KeyCode::Char('s'));
+        let run = a.run.as_ref().unwrap();
+        let tr = run.trace();
+        // The scenario crashes payments itself: only the coordinator's crash is the fork's.
+        let crash = tr
+            .events
+            .iter()
+            .position(|e| e.kind == EventKind::Crash && tr.node_name(e.node) == "coordinator");
+        let status = a.status.clone();
+        if let Some(rest) = status.split("its trigger fired right after event ").nth(1) {
+            let n: usize = rest.trim().parse().expect("an event number");
+            let e = &tr.events[n];
+            assert_eq!(tr.node_name(e.node), after.node, "{status}");
+            assert_eq!(e.kind.name(), after.event, "{status}");
+            assert_eq!(e.kind.txn(), after.txn, "{status}");
+            let c = crash.expect("the crash struck");
+            assert!(c > n && tr.events[c].t_us == e.t_us, "{status}");
+            fired += 1;
+        } else {
+            assert!(status.contains("its trigger never fired"), "{status}");
+            assert_eq!(crash, None, "{status}");
+            never += 1;
+        }
+    }
+    assert!(fired > 0, "fired on no seed ({never} never)");
+}
+
 #[test]
 fn enter_on_a_verdict_marks_the_chain_from_cause_to_victim() {
     let text = std::fs::read_to_string(concat!(
