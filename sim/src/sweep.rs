@@ -76,7 +76,6 @@ pub fn run_one_on(scenario: &Scenario, seed: u64, engine: Engine) -> SeedRun {
         hash: false,
         engine,
         only_needed: true,
-        keyed_ties: false,
     };
     run_one_with(scenario, seed, opts)
 }

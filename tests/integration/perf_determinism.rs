@@ -73,18 +73,25 @@ link = ["client", "coordinator"]
 /// shared database's app stopped reporting "failed" at its statement timeout: it now
 /// asks the database to roll the transaction back (an `undo`) and reports the
 /// database's answer, so a run whose timeout fires has new events.
+///
+/// Re-pinned, every hash here and below, when each resend got a timer of its own
+/// (due at its message's own deadline, not at a shared tick floored at 1 ms: runs
+/// that resend change on both engines, and have one timer event per resent send)
+/// and, for `PINNED_DES`, when the DES engine ordered same-instant ties by a keyed
+/// hash of what each event is (docs/reference/trace-format.md, "Migration: keyed
+/// ties and per-message resends").
 const PINNED: [(u64, &str, u64); 3] = [
-    (1, "3d7c8d17d5bd3ca2", 1134),
-    (2, "25009873fb68596a", 1091),
-    (3, "c6feaf4229c6862c", 1077),
+    (1, "64e78820f036d184", 1174),
+    (2, "a73f8d10e6d77d26", 1146),
+    (3, "a0f78834b3f75182", 1132),
 ];
 
 /// The same runs on the discrete-event executor: its own pins (a seed replays exactly
 /// on the same engine and version, not across engines).
 const PINNED_DES: [(u64, &str, u64); 3] = [
-    (1, "877575fe101cf952", 1134),
-    (2, "d82e0dbf647feb72", 1091),
-    (3, "e60b7352b7a831b2", 1077),
+    (1, "6d2e41a9e1c554d3", 1177),
+    (2, "c115acd31f3ac456", 1146),
+    (3, "f09948c6bfc1559b", 1135),
 ];
 
 #[test]
@@ -130,9 +137,9 @@ fn hashes_pinned_before_the_optimizations_still_hold() {
     }
     let cat = crate::util::load("shared-db-crash.toml");
     let r = run(&cat, 1);
-    // Re-pinned with the fault schedule walked by the supervisor (see `PINNED`).
-    assert_eq!(r.trace.hash_hex(), "7943d568fd585c15");
-    assert_eq!(r.trace.event_count, 940);
+    // Re-pinned with per-message resend timers and the app's undo (see `PINNED`).
+    assert_eq!(r.trace.hash_hex(), "d9e4f9475e69fef1");
+    assert_eq!(r.trace.event_count, 978);
 }
 
 #[test]
@@ -140,11 +147,13 @@ fn a_run_stopped_by_max_events_keeps_its_pinned_hash() {
     let mut s = scenario(FAULTY);
     s.limits.max_events = 500;
     let r = run_with(&s, 5, RunOptions::counters_only());
-    // Re-pinned with the fault schedule walked by the supervisor (see `PINNED`).
-    assert_eq!(r.trace.hash_hex(), "40ec8f0720e6b77e");
+    // Re-pinned with per-message resend timers (see `PINNED`).
+    assert_eq!(r.trace.hash_hex(), "b0cde9ae260086e7");
     assert_eq!(
-        r.trace.event_count, 504,
-        "500 events, the rest of the handler that made the 500th (3), then the limit event"
+        r.trace.event_count, 511,
+        "500 events, the rest of the handler that made the 500th (4 more), what other \
+         nodes handle until the next tick ends the run (6: the node that saw the limit \
+         stops, the others run on until then), then the limit event"
     );
     assert!(matches!(
         r.trace.stop,
@@ -182,9 +191,9 @@ fn a_long_run_keeps_its_pinned_hash() {
         .replace("transactions = 40", "transactions = 4000")
         .replace("duration_ms = 3000", "duration_ms = 600000");
     let r = run_with(&scenario(&text), 11, RunOptions::counters_only());
-    // Re-pinned with the fault schedule walked by the supervisor (see `PINNED`).
-    assert_eq!(r.trace.hash_hex(), "6ce717592f4703e9");
-    assert_eq!(r.trace.event_count, 93835);
+    // Re-pinned with per-message resend timers (see `PINNED`).
+    assert_eq!(r.trace.hash_hex(), "64ecd26d276f2d27");
+    assert_eq!(r.trace.event_count, 100510);
 }
 
 /// A run frees its whole world: tasks still parked at its end (timers, messages in

@@ -292,8 +292,8 @@ fn open_clock(mut s: Scenario) -> Scenario {
     s
 }
 
-/// A generated case (no fault of its own: another fault's resends would couple
-/// transactions through the resend tick, a known leak) and one fault added to it.
+/// A generated case (no fault of its own, so that what the added fault touches is
+/// all that differs) and one fault added to it.
 fn with_added_fault(
     template: Scenario,
 ) -> impl Strategy<Value = (Case, sovlab_sim::scenario::Fault)> {
@@ -316,7 +316,7 @@ fn untouched_property(template: Scenario, n: u32) -> Result<usize, String> {
     use proptest::strategy::ValueTree;
     use sovlab_sim::untouched::{footprints, meeting, outcomes, start_us};
     use sovlab_sim::{run_with, Engine, RunOptions};
-    let opts = RunOptions::default().on(Engine::Des).keyed_ties();
+    let opts = RunOptions::default().on(Engine::Des);
     let strategy = with_added_fault(template);
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let mut active_untouched = 0;
@@ -354,10 +354,18 @@ fn untouched_property(template: Scenario, n: u32) -> Result<usize, String> {
 }
 
 /// A template with a quiet network (no loss, no duplication, latency under the
-/// resend backoff), so a transaction resends only when a fault strikes it: see
-/// `a_resend_tick_carries_a_fault_across_transactions` for why.
+/// resend backoff): a transaction resends only when a fault strikes it.
 fn quiet(protocol_lines: &str) -> Scenario {
     open_clock(template(protocol_lines, "latency_ms = [1, 5]"))
+}
+
+/// A template with a lossy network: every transaction resends, so their resends
+/// interleave at every node (each resend is due at its own message's deadline).
+fn lossy(protocol_lines: &str) -> Scenario {
+    open_clock(template(
+        protocol_lines,
+        "loss = 0.05\nduplicate = 0.05\nlatency_ms = [1, 10]",
+    ))
 }
 
 #[test]
@@ -375,9 +383,17 @@ fn a_fault_changes_no_transaction_it_does_not_meet() {
             "2pc",
             quiet("protocol = \"two-phase-commit\"\ntimeout_ms = 60"),
         ),
+        (
+            "2pc, lossy",
+            lossy("protocol = \"two-phase-commit\"\ntimeout_ms = 60"),
+        ),
         ("saga orchestration", quiet(&saga("orchestration"))),
-        ("saga choreography", quiet(&saga("choreography"))),
-        ("shared database", quiet("protocol = \"shared-database\"")),
+        ("saga orchestration, lossy", lossy(&saga("orchestration"))),
+        ("saga choreography, lossy", lossy(&saga("choreography"))),
+        (
+            "shared database, lossy",
+            lossy("protocol = \"shared-database\""),
+        ),
         // A closed window of 3: the client passes a fault on to later starts.
         ("2pc, window of 3", window),
     ];
@@ -393,15 +409,15 @@ fn a_fault_changes_no_transaction_it_does_not_meet() {
     }
 }
 
-/// A known violation the property found, kept as a case (docs/reference/randomness.md,
-/// "Known leaks"): a node resends every transaction's unacknowledged messages from one
-/// tick timer, and a timer fires at least 1 ms after it is set. A tick set 47 µs
-/// before another transaction's resend is due makes that resend 953 µs late, so a
-/// fault that shifts one transaction's resends moves another's. Fixing it changes
-/// the traces of existing scenarios; until then this test pins the leak, and fails
-/// (telling whoever fixed it to turn it into a regression test) once it is gone.
+/// A violation the property found, kept as a regression case: a node used to resend
+/// every transaction's unacknowledged messages from one tick timer, and a timer fires
+/// at least 1 ms after it is set, so a tick set 47 µs before another transaction's
+/// resend was due made that resend 953 µs late, and a loss window that shifted one
+/// transaction's resends moved another's. Each resend is now due at its own
+/// message's deadline (`Resender`): txn 5, which the loss window never meets, keeps
+/// every event.
 #[test]
-fn a_resend_tick_carries_a_fault_across_transactions() {
+fn a_resend_tick_carries_no_fault_across_transactions() {
     use sovlab_sim::untouched::{footprints, meeting, start_us};
     use sovlab_sim::{run_with, Engine, RunOptions};
     let base = scenario(include_str!("cases/resend-tick-leak.toml"));
@@ -413,7 +429,7 @@ fn a_resend_tick_carries_a_fault_across_transactions() {
         ..Default::default()
     };
     with.faults.push(fault.clone());
-    let opts = RunOptions::default().on(Engine::Des).keyed_ties();
+    let opts = RunOptions::default().on(Engine::Des);
     let seed = base.seed.unwrap();
     let (a, b) = (
         run_with(&base, seed, opts).trace,
@@ -421,20 +437,21 @@ fn a_resend_tick_carries_a_fault_across_transactions() {
     );
     let met = meeting(&with, &fault, start_us(&fault, &b).unwrap(), &a, &b);
     assert!(!met.contains(&5), "txn 5 does not meet the loss window");
-    assert_ne!(
-        footprints(&a, 5),
-        footprints(&b, 5),
-        "the resend-tick leak is gone: make this a regression test (assert_eq) and \
-         drop the quiet-network restriction of the untouched property"
+    let (fa, fb) = (footprints(&a, 5), footprints(&b, 5));
+    assert!(
+        fa.iter().any(|f| f.0 >= 51_000),
+        "txn 5 is still active after the window opens (else this says nothing)"
     );
+    assert_eq!(fa, fb, "the loss window moved txn 5's events");
 }
 
-/// A violation the property found and `keyed_ties` fixes: txn 12's resend tick and
-/// vote timeout fall due at one instant; ordered by a draw from one sequential RNG,
-/// a partition that never reaches txn 12 reorders them (the resend goes out, or not).
-/// Ordered by what the events are, they keep their order.
+/// A violation the property found, kept as a regression case: txn 12's resend and
+/// vote timeout fall due at one instant. The DES engine once ordered such ties by a
+/// draw from one sequential RNG, so a partition that never reaches txn 12 reordered
+/// them (the resend went out, or not); it orders them by a keyed hash of what the
+/// events are, so they keep their order.
 #[test]
-fn same_instant_events_keep_their_order_with_keyed_ties() {
+fn same_instant_events_keep_their_order() {
     use sovlab_sim::untouched::{footprints, meeting, start_us};
     use sovlab_sim::{run_with, Engine, RunOptions};
     let base = scenario(include_str!("cases/same-instant-timers.toml"));
@@ -450,19 +467,12 @@ fn same_instant_events_keep_their_order_with_keyed_ties() {
     };
     with.faults.push(fault.clone());
     let seed = base.seed.unwrap();
-    let des = RunOptions::default().on(Engine::Des);
-    for (opts, same) in [(des, false), (des.keyed_ties(), true)] {
-        let (a, b) = (
-            run_with(&base, seed, opts).trace,
-            run_with(&with, seed, opts).trace,
-        );
-        let met = meeting(&with, &fault, start_us(&fault, &b).unwrap(), &a, &b);
-        assert!(!met.contains(&12), "txn 12 does not meet the partition");
-        assert_eq!(
-            footprints(&a, 12) == footprints(&b, 12),
-            same,
-            "keyed ties {}",
-            opts.keyed_ties
-        );
-    }
+    let opts = RunOptions::default().on(Engine::Des);
+    let (a, b) = (
+        run_with(&base, seed, opts).trace,
+        run_with(&with, seed, opts).trace,
+    );
+    let met = meeting(&with, &fault, start_us(&fault, &b).unwrap(), &a, &b);
+    assert!(!met.contains(&12), "txn 12 does not meet the partition");
+    assert_eq!(footprints(&a, 12), footprints(&b, 12));
 }

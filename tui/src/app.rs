@@ -565,6 +565,16 @@ impl App {
                         n => format!(", the {n} what-ifs re-run on it (u undoes the last)"),
                     }
                 );
+                // A triggered what-if may match another event on this seed, or none.
+                match crate::whatif::trigger_fired(&view) {
+                    Some(Some(seq)) => self
+                        .status
+                        .push_str(&format!("; its trigger fired right after event {seq}")),
+                    Some(None) => self
+                        .status
+                        .push_str("; its trigger never fired on this seed: nothing was added"),
+                    None => {}
+                }
                 self.show(view);
             }
             Err(msg) => {

@@ -74,8 +74,11 @@ fn active_partitions(s: &Scenario, at_ms: u64) -> Vec<usize> {
     s.faults
         .iter()
         .enumerate()
+        // A triggered partition has no absolute start or end to compare or set (its
+        // `for_ms` counts from a firing only the run knows): never healed from here.
         .filter(|(_, f)| {
-            matches!(f.kind(), Some(FaultKind::Partition { heal_ms, .. })
+            f.after.is_none()
+                && matches!(f.kind(), Some(FaultKind::Partition { heal_ms, .. })
                 if f.at_ms <= at_ms && heal_ms.is_none_or(|h| h > at_ms))
         })
         .map(|(i, _)| i)
@@ -158,6 +161,34 @@ impl WhatIfMenu {
                     });
                 }
             }
+        }
+        // Partitions and loss windows right after it too, lasting `for_ms` from the
+        // firing (no absolute end: the firing's time depends on the run).
+        if let Some(a) = &self.after {
+            for t in targets {
+                let mut rest: Vec<String> = targets.iter().filter(|x| *x != t).cloned().collect();
+                rest.push(CLIENT.to_string());
+                choices.push(Choice {
+                    label: format!("partition {t} from the rest for {d} ms right after this event"),
+                    change: Change::Add(Fault {
+                        after: Some(a.clone()),
+                        partition: Some(vec![vec![t.clone()], rest]),
+                        for_ms: Some(d),
+                        ..Fault::default()
+                    }),
+                });
+            }
+            choices.push(Choice {
+                label: format!(
+                    "lose 50% of messages on every link for {d} ms right after this event"
+                ),
+                change: Change::Add(Fault {
+                    after: Some(a.clone()),
+                    loss: Some(0.5),
+                    for_ms: Some(d),
+                    ..Fault::default()
+                }),
+            });
         }
         for t in targets {
             let mut rest: Vec<String> = targets.iter().filter(|x| *x != t).cloned().collect();
@@ -288,6 +319,34 @@ fn keep_view_settings(from: &RunView, to: &mut RunView) {
     to.hide_timers = from.hide_timers;
     to.show_about = from.show_about;
     to.search = from.search.clone();
+}
+
+/// Where the trigger of `run`'s own what-if fired: `None` when the fork's fault is
+/// not placed by `after`; `Some(None)` when its trigger never matched in this run;
+/// `Some(Some(seq))` when it fired right after event `seq`. A reseeded fork keeps its
+/// trigger, which may match another event on the new seed, or none.
+pub fn trigger_fired(run: &RunView) -> Option<Option<usize>> {
+    let Change::Add(f) = &run.fork.as_ref()?.change else {
+        return None;
+    };
+    let a = f.after.as_ref()?;
+    let tr = run.trace();
+    let mut seen = 0;
+    for (seq, e) in tr.events.iter().enumerate() {
+        let matches = tr.node_name(e.node) == a.node
+            && e.kind.name() == a.event
+            && a.msg
+                .as_ref()
+                .is_none_or(|m| e.kind.msg().is_some_and(|x| x.kind.name() == m))
+            && a.txn.is_none_or(|t| e.kind.txn() == Some(t));
+        if matches {
+            seen += 1;
+            if seen == a.count.max(1) {
+                return Some(Some(seq));
+            }
+        }
+    }
+    Some(None)
 }
 
 /// `run` re-run with `seed`: the root scenario on the new seed, then every what-if of

@@ -526,8 +526,9 @@ fn every_what_if_choice_forks_and_undoes() {
         let r = a.run.as_ref().unwrap();
         assert!(r.fork.is_some(), "{label}: {}", a.status);
         screen(&mut a, 80, 24);
-        if label.starts_with("partition") {
-            // A partition is active here: healing it is offered, and forks again.
+        if label.starts_with("partition") && !label.ends_with("right after this event") {
+            // A partition is active here: healing it is offered, and forks again (a
+            // triggered one has no absolute time to heal it at).
             press(&mut a, KeyCode::Char('l'));
             press(&mut a, KeyCode::Char('f'));
             let m = a.menu.as_ref().unwrap();
@@ -650,6 +651,159 @@ fn a_crash_right_after_the_event_under_the_cursor_strikes_there() {
     );
     // The cursor is on the added crash.
     assert_eq!(run.cursor, crash);
+}
+
+/// A partition and a loss window offered right after the event under the cursor
+/// start there (only that handler's events between) and last `for_ms` from it.
+#[test]
+fn a_partition_and_a_loss_window_right_after_the_event_under_the_cursor_start_there() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/checkout-2pc.toml"
+    ))
+    .unwrap();
+    let wants = [
+        (
+            "partition coordinator from the rest for 100 ms right after this event",
+            "partition",
+            "heal",
+        ),
+        (
+            "lose 50% of messages on every link for 100 ms right after this event",
+            "loss-start",
+            "loss-end",
+        ),
+    ];
+    for (want, start_kind, end_kind) in wants {
+        let mut a = App::new(vec![("checkout-2pc.toml".into(), text.clone())], None);
+        press(&mut a, KeyCode::Enter);
+        // The second vote the coordinator receives.
+        let (seq, t_us, node) = {
+            let tr = a.run.as_ref().unwrap().trace();
+            let i = (0..tr.events.len())
+                .filter(|&i| {
+                    let e = &tr.events[i];
+                    tr.node_name(e.node) == "coordinator"
+                        && e.kind.name() == "deliver"
+                        && e.kind.msg().is_some_and(|m| m.kind.name() == "vote")
+                })
+                .nth(1)
+                .expect("two votes");
+            (i, tr.events[i].t_us, tr.events[i].node)
+        };
+        while a.run.as_ref().unwrap().cursor < seq {
+            press(&mut a, KeyCode::Right);
+        }
+        press(&mut a, KeyCode::Char('f'));
+        let menu = a.menu.clone().expect("the what-if menu is open");
+        let after = menu.after.clone().expect("a trigger for a delivery");
+        let i = menu
+            .choices
+            .iter()
+            .position(|c| c.label == want)
+            .unwrap_or_else(|| panic!("{want} is offered"));
+        for _ in 0..i {
+            press(&mut a, KeyCode::Down);
+        }
+        press(&mut a, KeyCode::Enter);
+        let run = a.run.as_ref().unwrap();
+        let f = run.scenario.faults.last().unwrap();
+        assert_eq!(f.after.as_ref(), Some(&after), "{want}");
+        assert_eq!(f.for_ms, Some(100), "{want}");
+        let label = &run.fork.as_ref().unwrap().label;
+        assert!(
+            label.contains("right after the") && label.ends_with("for 100 ms"),
+            "{label}"
+        );
+        let ev = &run.trace().events;
+        assert_eq!((ev[seq].t_us, ev[seq].node), (t_us, node), "{want}");
+        let start = (seq + 1..ev.len())
+            .find(|&j| ev[j].kind.name() == start_kind)
+            .unwrap_or_else(|| panic!("{want}: the fault started"));
+        assert_eq!(ev[start].t_us, t_us, "{want}");
+        assert!(
+            ev[seq + 1..start]
+                .iter()
+                .all(|e| e.node == node && e.t_us == t_us),
+            "{want}: {:?}",
+            &ev[seq..=start]
+        );
+        // It lasts for_ms from the firing: it ends at the first tick 100 ms later.
+        let end = (start + 1..ev.len())
+            .find(|&j| ev[j].kind.name() == end_kind)
+            .unwrap_or_else(|| panic!("{want}: the fault ended"));
+        let lasted = ev[end].t_us - ev[start].t_us;
+        assert!(
+            (100_000..101_000).contains(&lasted),
+            "{want}: lasted {lasted} us"
+        );
+        assert_eq!(run.cursor, start, "{want}: the cursor is on the fault");
+    }
+}
+
+/// A reseeded fork keeps its trigger: the status says, on each new seed, right after
+/// which event it fired (that event really is the trigger's match, and the crash
+/// follows at its instant), or that it never fired (and the coordinator never crashed).
+#[test]
+fn a_reseeded_triggered_fork_says_where_its_trigger_fired() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/checkout-2pc.toml"
+    ))
+    .unwrap();
+    let mut a = App::new(vec![("checkout-2pc.toml".into(), text)], None);
+    press(&mut a, KeyCode::Enter);
+    let seq = {
+        let tr = a.run.as_ref().unwrap().trace();
+        (0..tr.events.len())
+            .filter(|&i| {
+                let e = &tr.events[i];
+                tr.node_name(e.node) == "coordinator"
+                    && e.kind.name() == "deliver"
+                    && e.kind.msg().is_some_and(|m| m.kind.name() == "vote")
+            })
+            .nth(2)
+            .expect("three votes")
+    };
+    while a.run.as_ref().unwrap().cursor < seq {
+        press(&mut a, KeyCode::Right);
+    }
+    press(&mut a, KeyCode::Char('f'));
+    let menu = a.menu.clone().unwrap();
+    let want = "crash coordinator right after this event (stays down)";
+    let i = menu.choices.iter().position(|c| c.label == want).unwrap();
+    for _ in 0..i {
+        press(&mut a, KeyCode::Down);
+    }
+    press(&mut a, KeyCode::Enter);
+    let after = menu.after.unwrap();
+    let (mut fired, mut never) = (0, 0);
+    for _ in 0..12 {
+        press(&mut a, KeyCode::Char('s'));
+        let run = a.run.as_ref().unwrap();
+        let tr = run.trace();
+        // The scenario crashes payments itself: only the coordinator's crash is the fork's.
+        let crash = tr
+            .events
+            .iter()
+            .position(|e| e.kind == EventKind::Crash && tr.node_name(e.node) == "coordinator");
+        let status = a.status.clone();
+        if let Some(rest) = status.split("its trigger fired right after event ").nth(1) {
+            let n: usize = rest.trim().parse().expect("an event number");
+            let e = &tr.events[n];
+            assert_eq!(tr.node_name(e.node), after.node, "{status}");
+            assert_eq!(e.kind.name(), after.event, "{status}");
+            assert_eq!(e.kind.txn(), after.txn, "{status}");
+            let c = crash.expect("the crash struck");
+            assert!(c > n && tr.events[c].t_us == e.t_us, "{status}");
+            fired += 1;
+        } else {
+            assert!(status.contains("its trigger never fired"), "{status}");
+            assert_eq!(crash, None, "{status}");
+            never += 1;
+        }
+    }
+    assert!(fired > 0, "fired on no seed ({never} never)");
 }
 
 #[test]

@@ -5,17 +5,16 @@
 //!
 //! Time jumps from one due event to the next: an event's time is exactly the time
 //! it was scheduled for (a send's time plus its latency, a tick's multiple of 1 ms).
-//! Events due at one instant run in a random order drawn from the run's RNG, as
-//! madsim runs its ready tasks in a random order: each event gets a random tie-break
-//! when it is scheduled.
+//! Events due at one instant run in the order of a keyed hash of what each event is
+//! (the message, timer or node, never when it was scheduled): a fault cannot reorder
+//! same-instant events of transactions it does not meet, as a draw from one
+//! sequential RNG would (docs/reference/randomness.md).
 
 use super::quad_heap::QuadHeap;
 use super::{RunOptions, Step, System, Todo, TICK_US};
 use crate::msg::{Msg, NodeIx};
 use crate::scenario::Scenario;
 use crate::trace::Trace;
-use rand::rngs::SmallRng;
-use rand::{RngCore, SeedableRng};
 use std::cmp::Ordering;
 
 /// Something due at a time.
@@ -109,22 +108,18 @@ struct Des {
     now_us: u64,
     queue: QuadHeap<Due>,
     slab: Slab,
-    rng: SmallRng,
     /// A node whose handler saw the run stopped handles nothing more (as madsim's
     /// node loop returns then), until it boots again.
     ended: Vec<bool>,
-    /// `Some(seed)`: ties are keyed by what an event is (`RunOptions::keyed_ties`).
-    keyed: Option<u64>,
+    /// The run's seed: it keys the tie-breaks.
+    seed: u64,
     /// How many events were scheduled (the last tie-break).
     scheduled: u64,
 }
 
-/// The tie-break of `ev` at `at_us`: a random draw, or with `keyed` a hash of what
-/// the event is (never a message id: ids shift when another transaction sends more).
-fn tie_of(rng: &mut SmallRng, keyed: Option<u64>, at_us: u64, ev: &Ev) -> u64 {
-    let Some(seed) = keyed else {
-        return rng.next_u64();
-    };
+/// The tie-break of `ev` at `at_us`: a keyed hash of what the event is (never a
+/// message id: ids shift when another transaction sends more).
+fn tie_of(seed: u64, at_us: u64, ev: &Ev) -> u64 {
     let parts: [u64; 7] = match *ev {
         Ev::Arrive { from, to, msg } => [
             1,
@@ -165,7 +160,7 @@ fn tie_of(rng: &mut SmallRng, keyed: Option<u64>, at_us: u64, ev: &Ev) -> u64 {
 
 impl Des {
     fn at(&mut self, at_us: u64, ev: Ev) {
-        let tie = tie_of(&mut self.rng, self.keyed, at_us, &ev);
+        let tie = tie_of(self.seed, at_us, &ev);
         self.scheduled += 1;
         let order = self.scheduled;
         let slot = self.slab.put(ev);
@@ -185,8 +180,7 @@ impl Des {
             sys,
             queue,
             slab,
-            rng,
-            keyed,
+            seed,
             scheduled,
             ..
         } = self;
@@ -229,7 +223,7 @@ impl Des {
                 // Its timers are stale now; the core drops them when they come.
                 Todo::Kill(_) => continue,
             };
-            let tie = tie_of(rng, *keyed, at_us, &ev);
+            let tie = tie_of(*seed, at_us, &ev);
             *scheduled += 1;
             let slot = slab.put(ev);
             queue.push(Due {
@@ -333,9 +327,8 @@ pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Trace {
         now_us: 0,
         queue: QuadHeap::with_capacity(256),
         slab: Slab::default(),
-        rng: SmallRng::seed_from_u64(seed),
         ended: vec![false; n],
-        keyed: opts.keyed_ties.then_some(seed),
+        seed,
         scheduled: 0,
     };
     des.go();

@@ -78,12 +78,6 @@ pub struct RunOptions {
     /// ([`crate::check::Needed`]), so verdicts, outcomes and measures are the same
     /// but a kept event's position is not its `seq` (what a sweep needs).
     pub only_needed: bool,
-    /// DES only: order events due at one instant by a hash of what they are (the
-    /// message, timer or node, never when they were scheduled) instead of by a draw
-    /// from one sequential RNG. Off by default: it changes DES traces (a trace-format
-    /// decision not yet taken); with it a fault cannot reorder same-instant events of
-    /// transactions it does not meet (docs/reference/randomness.md).
-    pub keyed_ties: bool,
 }
 
 impl RunOptions {
@@ -99,14 +93,6 @@ impl RunOptions {
     pub fn on(self, engine: Engine) -> RunOptions {
         RunOptions { engine, ..self }
     }
-
-    /// These options with same-instant ties keyed by identity (DES; see `keyed_ties`).
-    pub fn keyed_ties(self) -> RunOptions {
-        RunOptions {
-            keyed_ties: true,
-            ..self
-        }
-    }
 }
 
 impl Default for RunOptions {
@@ -116,7 +102,6 @@ impl Default for RunOptions {
             hash: true,
             engine: Engine::Madsim,
             only_needed: false,
-            keyed_ties: false,
         }
     }
 }

@@ -293,8 +293,8 @@ impl Node for ReadSide {
     }
 
     fn on_timer(&mut self, cx: &mut Cx, timer: u64) {
-        if timer == self.resender.timer() {
-            self.resender.on_tick(cx);
+        if self.resender.owns(timer) {
+            self.resender.on_tick(cx, timer);
         } else if timer == ReadSideTimer::Gap.id(0) {
             let view = self.view.expect("only a view's sources publish");
             self.gap_armed = false;
@@ -444,7 +444,7 @@ method = "{method}"
         assert!(!node.busy());
         h.now_us = 100_000;
         let fx = h.call(node.as_mut(), |n, cx| {
-            n.on_timer(cx, ReadSideTimer::Resend.id(0))
+            n.on_timer(cx, ReadSideTimer::Resend.id(1))
         });
         assert!(changes(&fx).is_empty(), "acknowledged: not resent");
     }
@@ -518,7 +518,7 @@ method = "{method}"
         assert!(h.stores[0].outbox().is_empty(), "nothing durable");
         h.now_us = 20_000;
         let fx = h.call(node.as_mut(), |n, cx| {
-            n.on_timer(cx, ReadSideTimer::Resend.id(0))
+            n.on_timer(cx, ReadSideTimer::Resend.id(1))
         });
         assert_eq!(changes(&fx), vec![c], "resent until acknowledged");
         let s = scenario("cqrs-view", "direct");
@@ -610,7 +610,7 @@ method = "cqrs-view"
         assert_eq!(outbox[0].msg, second);
         h.now_us = 20_000;
         let fx = h.call(node.as_mut(), |n, cx| {
-            n.on_timer(cx, ReadSideTimer::Resend.id(0))
+            n.on_timer(cx, ReadSideTimer::Resend.id(1))
         });
         assert_eq!(changes(&fx), vec![second]);
     }

@@ -6,7 +6,7 @@
 //! from it in `on_recover`.
 
 use crate::msg::{Msg, MsgId, NodeIx};
-use crate::node::{timer_id, Cx};
+use crate::node::{timer_id, timer_parts, Cx};
 use std::collections::BTreeMap;
 
 /// `Debug` leaves out `last_us` (an absolute time): the explorer hashes a node's
@@ -29,14 +29,21 @@ impl std::fmt::Debug for Pending {
     }
 }
 
-/// Messages sent and not yet acknowledged, resent every `backoff_us`.
+/// Messages sent and not yet acknowledged, each resent `backoff_us` after its own
+/// last send.
+///
+/// Every send sets a timer of its own, keyed by the message's transaction, due at
+/// exactly that message's deadline; a timer that finds nothing due (its message was
+/// acknowledged or sent again since) does nothing. One shared tick re-armed for the
+/// earliest deadline would let a transaction's resend wait for the 1 ms timer floor
+/// behind another transaction's tick, so a fault that moves one transaction's
+/// resends would move another's (docs/reference/randomness.md, "What a fault touches").
 #[derive(Debug, Clone)]
 pub struct Resender {
     purpose: u8,
     backoff_us: u64,
     attempts: Option<u32>,
     pending: BTreeMap<MsgId, Pending>,
-    tick_armed: bool,
 }
 
 impl Resender {
@@ -48,13 +55,12 @@ impl Resender {
             backoff_us: backoff_us.max(1),
             attempts,
             pending: BTreeMap::new(),
-            tick_armed: false,
         }
     }
 
-    /// The timer id of this resender's tick.
-    pub fn timer(&self) -> u64 {
-        timer_id(self.purpose, 0)
+    /// Is `timer` one of this resender's (any transaction's)?
+    pub fn owns(&self, timer: u64) -> bool {
+        timer_parts(timer).0 == self.purpose
     }
 
     /// Sends `msg` now and keeps resending it until [`Resender::ack`]; returns its id.
@@ -72,7 +78,7 @@ impl Resender {
                 last_us: cx.now_us,
             },
         );
-        self.arm(cx);
+        cx.set_timer(self.backoff_us, timer_id(self.purpose, msg.txn));
         msg.id
     }
 
@@ -101,16 +107,17 @@ impl Resender {
         self.pending.is_empty()
     }
 
-    /// Handles this resender's tick: resends what is due; returns the messages given
-    /// up (sent `attempts` times without an acknowledgement), with their destination.
-    pub fn on_tick(&mut self, cx: &mut Cx) -> Vec<(NodeIx, Msg)> {
-        self.tick_armed = false;
+    /// Handles one of its timers (see [`Resender::owns`]): resends that timer's
+    /// transaction's messages that are due; returns the messages given up (sent
+    /// `attempts` times without an acknowledgement), with their destination.
+    pub fn on_tick(&mut self, cx: &mut Cx, timer: u64) -> Vec<(NodeIx, Msg)> {
+        let txn = timer_parts(timer).1;
         let mut given_up = Vec::new();
         let now = cx.now_us;
         let due: Vec<MsgId> = self
             .pending
             .iter()
-            .filter(|(_, p)| now >= p.last_us + self.backoff_us)
+            .filter(|(_, p)| p.msg.txn == txn && now >= p.last_us + self.backoff_us)
             .map(|(id, _)| *id)
             .collect();
         for id in due {
@@ -123,24 +130,9 @@ impl Resender {
             p.sends += 1;
             p.last_us = now;
             cx.send(p.to, p.msg);
+            cx.set_timer(self.backoff_us, timer);
         }
-        self.arm(cx);
         given_up
-    }
-
-    fn arm(&mut self, cx: &mut Cx) {
-        if self.tick_armed || self.pending.is_empty() {
-            return;
-        }
-        let now = cx.now_us;
-        let next = self
-            .pending
-            .values()
-            .map(|p| p.last_us + self.backoff_us)
-            .min()
-            .unwrap_or(now + self.backoff_us);
-        self.tick_armed = true;
-        cx.set_timer(next.saturating_sub(now), self.timer());
     }
 }
 
@@ -162,27 +154,78 @@ mod tests {
         }
     }
 
+    /// Fires every timer among `fx` due at `now`, as an executor would.
+    fn due_timers(fx: &[crate::node::Effect]) -> Vec<(u64, u64)> {
+        fx.iter()
+            .filter_map(|e| match e {
+                crate::node::Effect::Timer { after_us, timer } => Some((*after_us, *timer)),
+                _ => None,
+            })
+            .collect()
+    }
+
     #[test]
     fn resends_until_acked_and_gives_up_after_attempts() {
         let mut r = R(Resender::new(9, 20_000, Some(3)));
         let mut h = Harness::new(0, vec![], 1);
         let mut id = 0;
-        h.call(&mut r, |n, cx| {
+        let fx = h.call(&mut r, |n, cx| {
             id = n.0.send(cx, 1, Msg::new(MsgKind::Do, 1, 0));
             n.0.send(cx, 2, Msg::new(MsgKind::Do, 2, 0));
         });
+        let timers = due_timers(&fx);
+        assert_eq!(
+            timers,
+            vec![(20_000, timer_id(9, 1)), (20_000, timer_id(9, 2))],
+            "one timer per message, keyed by its transaction, due at its deadline"
+        );
         h.now_us = 20_000;
-        let fx = h.call(&mut r, |n, cx| assert!(n.0.on_tick(cx).is_empty()));
-        assert_eq!(Harness::sent(&fx).len(), 2);
+        let mut sent = 0;
+        for (_, t) in timers {
+            assert!(r.0.owns(t));
+            let fx = h.call(&mut r, |n, cx| assert!(n.0.on_tick(cx, t).is_empty()));
+            sent += Harness::sent(&fx).len();
+        }
+        assert_eq!(sent, 2);
         assert!(r.0.ack(id).is_some());
         h.now_us = 40_000;
-        let fx = h.call(&mut r, |n, cx| assert!(n.0.on_tick(cx).is_empty()));
-        assert_eq!(Harness::sent(&fx).len(), 1, "the acked one is not resent");
+        let fx = h.call(&mut r, |n, cx| {
+            assert!(n.0.on_tick(cx, timer_id(9, 1)).is_empty())
+        });
+        assert!(Harness::sent(&fx).is_empty(), "the acked one is not resent");
+        let fx = h.call(&mut r, |n, cx| {
+            assert!(n.0.on_tick(cx, timer_id(9, 2)).is_empty())
+        });
+        assert_eq!(Harness::sent(&fx).len(), 1);
         h.now_us = 60_000;
         let mut gave_up = vec![];
-        h.call(&mut r, |n, cx| gave_up = n.0.on_tick(cx));
+        h.call(&mut r, |n, cx| gave_up = n.0.on_tick(cx, timer_id(9, 2)));
         assert_eq!(gave_up.len(), 1);
         assert_eq!(gave_up[0].1.txn, 2);
         assert!(!r.busy());
+    }
+
+    #[test]
+    fn a_resend_is_due_at_its_own_deadline_whatever_else_is_pending() {
+        let mut r = R(Resender::new(9, 20_000, None));
+        let mut h = Harness::new(0, vec![], 1);
+        h.call(&mut r, |n, cx| {
+            n.0.send(cx, 1, Msg::new(MsgKind::Do, 1, 0));
+        });
+        // Another transaction's message sent 47 µs before the first one is due.
+        h.now_us = 19_953;
+        let fx = h.call(&mut r, |n, cx| {
+            n.0.send(cx, 2, Msg::new(MsgKind::Do, 2, 0));
+        });
+        assert_eq!(due_timers(&fx), vec![(20_000, timer_id(9, 2))]);
+        // The first one's timer fires at its deadline and resends only txn 1.
+        h.now_us = 20_000;
+        let fx = h.call(&mut r, |n, cx| {
+            n.0.on_tick(cx, timer_id(9, 1));
+        });
+        let sent = Harness::sent(&fx);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].1.txn, 1);
+        assert_eq!(due_timers(&fx), vec![(20_000, timer_id(9, 1))]);
     }
 }

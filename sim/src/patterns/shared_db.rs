@@ -120,7 +120,7 @@ impl Node for App {
         let (purpose, txn) = timer_parts(timer);
         match purpose {
             RESEND => {
-                self.resender.on_tick(cx);
+                self.resender.on_tick(cx, timer);
             }
             TIMEOUT => {
                 // The statement timed out: the app asks the database to roll the

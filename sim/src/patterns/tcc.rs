@@ -240,10 +240,10 @@ impl Node for Coordinator {
         };
         match purpose {
             Coord::ResendTry => {
-                self.tries.on_tick(cx);
+                self.tries.on_tick(cx, timer);
             }
             Coord::ResendDecision => {
-                self.decisions.on_tick(cx);
+                self.decisions.on_tick(cx, timer);
             }
             Coord::TryTimeout => {
                 if matches!(self.txns.get(&txn), Some(Phase::Trying(_))) {

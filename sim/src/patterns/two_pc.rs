@@ -280,10 +280,10 @@ impl Node for Coordinator {
         };
         match purpose {
             Coord::ResendPrepare => {
-                self.prepares.on_tick(cx);
+                self.prepares.on_tick(cx, timer);
             }
             Coord::ResendDecision => {
-                self.decisions.on_tick(cx);
+                self.decisions.on_tick(cx, timer);
             }
             Coord::VoteTimeout => {
                 if matches!(self.txns.get(&txn), Some(Phase::Voting(_))) {

@@ -448,7 +448,7 @@ steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ s
         h.call(&mut svc, |n, cx| n.on_message(cx, 1, event(0, true, 50)));
         h.now_us = 10_000;
         let fx = h.call(&mut svc, |n, cx| {
-            n.on_timer(cx, timer_id(PUBLISH_BASE + 1, 0))
+            n.on_timer(cx, timer_id(PUBLISH_BASE + 1, 7))
         });
         // The next service may have run its step: it gets a compensation; this step is
         // compensated and the failure goes back to the previous one.

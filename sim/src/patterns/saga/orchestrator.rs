@@ -505,7 +505,7 @@ steps = [{{ service = "orders" }}, {{ service = "inventory" }}, {{ service = "pa
     fn an_unanswered_command_is_given_up_and_its_step_compensated() {
         let (mut o, mut h, _) = setup("retry = { attempts = 2, backoff_ms = 10 }");
         h.call(&mut o, |n, cx| n.on_message(cx, 0, submit()));
-        let tick = timer_id(PUBLISH_BASE + 1, 0);
+        let tick = timer_id(PUBLISH_BASE + 1, 7);
         h.now_us = 10_000;
         let fx = h.call(&mut o, |n, cx| n.on_timer(cx, tick));
         assert_eq!(sent(&fx), vec![(1, MsgKind::Do, 0, false)], "resent once");
@@ -550,7 +550,7 @@ steps = [{ service = "orders", kind = "pivot" }, { service = "payments", kind = 
             (to, cmd.kind, cmd.step, cmd.value),
             (2, MsgKind::Do, 1, PAST_PIVOT)
         );
-        let tick = timer_id(PUBLISH_BASE + 2, 0);
+        let tick = timer_id(PUBLISH_BASE + 2, 7);
         for i in 1..=5u64 {
             h.now_us = 10_000 * i + 1;
             let fx = h.call(&mut o, |n, cx| n.on_timer(cx, tick));

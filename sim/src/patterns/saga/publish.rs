@@ -181,9 +181,9 @@ impl Publisher {
                 }
                 vec![]
             }
-            FORWARD => self.forward.on_tick(cx),
+            FORWARD => self.forward.on_tick(cx, timer),
             _ => {
-                self.reliable.on_tick(cx);
+                self.reliable.on_tick(cx, timer);
                 vec![]
             }
         }
