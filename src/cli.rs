@@ -56,9 +56,9 @@ pub struct EngineArg {
     pub engine: sovlab_sim::Engine,
 }
 
+/// A known engine that this build can run; clap reports the error as usage (exit 2).
 fn parse_engine(s: &str) -> Result<sovlab_sim::Engine, String> {
-    sovlab_sim::Engine::from_name(s)
-        .ok_or_else(|| format!("unknown engine {s:?}; expected \"madsim\" or \"des\""))
+    sovlab_sim::Engine::parse(s).map_err(|e| e.to_string())
 }
 
 /// The subcommands.

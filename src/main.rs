@@ -10,6 +10,16 @@ mod output;
 use clap::Parser;
 use std::process::ExitCode;
 
+// The CLI, like the integration tests, needs madsim: it is the default engine and the
+// reference every seed in the docs replays on. The library builds without it (DES
+// only); the binary refuses to, loudly, because the usual way to lose `--cfg madsim`
+// is by accident (docs/architecture.md, "Building with and without madsim").
+#[cfg(not(madsim))]
+compile_error!(
+    "sovlab needs `--cfg madsim` (set in .cargo/config.toml). A RUSTFLAGS \
+     environment variable replaces that setting: unset it, or add --cfg madsim to it."
+);
+
 fn main() -> ExitCode {
     restore_sigpipe();
     output_errors_exit_2();

@@ -6,11 +6,14 @@
 //! `clock_gettime` only inside a simulation context, so `std::time::Instant` outside
 //! `block_on` is the real clock.)
 
+use crate::exec::RunOptions;
 use crate::scenario::Scenario;
 use crate::trace::{Event, EventKind, Trace};
-use crate::world::RunOptions;
+#[cfg(madsim)]
 use madsim::net::Endpoint;
+#[cfg(madsim)]
 use madsim::runtime::Runtime;
+#[cfg(madsim)]
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -85,6 +88,8 @@ pub fn thread_cpu_secs() -> Option<f64> {
 
 /// Raw madsim: two nodes, a request/response ping-pong over
 /// `Endpoint::send_to_raw` / `recv_from_raw`. Counts every message (2 per round trip).
+/// Only with `--cfg madsim`.
+#[cfg(madsim)]
 pub fn raw_madsim(round_trips: u64, seed: u64) -> Rate {
     let clocks = Clocks::start(thread_cpu_secs);
     let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
@@ -210,7 +215,7 @@ pub fn process_cpu_secs() -> Option<f64> {
 /// exactly as `sovlab sweep` runs it ([`crate::sweep::run_one_on`]: no trace line, no
 /// hash, only the events the checkers read; checked and reported).
 pub fn sweep(scenario: &Scenario, seeds: u64, threads: usize) -> SweepRate {
-    sweep_on(scenario, seeds, threads, crate::Engine::Madsim)
+    sweep_on(scenario, seeds, threads, crate::Engine::default())
 }
 
 /// [`sweep`] on `engine`.

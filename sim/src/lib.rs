@@ -1,8 +1,12 @@
 //! sovlab-sim: everything that simulates, checks and reports.
 //!
-//! The data flows one way (docs/architecture.md): a [`Scenario`] is run by the [`world`] into a
-//! [`Trace`]; [`check`] judges the trace and [`report`] summarizes it. Nothing
-//! downstream of the trace re-runs logic or peeks at live state.
+//! The data flows one way (docs/architecture.md): a [`Scenario`] is run by an executor
+//! ([`exec`]) into a [`Trace`]; [`check`] judges the trace and [`report`] summarizes
+//! it. Nothing downstream of the trace re-runs logic or peeks at live state.
+//!
+//! Only the madsim executor (`world`, and the raw madsim baseline of [`bench`]) needs
+//! `--cfg madsim`; without it the crate builds with the DES engine alone, and asking
+//! for madsim is an [`EngineError`].
 
 pub mod abort_cause;
 pub mod bench;
@@ -34,10 +38,12 @@ mod type_errors;
 pub mod untouched;
 pub mod vary;
 pub mod why;
+/// The madsim executor: only in a build with `--cfg madsim` (docs/architecture.md).
+#[cfg(madsim)]
 pub mod world;
 
 pub use check::Verdict;
-pub use exec::{Engine, RunOptions};
+pub use exec::{Engine, EngineError, RunOptions};
 pub use report::Report;
 pub use scenario::{Scenario, ScenarioError};
 pub use scenario_hints::did_you_mean;
@@ -62,7 +68,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> RunResult {
 /// [`run`], then explains every broken invariant ([`why::explain`]: re-runs without
 /// faults, only when something is broken).
 pub fn run_explained(scenario: &Scenario, seed: u64) -> RunResult {
-    run_explained_on(scenario, seed, Engine::Madsim)
+    run_explained_on(scenario, seed, Engine::default())
 }
 
 /// [`run_explained`] on `engine`: the re-runs use the same engine.

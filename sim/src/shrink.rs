@@ -66,7 +66,7 @@ impl std::fmt::Display for NothingToShrink {
 
 /// Shrinks `scenario` at `seed`: the smaller scenario that still breaks the targets.
 pub fn shrink(scenario: &Scenario, seed: u64) -> Result<Shrunk, NothingToShrink> {
-    shrink_on(scenario, seed, Engine::Madsim)
+    shrink_on(scenario, seed, Engine::default())
 }
 
 /// [`shrink`] with every run on `engine`: the witness seed replays on it.

@@ -62,9 +62,10 @@ pub struct SeedCost {
     pub utilization: Vec<(String, f64)>,
 }
 
-/// Runs `seed` on the reference engine and keeps only what the summary needs.
+/// Runs `seed` on the default engine (madsim, the reference, when built in) and keeps
+/// only what the summary needs.
 pub fn run_one(scenario: &Scenario, seed: u64) -> SeedRun {
-    run_one_on(scenario, seed, Engine::Madsim)
+    run_one_on(scenario, seed, Engine::default())
 }
 
 /// [`run_one`] on `engine`. No trace hash: the summary shows none (a seed it names is
@@ -188,7 +189,7 @@ pub fn run_seeds(
     jobs: usize,
     done: &(dyn Fn() + Sync),
 ) -> Vec<SeedRun> {
-    run_seeds_on(scenario, seeds, jobs, Engine::Madsim, done)
+    run_seeds_on(scenario, seeds, jobs, Engine::default(), done)
 }
 
 /// [`run_seeds`] on `engine`.

@@ -30,12 +30,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use crate::exec::{live_worlds, RunOptions};
 
-#[cfg(not(madsim))]
-compile_error!(
-    "sovlab-sim needs `--cfg madsim` (set in .cargo/config.toml). A RUSTFLAGS \
-     environment variable replaces that setting: unset it, or add --cfg madsim to it."
-);
-
 /// How often (in events) the supervisor lets madsim forget finished tasks. Often:
 /// memory freed soon is reused while still in cache (measured: ~8 % less CPU than
 /// every 50 000 events), and each pass only walks the tasks alive since the last.

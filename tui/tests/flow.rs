@@ -1,5 +1,13 @@
 //! Drives the app through key sequences and checks what it draws (ratatui TestBackend).
 
+// These snapshots are of runs on the default engine, madsim: a build without
+// `--cfg madsim` would draw DES runs and fail every snapshot for no visible reason.
+#[cfg(not(madsim))]
+compile_error!(
+    "the TUI tests need `--cfg madsim` (set in .cargo/config.toml). A RUSTFLAGS \
+     environment variable replaces that setting: unset it, or add --cfg madsim to it."
+);
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;

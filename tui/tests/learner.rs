@@ -1,6 +1,14 @@
 //! The learner's path through the TUI (issue 17): what an 80x24 screen must show, and
 //! the keys a new user reaches for. TestBackend renders, snapshots at 80x24 and 200x50.
 
+// These snapshots are of runs on the default engine, madsim: a build without
+// `--cfg madsim` would draw DES runs and fail every snapshot for no visible reason.
+#[cfg(not(madsim))]
+compile_error!(
+    "the TUI tests need `--cfg madsim` (set in .cargo/config.toml). A RUSTFLAGS \
+     environment variable replaces that setting: unset it, or add --cfg madsim to it."
+);
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
