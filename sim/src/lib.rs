@@ -27,6 +27,7 @@ pub mod store;
 #[cfg(feature = "proptest")]
 pub mod strategies;
 pub mod sweep;
+pub mod testing;
 pub mod trace;
 pub mod trace_load;
 mod type_errors;

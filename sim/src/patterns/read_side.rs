@@ -315,6 +315,7 @@ impl Node for ReadSide {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::fixture::Fixture;
     use crate::node::{timer_id, Harness};
     use crate::scenario::StoreKind;
     use crate::store::{StepState, Store};
@@ -346,25 +347,11 @@ mod tests {
     }
 
     fn scenario(method: &str, publish: &str) -> Scenario {
-        Scenario::parse(
-            &format!(
-                r#"
-name = "t"
-[[service]]
-name = "orders"
-[[service]]
-name = "payments"
-[write]
-protocol = "two-phase-commit"
-publish = "{publish}"
-steps = [{{ service = "orders" }}, {{ service = "payments" }}]
-[read]
-method = "{method}"
-"#
-            ),
-            "t.toml",
-        )
-        .unwrap()
+        Fixture::new("two-phase-commit")
+            .services(&["orders", "payments"])
+            .set("publish", format!("\"{publish}\""))
+            .section(&format!("[read]\nmethod = \"{method}\""))
+            .scenario()
     }
 
     /// The read side of `orders` (service 0, step 0) in `s`, and its harness.
