@@ -343,8 +343,8 @@ impl Reader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::fixture::Fixture;
     use crate::node::{Effect, Harness};
+    use crate::testing::fixture::Fixture;
 
     fn scenario(concurrency: u32, interval_ms: u64) -> Scenario {
         Fixture::new("shared-database")

@@ -315,10 +315,10 @@ impl Node for ReadSide {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::fixture::Fixture;
     use crate::node::{timer_id, Harness};
     use crate::scenario::StoreKind;
     use crate::store::{StepState, Store};
+    use crate::testing::fixture::Fixture;
 
     /// A protocol node that applies step `msg.step` of `msg.txn` on every `do`.
     #[derive(Debug)]

@@ -494,10 +494,10 @@ impl Node for Participant {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::fixture::Fixture;
     use crate::node::{Effect, Harness};
     use crate::scenario::StoreKind;
     use crate::store::Store;
+    use crate::testing::fixture::Fixture;
 
     const COORD: NodeIx = 4;
 

@@ -8,8 +8,12 @@ use crate::scenario::Scenario;
 /// A scenario fixture under construction; [`Fixture::toml`] writes it out.
 #[derive(Clone, Debug)]
 pub struct Fixture {
-    /// The service names, in node order.
-    services: Vec<String>,
+    /// The scenario's name.
+    name: String,
+    /// Raw lines after the name, before the services (`duration_ms`, `[network]`).
+    head: Vec<String>,
+    /// The service names, in node order, each with its raw lines (`capacity = 10`).
+    services: Vec<(String, Vec<String>)>,
     /// The protocol named in `[write]`.
     protocol: String,
     /// Raw lines under `[write]`, before `steps`, in the order they were added.
@@ -24,6 +28,8 @@ impl Fixture {
     /// Three services (orders, inventory, payments) under `protocol`, one step each.
     pub fn new(protocol: &str) -> Self {
         Fixture {
+            name: "t".to_string(),
+            head: Vec::new(),
             services: Vec::new(),
             protocol: protocol.to_string(),
             write: Vec::new(),
@@ -35,11 +41,30 @@ impl Fixture {
 
     /// Replaces the services with `names`, one plain step on each, in order.
     pub fn services(mut self, names: &[&str]) -> Self {
-        self.services = names.iter().map(|n| n.to_string()).collect();
+        self.services = names.iter().map(|n| (n.to_string(), Vec::new())).collect();
         self.steps = names
             .iter()
             .map(|n| (n.to_string(), String::new()))
             .collect();
+        self
+    }
+
+    /// Renames the scenario (`t` by default).
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+
+    /// Adds raw text as one line before the services (`duration_ms = 5000`, a
+    /// `[network]` table).
+    pub fn head(mut self, raw: &str) -> Self {
+        self.head.push(raw.to_string());
+        self
+    }
+
+    /// Adds a raw line to service `i`'s table (`capacity = 100`).
+    pub fn service(mut self, i: usize, raw: &str) -> Self {
+        self.services[i].1.push(raw.to_string());
         self
     }
 
@@ -60,7 +85,8 @@ impl Fixture {
         self
     }
 
-    /// Appends raw text after the `[write]` table (a `[read]` section, say).
+    /// Appends raw text, then a newline, after the `[write]` table (a `[read]` section,
+    /// faults).
     pub fn section(mut self, raw: &str) -> Self {
         self.tail.push(raw.to_string());
         self
@@ -68,9 +94,17 @@ impl Fixture {
 
     /// The scenario's TOML text (named `t`).
     pub fn toml(&self) -> String {
-        let mut s = String::from("\nname = \"t\"\n");
-        for name in &self.services {
+        let mut s = format!("\nname = \"{}\"\n", self.name);
+        for l in &self.head {
+            s += l;
+            s += "\n";
+        }
+        for (name, lines) in &self.services {
             s += &format!("[[service]]\nname = \"{name}\"\n");
+            for l in lines {
+                s += l;
+                s += "\n";
+            }
         }
         s += &format!("[write]\nprotocol = \"{}\"\n", self.protocol);
         for l in &self.write {
@@ -88,9 +122,7 @@ impl Fixture {
         s += &format!("steps = [{}]\n", steps.join(", "));
         for t in &self.tail {
             s += t;
-            if !t.ends_with('\n') {
-                s += "\n";
-            }
+            s += "\n";
         }
         s
     }

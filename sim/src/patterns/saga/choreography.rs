@@ -223,10 +223,10 @@ impl Node for Service {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::fixture::Fixture;
     use crate::node::{timer_id, Effect, Harness};
     use crate::scenario::StoreKind;
     use crate::store::Store;
+    use crate::testing::fixture::Fixture;
     use crate::trace::EventKind;
 
     fn scenario(publish: &str, idempotent: bool) -> Scenario {

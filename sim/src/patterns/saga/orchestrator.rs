@@ -342,10 +342,10 @@ impl Node for Orchestrator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::fixture::Fixture;
     use crate::node::{timer_id, Effect, Harness};
     use crate::scenario::StoreKind;
     use crate::store::Store;
+    use crate::testing::fixture::Fixture;
 
     const COORD: NodeIx = 4;
 
