@@ -31,6 +31,7 @@ pub mod store;
 #[cfg(feature = "proptest")]
 pub mod strategies;
 pub mod sweep;
+pub mod testing;
 pub mod timer;
 pub mod trace;
 pub mod trace_load;

@@ -272,28 +272,18 @@ pub fn start_us(fault: &Fault, faulted: &Trace) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::fixture::Fixture;
     use crate::{run_with, Engine, RunOptions};
 
     fn two_pc() -> Scenario {
-        Scenario::parse(
-            r#"
-name = "t"
-duration_ms = 3000
-[[service]]
-name = "orders"
-[[service]]
-name = "payments"
-[write]
-protocol = "two-phase-commit"
-transactions = 10
-concurrency = 10
-interval_ms = 20
-timeout_ms = 40
-steps = [{ service = "orders" }, { service = "payments" }]
-"#,
-            "t.toml",
-        )
-        .unwrap()
+        Fixture::new("two-phase-commit")
+            .head("duration_ms = 3000")
+            .services(&["orders", "payments"])
+            .set("transactions", 10)
+            .set("concurrency", 10)
+            .set("interval_ms", 20)
+            .set("timeout_ms", 40)
+            .scenario()
     }
 
     fn runs(s: &Scenario, f: &Fault) -> (Trace, Trace) {

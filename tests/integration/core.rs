@@ -2,6 +2,7 @@
 
 use crate::util::scenario;
 use sovlab_sim::run;
+use sovlab_sim::testing::fixture::Fixture;
 
 const SMALL: &str = r#"
 name = "small"
@@ -44,25 +45,18 @@ fn same_seed_same_trace_other_seed_other_trace() {
 
 /// A scenario whose only fault source is the network's base settings.
 fn network_only(loss: f64, duplicate: f64) -> sovlab_sim::Scenario {
-    scenario(&format!(
-        r#"
-name = "network statistics"
-duration_ms = 5000
-[network]
-loss = {loss}
-duplicate = {duplicate}
-latency_ms = [1, 3]
-[[service]]
-name = "a"
-[[service]]
-name = "b"
-[write]
-protocol = "shared-database"
-transactions = 30
-concurrency = 4
-steps = [{{ service = "a" }}, {{ service = "b" }}]
-"#
-    ))
+    scenario(
+        &Fixture::new("shared-database")
+            .name("network statistics")
+            .head("duration_ms = 5000")
+            .head(&format!(
+                "[network]\nloss = {loss}\nduplicate = {duplicate}\nlatency_ms = [1, 3]"
+            ))
+            .services(&["a", "b"])
+            .set("transactions", 30)
+            .set("concurrency", 4)
+            .toml(),
+    )
 }
 
 /// Sums message counters over `seeds` runs.

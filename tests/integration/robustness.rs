@@ -8,6 +8,7 @@
 
 use crate::util::{root, scenario, sovlab, tempdir};
 use proptest::prelude::*;
+use sovlab_sim::testing::fixture::Fixture;
 use sovlab_sim::trace::{EventKind, StopReason};
 use sovlab_sim::{run_with, RunOptions, Scenario};
 use std::path::Path;
@@ -522,21 +523,14 @@ fn edge(extra: &str) -> Scenario {
 }
 
 fn edge_text(extra: &str) -> String {
-    format!(
-        r#"
-name = "edge"
-[[service]]
-name = "a"
-[[service]]
-name = "b"
-capacity = 100
-[write]
-protocol = "shared-database"
-transactions = 3
-steps = [{{ service = "a" }}, {{ service = "b", amount = 7 }}]
-{extra}
-"#
-    )
+    Fixture::new("shared-database")
+        .name("edge")
+        .services(&["a", "b"])
+        .service(1, "capacity = 100")
+        .set("transactions", 3)
+        .step(1, "amount = 7")
+        .section(extra)
+        .toml()
 }
 
 fn sends_and_deliveries(r: &sovlab_sim::RunResult) -> (Vec<u64>, Vec<u64>) {

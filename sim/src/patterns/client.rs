@@ -357,25 +357,15 @@ impl Reader {
 mod tests {
     use super::*;
     use crate::node::{Effect, Harness};
+    use crate::testing::fixture::Fixture;
 
     fn scenario(concurrency: u32, interval_ms: u64) -> Scenario {
-        Scenario::parse(
-            &format!(
-                r#"
-name = "t"
-[[service]]
-name = "a"
-[write]
-protocol = "shared-database"
-transactions = 3
-concurrency = {concurrency}
-interval_ms = {interval_ms}
-steps = [{{ service = "a" }}]
-"#
-            ),
-            "t.toml",
-        )
-        .unwrap()
+        Fixture::new("shared-database")
+            .services(&["a"])
+            .set("transactions", 3)
+            .set("concurrency", concurrency)
+            .set("interval_ms", interval_ms)
+            .scenario()
     }
 
     fn submits(effects: &[Effect]) -> Vec<TxnId> {
@@ -422,24 +412,12 @@ steps = [{{ service = "a" }}]
 
     #[test]
     fn the_reader_asks_about_started_transactions_at_its_interval() {
-        let s = Scenario::parse(
-            r#"
-name = "t"
-[[service]]
-name = "a"
-[write]
-protocol = "shared-database"
-transactions = 3
-concurrency = 3
-steps = [{ service = "a" }]
-[read]
-method = "api-composition"
-queries = 40
-interval_ms = 5
-"#,
-            "t.toml",
-        )
-        .unwrap();
+        let s = Fixture::new("shared-database")
+            .services(&["a"])
+            .set("transactions", 3)
+            .set("concurrency", 3)
+            .section("[read]\nmethod = \"api-composition\"\nqueries = 40\ninterval_ms = 5")
+            .scenario();
         let l = crate::patterns::layout(&s);
         let gateway = l.gateway.unwrap();
         let mut c = Client::new(&s, &l);

@@ -317,6 +317,7 @@ mod tests {
     use crate::node::{Effect, Harness};
     use crate::scenario::StoreKind;
     use crate::store::{StepState, Store};
+    use crate::testing::fixture::Fixture;
 
     /// A protocol node that applies step `msg.step` of `msg.txn` on every `do`.
     #[derive(Debug)]
@@ -345,25 +346,11 @@ mod tests {
     }
 
     fn scenario(method: &str, publish: &str) -> Scenario {
-        Scenario::parse(
-            &format!(
-                r#"
-name = "t"
-[[service]]
-name = "orders"
-[[service]]
-name = "payments"
-[write]
-protocol = "two-phase-commit"
-publish = "{publish}"
-steps = [{{ service = "orders" }}, {{ service = "payments" }}]
-[read]
-method = "{method}"
-"#
-            ),
-            "t.toml",
-        )
-        .unwrap()
+        Fixture::new("two-phase-commit")
+            .services(&["orders", "payments"])
+            .set("publish", format!("\"{publish}\""))
+            .section(&format!("[read]\nmethod = \"{method}\""))
+            .scenario()
     }
 
     /// The read side of `orders` (service 0, step 0) in `s`, and its harness.

@@ -415,30 +415,16 @@ mod tests {
     use crate::node::{Effect, Harness};
     use crate::scenario::StoreKind;
     use crate::store::Store;
+    use crate::testing::fixture::Fixture;
 
     const COORD: NodeIx = 4;
 
     fn scenario(fence: bool) -> Scenario {
-        Scenario::parse(
-            &format!(
-                r#"
-name = "t"
-[[service]]
-name = "orders"
-[[service]]
-name = "inventory"
-[[service]]
-name = "payments"
-[write]
-protocol = "try-confirm-cancel"
-tcc_fence = {fence}
-reservation_ms = 50
-steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ service = "payments" }}]
-"#
-            ),
-            "t.toml",
-        )
-        .unwrap()
+        Fixture::new("try-confirm-cancel")
+            .set("tcc_fence", fence)
+            .set("reservation_ms", 50)
+            .step(1, "amount = 2")
+            .scenario()
     }
 
     /// The inventory participant (node 2, step 1), with 10 units.

@@ -516,30 +516,16 @@ mod tests {
     use crate::node::{Effect, Harness};
     use crate::scenario::StoreKind;
     use crate::store::Store;
+    use crate::testing::fixture::Fixture;
 
     const COORD: NodeIx = 4;
 
     fn scenario(log: bool) -> Scenario {
-        Scenario::parse(
-            &format!(
-                r#"
-name = "t"
-[[service]]
-name = "orders"
-[[service]]
-name = "inventory"
-[[service]]
-name = "payments"
-[write]
-protocol = "two-phase-commit"
-coordinator_log = {log}
-timeout_ms = 50
-steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ service = "payments" }}]
-"#
-            ),
-            "t.toml",
-        )
-        .unwrap()
+        Fixture::new("two-phase-commit")
+            .set("coordinator_log", log)
+            .set("timeout_ms", 50)
+            .step(1, "amount = 2")
+            .scenario()
     }
 
     fn sent(fx: &[Effect]) -> Vec<(NodeIx, MsgKind, u16, bool)> {

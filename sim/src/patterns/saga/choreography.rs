@@ -226,6 +226,7 @@ mod tests {
     use crate::node::{timer_id, Effect, Harness};
     use crate::scenario::StoreKind;
     use crate::store::Store;
+    use crate::testing::fixture::Fixture;
     use crate::trace::EventKind;
 
     fn scenario(publish: &str, idempotent: bool) -> Scenario {
@@ -233,28 +234,13 @@ mod tests {
     }
 
     fn scenario_with(publish: &str, idempotent: bool, extra: &str) -> Scenario {
-        Scenario::parse(
-            &format!(
-                r#"
-name = "t"
-[[service]]
-name = "orders"
-[[service]]
-name = "inventory"
-[[service]]
-name = "payments"
-[write]
-protocol = "saga"
-coordination = "choreography"
-publish = "{publish}"
-idempotent = {idempotent}
-{extra}
-steps = [{{ service = "orders" }}, {{ service = "inventory", amount = 2 }}, {{ service = "payments" }}]
-"#
-            ),
-            "t.toml",
-        )
-        .unwrap()
+        Fixture::new("saga")
+            .set("coordination", "\"choreography\"")
+            .set("publish", format!("\"{publish}\""))
+            .set("idempotent", idempotent)
+            .line(extra)
+            .step(1, "amount = 2")
+            .scenario()
     }
 
     /// The inventory service (node 2, step 1) and a harness over its store.

@@ -345,29 +345,12 @@ mod tests {
     use crate::node::{timer_id, Effect, Harness};
     use crate::scenario::StoreKind;
     use crate::store::Store;
+    use crate::testing::fixture::Fixture;
 
     const COORD: NodeIx = 4;
 
     fn scenario(extra: &str) -> Scenario {
-        Scenario::parse(
-            &format!(
-                r#"
-name = "t"
-[[service]]
-name = "orders"
-[[service]]
-name = "inventory"
-[[service]]
-name = "payments"
-[write]
-protocol = "saga"
-{extra}
-steps = [{{ service = "orders" }}, {{ service = "inventory" }}, {{ service = "payments" }}]
-"#
-            ),
-            "t.toml",
-        )
-        .unwrap()
+        Fixture::new("saga").line(extra).scenario()
     }
 
     fn setup(extra: &str) -> (Orchestrator, Harness, Scenario) {
@@ -521,21 +504,12 @@ steps = [{{ service = "orders" }}, {{ service = "inventory" }}, {{ service = "pa
 
     #[test]
     fn a_retriable_step_is_resent_until_answered_and_never_given_up() {
-        let s = Scenario::parse(
-            r#"
-name = "t"
-[[service]]
-name = "orders"
-[[service]]
-name = "payments"
-[write]
-protocol = "saga"
-retry = { attempts = 2, backoff_ms = 10 }
-steps = [{ service = "orders", kind = "pivot" }, { service = "payments", kind = "retriable" }]
-"#,
-            "t.toml",
-        )
-        .unwrap();
+        let s = Fixture::new("saga")
+            .services(&["orders", "payments"])
+            .set("retry", "{ attempts = 2, backoff_ms = 10 }")
+            .step(0, "kind = \"pivot\"")
+            .step(1, "kind = \"retriable\"")
+            .scenario();
         let l = crate::patterns::layout(&s);
         let mut o = Orchestrator::new(&s, &l, 0);
         let mut h = Harness::new(3, vec![Store::new(StoreKind::Relational, 0)], 1);
