@@ -49,6 +49,16 @@ impl Fixture {
         self
     }
 
+    /// Replaces the steps with one plain step on each of `names`, in order (a service
+    /// left out has no step: one the read side only queries).
+    pub fn steps(mut self, names: &[&str]) -> Self {
+        self.steps = names
+            .iter()
+            .map(|n| (n.to_string(), String::new()))
+            .collect();
+        self
+    }
+
     /// Renames the scenario (`t` by default).
     pub fn name(mut self, name: &str) -> Self {
         self.name = name.to_string();
@@ -154,5 +164,15 @@ mod tests {
              steps = [{ service = \"orders\" }, { service = \"payments\", amount = 2 }]\n\
              [read]\nmethod = \"cqrs\"\n"
         );
+    }
+
+    #[test]
+    fn steps_may_leave_a_service_out() {
+        let t = Fixture::new("saga")
+            .services(&["orders", "audit"])
+            .steps(&["orders"])
+            .toml();
+        assert!(t.contains("name = \"audit\"\n"), "{t}");
+        assert!(t.ends_with("steps = [{ service = \"orders\" }]\n"), "{t}");
     }
 }
