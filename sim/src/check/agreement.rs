@@ -67,7 +67,7 @@ pub fn check(trace: &Trace, v: &mut Verdict) {
 #[cfg(test)]
 mod tests {
     use crate::check::check;
-    use crate::check::fixtures::{local, trace_of, TWO_PC};
+    use crate::check::fixtures::{local, trace_of, two_pc};
     use crate::store::Write;
 
     fn held() -> Vec<crate::trace::EventKind> {
@@ -96,7 +96,7 @@ mod tests {
     fn one_participant_applying_and_another_releasing_disagree() {
         let mut events = held();
         events.push(local(1, Write::Release { txn: 1, step: 1 }));
-        let v = check(&trace_of(TWO_PC, events), "agreement");
+        let v = check(&trace_of(&two_pc(), events), "agreement");
         assert!(!v.holds);
         assert_eq!(v.at_seq, Some(3));
         assert_eq!(
@@ -109,6 +109,6 @@ mod tests {
     fn the_same_decision_everywhere_agrees() {
         let mut events = held();
         events.push(local(1, Write::Apply { txn: 1, step: 1 }));
-        assert!(check(&trace_of(TWO_PC, events), "agreement").holds);
+        assert!(check(&trace_of(&two_pc(), events), "agreement").holds);
     }
 }

@@ -42,18 +42,16 @@ mod tests {
     use crate::check::check;
     use crate::check::fixtures::{local, take, trace_of};
     use crate::store::Write;
+    use crate::testing::fixture::Fixture;
 
-    const TWO_STEPS: &str = r#"
-name = "t"
-[[service]]
-name = "orders"
-[[service]]
-name = "payments"
-[write]
-protocol = "saga"
-transactions = 2
-steps = [{ service = "orders" }, { service = "payments", amount = 3 }]
-"#;
+    /// A saga over orders and payments, two transactions, the second step taking 3.
+    fn two_steps() -> String {
+        Fixture::new("saga")
+            .services(&["orders", "payments"])
+            .set("transactions", 2)
+            .step(1, "amount = 3")
+            .toml()
+    }
 
     #[test]
     fn a_transaction_applied_at_one_step_only_breaks_atomicity() {
@@ -62,7 +60,7 @@ steps = [{ service = "orders" }, { service = "payments", amount = 3 }]
             local(1, take(1, 1, 3)),
             local(0, take(2, 0, 1)),
         ];
-        let v = check(&trace_of(TWO_STEPS, events), "atomicity");
+        let v = check(&trace_of(&two_steps(), events), "atomicity");
         assert!(!v.holds);
         assert_eq!(v.violations, 1);
         assert_eq!(v.at_seq, Some(2), "its last local transaction");
@@ -80,6 +78,6 @@ steps = [{ service = "orders" }, { service = "payments", amount = 3 }]
             local(0, take(2, 0, 1)),
             local(0, Write::Compensate { txn: 2, step: 0 }),
         ];
-        assert!(check(&trace_of(TWO_STEPS, events), "atomicity").holds);
+        assert!(check(&trace_of(&two_steps(), events), "atomicity").holds);
     }
 }

@@ -84,18 +84,18 @@ mod tests {
     use crate::check::check;
     use crate::check::fixtures::{local, take, trace_of};
     use crate::store::Write;
+    use crate::testing::fixture::Fixture;
 
-    const ONE_STEP: &str = r#"
-name = "t"
-[[service]]
-name = "inventory"
-capacity = 10
-[write]
-protocol = "saga"
-transactions = 1
-idempotent = false
-steps = [{ service = "inventory", amount = 4 }]
-"#;
+    /// One non-idempotent saga step taking 4 of inventory's 10 units.
+    fn one_step() -> String {
+        Fixture::new("saga")
+            .services(&["inventory"])
+            .service(0, "capacity = 10")
+            .set("transactions", 1)
+            .set("idempotent", false)
+            .step(0, "amount = 4")
+            .toml()
+    }
 
     fn compensate() -> crate::trace::EventKind {
         local(0, Write::Compensate { txn: 1, step: 0 })
@@ -104,7 +104,7 @@ steps = [{ service = "inventory", amount = 4 }]
     #[test]
     fn units_given_back_twice_break_conservation() {
         let events = vec![local(0, take(1, 0, 4)), compensate(), compensate()];
-        let v = check(&trace_of(ONE_STEP, events), "conservation");
+        let v = check(&trace_of(&one_step(), events), "conservation");
         assert!(!v.holds);
         assert_eq!(v.at_seq, Some(2), "the second compensation");
         let ex = v.example.unwrap();
@@ -119,7 +119,7 @@ steps = [{ service = "inventory", amount = 4 }]
     #[test]
     fn units_taken_twice_break_conservation() {
         let events = vec![local(0, take(1, 0, 4)), local(0, take(1, 0, 4))];
-        let v = check(&trace_of(ONE_STEP, events), "conservation");
+        let v = check(&trace_of(&one_step(), events), "conservation");
         assert!(!v.holds);
         assert_eq!(v.at_seq, Some(1));
         assert!(v.example.unwrap().contains("4 units missing"));
@@ -128,6 +128,6 @@ steps = [{ service = "inventory", amount = 4 }]
     #[test]
     fn a_take_and_its_one_compensation_conserve() {
         let events = vec![local(0, take(1, 0, 4)), compensate()];
-        assert!(check(&trace_of(ONE_STEP, events), "conservation").holds);
+        assert!(check(&trace_of(&one_step(), events), "conservation").holds);
     }
 }

@@ -85,28 +85,23 @@ mod tests {
     use crate::check::fixtures::trace_at;
     use crate::msg::{Msg, MsgKind, NodeIx};
     use crate::read::{ReadResult, Seen};
+    use crate::testing::fixture::Fixture;
     use crate::trace::{EventKind, Role};
 
-    const COMPOSED: &str = r#"
-name = "t"
-[[service]]
-name = "orders"
-[[service]]
-name = "payments"
-[[service]]
-name = "audit"
-[write]
-protocol = "saga"
-transactions = 1
-steps = [{ service = "orders" }, { service = "payments" }]
-[read]
-method = "api-composition"
-"#;
+    /// A saga over orders and payments, read by API composition over those and audit.
+    fn composed() -> String {
+        Fixture::new("saga")
+            .services(&["orders", "payments", "audit"])
+            .steps(&["orders", "payments"])
+            .set("transactions", 1)
+            .section("[read]\nmethod = \"api-composition\"")
+            .toml()
+    }
 
     /// The events of query 1 about txn 1: the gateway calls every service, hears
     /// `answers` (service index, what it saw) in that order, and joins them.
     fn read(answers: &[(u16, Seen)]) -> Vec<(NodeIx, EventKind)> {
-        let t = trace_at(COMPOSED, vec![]);
+        let t = trace_at(&composed(), vec![]);
         let gw = t
             .nodes
             .iter()
@@ -139,7 +134,7 @@ method = "api-composition"
     #[test]
     fn a_read_that_sees_a_transaction_applied_at_one_source_only_is_torn() {
         let events = read(&[(0, Seen::Applied), (1, Seen::Absent)]);
-        let v = check(&trace_at(COMPOSED, events), "consistent-reads");
+        let v = check(&trace_at(&composed(), events), "consistent-reads");
         assert!(!v.holds);
         assert_eq!(v.at_seq, Some(5), "the read");
         assert_eq!(
@@ -158,6 +153,6 @@ method = "api-composition"
             (1, Seen::Applied),
             (1, Seen::Absent),
         ]);
-        assert!(check(&trace_at(COMPOSED, events), "consistent-reads").holds);
+        assert!(check(&trace_at(&composed(), events), "consistent-reads").holds);
     }
 }

@@ -73,21 +73,17 @@ mod tests {
     use crate::check::fixtures::{local, take, trace_of};
     use crate::read::state_code;
     use crate::store::{StepState, Write};
+    use crate::testing::fixture::Fixture;
     use crate::trace::{EventKind, Role, Trace};
 
-    const VIEWED: &str = r#"
-name = "t"
-[[service]]
-name = "orders"
-[[service]]
-name = "payments"
-[write]
-protocol = "saga"
-transactions = 2
-steps = [{ service = "orders" }, { service = "payments" }]
-[read]
-method = "cqrs-view"
-"#;
+    /// A saga over orders and payments, read from a CQRS view.
+    fn viewed() -> String {
+        Fixture::new("saga")
+            .services(&["orders", "payments"])
+            .set("transactions", 2)
+            .section("[read]\nmethod = \"cqrs-view\"")
+            .toml()
+    }
 
     /// The view's store in `t`.
     fn view_store(t: &Trace) -> u16 {
@@ -124,7 +120,7 @@ method = "cqrs-view"
 
     #[test]
     fn a_view_that_shows_every_source_row_as_it_is_converges() {
-        let view = view_store(&trace_of(VIEWED, vec![]));
+        let view = view_store(&trace_of(&viewed(), vec![]));
         let mut events = sources();
         events.extend([
             shows(view, 1, 0, StepState::Applied),
@@ -132,19 +128,19 @@ method = "cqrs-view"
             shows(view, 2, 0, StepState::Applied),
             shows(view, 2, 0, StepState::Compensated),
         ]);
-        assert!(check(&trace_of(VIEWED, events), "convergence").holds);
+        assert!(check(&trace_of(&viewed(), events), "convergence").holds);
     }
 
     #[test]
     fn a_stale_missing_or_invented_row_breaks_convergence() {
-        let view = view_store(&trace_of(VIEWED, vec![]));
+        let view = view_store(&trace_of(&viewed(), vec![]));
         let mut events = sources();
         events.extend([
             shows(view, 1, 0, StepState::Applied),
             shows(view, 2, 0, StepState::Applied),
             shows(view, 3, 0, StepState::Applied),
         ]);
-        let v = check(&trace_of(VIEWED, events), "convergence");
+        let v = check(&trace_of(&viewed(), events), "convergence");
         assert!(!v.holds);
         assert_eq!(
             v.violations, 3,

@@ -4,20 +4,16 @@
 use crate::msg::NodeIx;
 use crate::scenario::Scenario;
 use crate::store::{Snapshot, Write};
+use crate::testing::fixture::Fixture;
 use crate::trace::{Counters, Event, EventKind, Local, StopReason, Trace};
 
 /// Two services under two-phase commit, one transaction: the checkers' 2PC fixture.
-pub const TWO_PC: &str = r#"
-name = "t"
-[[service]]
-name = "orders"
-[[service]]
-name = "payments"
-[write]
-protocol = "two-phase-commit"
-transactions = 1
-steps = [{ service = "orders" }, { service = "payments" }]
-"#;
+pub fn two_pc() -> String {
+    Fixture::new("two-phase-commit")
+        .services(&["orders", "payments"])
+        .set("transactions", 1)
+        .toml()
+}
 
 /// A trace of scenario `text` with `events` in order, each at node 1.
 pub fn trace_of(text: &str, events: Vec<EventKind>) -> Trace {

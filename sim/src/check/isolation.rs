@@ -114,17 +114,17 @@ mod tests {
     use crate::check::fixtures::{local, trace_of};
     use crate::msg::StepIx;
     use crate::store::Write;
+    use crate::testing::fixture::Fixture;
 
-    const SCARCE: &str = r#"
-name = "t"
-[[service]]
-name = "inventory"
-capacity = 4
-[write]
-protocol = "saga"
-transactions = 2
-steps = [{ service = "inventory", amount = 4 }]
-"#;
+    /// Two sagas each taking all 4 of inventory's units.
+    fn scarce() -> String {
+        Fixture::new("saga")
+            .services(&["inventory"])
+            .service(0, "capacity = 4")
+            .set("transactions", 2)
+            .step(0, "amount = 4")
+            .toml()
+    }
 
     fn refused(txn: TxnId, step: StepIx) -> EventKind {
         EventKind::Reject {
@@ -139,7 +139,7 @@ steps = [{ service = "inventory", amount = 4 }]
     #[test]
     fn a_refusal_for_units_an_aborted_saga_held_is_a_dirty_read() {
         let t = trace_of(
-            SCARCE,
+            &scarce(),
             vec![
                 local(
                     0,
@@ -166,7 +166,7 @@ steps = [{ service = "inventory", amount = 4 }]
     #[test]
     fn a_refusal_for_units_a_committed_saga_took_is_not() {
         let t = trace_of(
-            SCARCE,
+            &scarce(),
             vec![
                 local(
                     0,

@@ -82,20 +82,19 @@ fn waiting_sagas(trace: &Trace) -> Vec<TxnId> {
 #[cfg(test)]
 mod tests {
     use crate::check::check;
-    use crate::check::fixtures::{local, local_of, take, trace_of, TWO_PC};
+    use crate::check::fixtures::{local, local_of, take, trace_of, two_pc};
     use crate::patterns::step::{key, KeyKind};
     use crate::store::Write;
+    use crate::testing::fixture::Fixture;
     use crate::trace::Trace;
 
-    const SAGA: &str = r#"
-name = "t"
-[[service]]
-name = "orders"
-[write]
-protocol = "saga"
-transactions = 2
-steps = [{ service = "orders" }]
-"#;
+    /// A one-step saga on orders, two transactions.
+    fn saga() -> String {
+        Fixture::new("saga")
+            .services(&["orders"])
+            .set("transactions", 2)
+            .toml()
+    }
 
     fn hold(txn: u32, step: u16) -> Write {
         Write::Hold {
@@ -117,7 +116,7 @@ steps = [{ service = "orders" }]
             local(1, hold(1, 1)),
             local(0, Write::Apply { txn: 1, step: 0 }),
         ];
-        let v = check(&trace_of(TWO_PC, events), "termination");
+        let v = check(&trace_of(&two_pc(), events), "termination");
         assert!(!v.holds);
         assert_eq!(v.at_seq, Some(2));
         assert_eq!(
@@ -134,7 +133,7 @@ steps = [{ service = "orders" }]
             local(0, Write::Apply { txn: 1, step: 0 }),
             local(1, Write::Apply { txn: 1, step: 1 }),
         ];
-        assert!(check(&trace_of(TWO_PC, events), "termination").holds);
+        assert!(check(&trace_of(&two_pc(), events), "termination").holds);
     }
 
     #[test]
@@ -142,10 +141,10 @@ steps = [{ service = "orders" }]
         let begun = |txn| Write::Seen {
             key: key(KeyKind::Start, txn, 0),
         };
-        let mut t = trace_of(SAGA, vec![]);
+        let mut t = trace_of(&saga(), vec![]);
         let at = log(&t);
         t = trace_of(
-            SAGA,
+            &saga(),
             vec![
                 local_of(at, vec![begun(1)]),
                 local(0, take(1, 0, 1)),
@@ -167,7 +166,7 @@ steps = [{ service = "orders" }]
             Some("txn 2: the saga is still waiting at coordinator, never decided")
         );
         t = trace_of(
-            SAGA,
+            &saga(),
             vec![
                 local_of(at, vec![begun(2)]),
                 local_of(
