@@ -221,27 +221,26 @@ fn presumed_by_message(trace: &Trace) -> BTreeSet<TxnId> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::fixture::Fixture;
 
     fn scenario(text: &str) -> crate::Scenario {
         crate::Scenario::parse(text, "t.toml").expect("valid")
     }
 
-    const SAGA: &str = r#"
-name = "t"
-[[service]]
-name = "a"
-[[service]]
-name = "b"
-capacity = 3
-[write]
-protocol = "saga"
-transactions = 6
-steps = [{ service = "a", reject = 0.5 }, { service = "b", amount = 1 }]
-"#;
+    /// A saga whose first step rejects half the time and whose second runs out of units.
+    fn saga() -> String {
+        Fixture::new("saga")
+            .services(&["a", "b"])
+            .service(1, "capacity = 3")
+            .set("transactions", 6)
+            .step(0, "reject = 0.5")
+            .step(1, "amount = 1")
+            .toml()
+    }
 
     #[test]
     fn rule_and_insufficient_rejections_are_told_apart() {
-        let s = scenario(SAGA);
+        let s = scenario(&saga());
         let mut seen = BTreeMap::new();
         for seed in 0..20 {
             let t = crate::run(&s, seed).trace;
@@ -268,7 +267,7 @@ steps = [{ service = "a", reject = 0.5 }, { service = "b", amount = 1 }]
 
     #[test]
     fn the_report_lists_the_usual_causes_first_and_adds_up() {
-        let s = scenario(SAGA);
+        let s = scenario(&saga());
         let r = crate::run(&s, 3);
         let w = r.report.write.expect("write");
         let names: Vec<&str> = w.aborted_by.0.iter().map(|(k, _)| k.as_str()).collect();

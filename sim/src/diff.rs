@@ -136,6 +136,7 @@ fn changed_txns(a: &Trace, b: &Trace) -> Vec<(TxnId, Outcome, Outcome)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::fixture::Fixture;
     use crate::trace::EventKind;
 
     fn ev(t_us: u64, node: u16) -> Event {
@@ -162,26 +163,22 @@ mod tests {
         assert_eq!(first_divergence(&[], &a), Some(0));
     }
 
-    const TWO_PC: &str = r#"
-name = "t"
-duration_ms = 2000
-[[service]]
-name = "a"
-[[service]]
-name = "b"
-[write]
-protocol = "two-phase-commit"
-transactions = 12
-interval_ms = 2
-steps = [{ service = "a" }, { service = "b" }]
-"#;
+    /// Twelve 2PC transactions over two services, 2 ms apart.
+    fn two_pc() -> String {
+        Fixture::new("two-phase-commit")
+            .head("duration_ms = 2000")
+            .services(&["a", "b"])
+            .set("transactions", 12)
+            .set("interval_ms", 2)
+            .toml()
+    }
 
     #[test]
     fn a_fork_with_a_crash_parts_at_the_crash_and_shows_what_it_changed() {
-        let s = crate::Scenario::parse(TWO_PC, "t.toml").expect("valid");
+        let s = crate::Scenario::parse(&two_pc(), "t.toml").expect("valid");
         let before = crate::run(&s, 1);
         let mut forked = s.clone();
-        let mut text = TWO_PC.to_string();
+        let mut text = two_pc();
         text.push_str("[[fault]]\nat_ms = 10\ncrash = \"coordinator\"\n");
         forked.faults = crate::Scenario::parse(&text, "t.toml")
             .expect("valid")

@@ -518,26 +518,23 @@ pub fn replay_line(engine: Engine) -> String {
 mod tests {
     use super::*;
     use crate::scenario::Fault;
+    use crate::testing::fixture::Fixture;
 
-    const BASE: &str = r#"
-name = "shrink me"
-duration_ms = 3000
-[network]
-latency_ms = [1, 1]
-[[service]]
-name = "orders"
-[[service]]
-name = "payments"
-[write]
-protocol = "shared-database"
-transactions = 10
-interval_ms = 20
-timeout_ms = 50
-steps = [{ service = "orders" }, { service = "payments" }]
-"#;
+    /// The shared-database scenario the shrinker's tests start from.
+    fn base_toml() -> String {
+        Fixture::new("shared-database")
+            .name("shrink me")
+            .head("duration_ms = 3000")
+            .head("[network]\nlatency_ms = [1, 1]")
+            .services(&["orders", "payments"])
+            .set("transactions", 10)
+            .set("interval_ms", 20)
+            .set("timeout_ms", 50)
+            .toml()
+    }
 
     fn base() -> Scenario {
-        Scenario::parse(BASE, "test.toml").unwrap()
+        Scenario::parse(&base_toml(), "test.toml").unwrap()
     }
 
     fn crash(at_ms: u64, node: &str, restart_ms: Option<u64>) -> Fault {

@@ -236,25 +236,16 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::fixture::Fixture;
+
     use proptest::strategy::ValueTree;
 
     fn template() -> Scenario {
-        Scenario::parse(
-            r#"
-name = "t"
-duration_ms = 3000
-[[service]]
-name = "a"
-[[service]]
-name = "b"
-[write]
-protocol = "shared-database"
-transactions = 5
-steps = [{ service = "a" }, { service = "b" }]
-"#,
-            "t.toml",
-        )
-        .unwrap()
+        Fixture::new("shared-database")
+            .head("duration_ms = 3000")
+            .services(&["a", "b"])
+            .set("transactions", 5)
+            .scenario()
     }
 
     #[test]

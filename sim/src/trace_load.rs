@@ -494,45 +494,26 @@ fn parse_event(raw: &str, seq: u64, cx: &Cx) -> Result<Event, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::fixture::Fixture;
 
-    const SCENARIO: &str = r#"
-name = "loader test"
-duration_ms = 2000
-[network]
-latency_ms = [1, 5]
-loss = 0.05
-duplicate = 0.05
-[[service]]
-name = "orders"
-[[service]]
-name = "inventory"
-store = "document"
-capacity = 500
-[[service]]
-name = "payments"
-store = "key-value"
-[[service]]
-name = "ledger"
-store = "event-log"
-[write]
-protocol = "shared-database"
-transactions = 20
-concurrency = 2
-steps = [{ service = "orders" }, { service = "inventory", amount = 2, reject = 0.2 }, { service = "payments" }, { service = "ledger" }]
-[[fault]]
-at_ms = 30
-crash = "database"
-restart_ms = 50
-[[fault]]
-at_ms = 10
-partition = [["coordinator"], ["database", "client"]]
-heal_ms = 20
-[[fault]]
-at_ms = 5
-loss = 0.3
-until_ms = 40
-link = ["coordinator", "database"]
-"#;
+    /// A scenario using every store kind, a lossy network and each kind of fault.
+    fn scenario_toml() -> String {
+        Fixture::new("shared-database")
+            .name("loader test")
+            .head("duration_ms = 2000")
+            .head("[network]\nlatency_ms = [1, 5]\nloss = 0.05\nduplicate = 0.05")
+            .services(&["orders", "inventory", "payments", "ledger"])
+            .service(1, "store = \"document\"\ncapacity = 500")
+            .service(2, "store = \"key-value\"")
+            .service(3, "store = \"event-log\"")
+            .set("transactions", 20)
+            .set("concurrency", 2)
+            .step(1, "amount = 2, reject = 0.2")
+            .section("[[fault]]\nat_ms = 30\ncrash = \"database\"\nrestart_ms = 50")
+            .section("[[fault]]\nat_ms = 10\npartition = [[\"coordinator\"], [\"database\", \"client\"]]\nheal_ms = 20")
+            .section("[[fault]]\nat_ms = 5\nloss = 0.3\nuntil_ms = 40\nlink = [\"coordinator\", \"database\"]")
+            .toml()
+    }
 
     fn jsonl(t: &Trace) -> String {
         let mut out = Vec::new();
@@ -542,7 +523,7 @@ link = ["coordinator", "database"]
 
     #[test]
     fn a_written_trace_loads_back_the_same() {
-        let s = Scenario::parse(SCENARIO, "t.toml").unwrap();
+        let s = Scenario::parse(&scenario_toml(), "t.toml").unwrap();
         let run = crate::run(&s, 3);
         let text = jsonl(&run.trace);
         let back = parse(&text, "t.jsonl").unwrap();
@@ -572,7 +553,7 @@ link = ["coordinator", "database"]
 
     #[test]
     fn version_1_traces_still_load_and_later_versions_do_not() {
-        let s = Scenario::parse(SCENARIO, "t.toml").unwrap();
+        let s = Scenario::parse(&scenario_toml(), "t.toml").unwrap();
         let run = crate::run(&s, 2);
         let text = jsonl(&run.trace);
         let v2 = format!("\"version\":{TRACE_VERSION}");
@@ -593,24 +574,19 @@ link = ["coordinator", "database"]
 
     #[test]
     fn an_old_trace_with_a_key_that_does_not_apply_still_loads() {
-        const SAGA: &str = r#"
-name = "old saga"
-duration_ms = 500
-[[service]]
-name = "orders"
-[[service]]
-name = "payments"
-[write]
-protocol = "saga"
-transactions = 5
-steps = [{ service = "orders" }, { service = "payments", reject = 0.3 }]
-"#;
-        let planted = SAGA.replace("[write]\n", "[write]\ncoordinator_log = false\n");
+        let saga = Fixture::new("saga")
+            .name("old saga")
+            .head("duration_ms = 500")
+            .services(&["orders", "payments"])
+            .set("transactions", 5)
+            .step(1, "reject = 0.3")
+            .toml();
+        let planted = saga.replace("[write]\n", "[write]\ncoordinator_log = false\n");
         assert!(
             Scenario::parse(&planted, "t.toml").is_err(),
             "a scenario file may not carry the key"
         );
-        let s = Scenario::parse(SAGA, "t.toml").unwrap();
+        let s = Scenario::parse(&saga, "t.toml").unwrap();
         let run = crate::run(&s, 4);
         let text = jsonl(&run.trace);
         let mut header: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
@@ -628,7 +604,7 @@ steps = [{ service = "orders" }, { service = "payments", reject = 0.3 }]
 
     #[test]
     fn bad_traces_are_errors_with_line_numbers() {
-        let s = Scenario::parse(SCENARIO, "t.toml").unwrap();
+        let s = Scenario::parse(&scenario_toml(), "t.toml").unwrap();
         let text = jsonl(&crate::run(&s, 1).trace);
         let mut lines: Vec<&str> = text.lines().collect();
         let e = parse("", "x").unwrap_err();
