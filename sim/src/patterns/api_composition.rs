@@ -176,29 +176,16 @@ impl Node for Gateway {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::fixture::Fixture;
+
     use crate::node::{Effect, Harness};
 
     fn scenario() -> Scenario {
-        Scenario::parse(
-            r#"
-name = "t"
-[[service]]
-name = "orders"
-[[service]]
-name = "payments"
-[[service]]
-name = "stock"
-[write]
-protocol = "two-phase-commit"
-steps = [{ service = "orders" }, { service = "payments" }]
-[read]
-method = "api-composition"
-sources = ["orders", "payments"]
-timeout_ms = 50
-"#,
-            "t.toml",
-        )
-        .unwrap()
+        Fixture::new("two-phase-commit")
+                .services(&["orders", "payments", "stock"])
+                .steps(&["orders", "payments"])
+                .section("[read]\nmethod = \"api-composition\"\nsources = [\"orders\", \"payments\"]\ntimeout_ms = 50")
+            .scenario()
     }
 
     fn reads(fx: &[Effect]) -> Vec<(u32, ReadResult, u64)> {

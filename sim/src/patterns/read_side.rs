@@ -518,22 +518,13 @@ mod tests {
 
     #[test]
     fn event_sourced_publishing_appends_the_change_to_the_log_and_survives_a_crash() {
-        let text = r#"
-name = "t"
-[[service]]
-name = "orders"
-store = "event-log"
-[[service]]
-name = "payments"
-store = "event-log"
-[write]
-protocol = "two-phase-commit"
-publish = "event-sourcing"
-steps = [{ service = "orders" }, { service = "payments" }]
-[read]
-method = "cqrs-view"
-"#;
-        let s = Scenario::parse(text, "t.toml").unwrap();
+        let s = Fixture::new("two-phase-commit")
+            .services(&["orders", "payments"])
+            .service(0, "store = \"event-log\"")
+            .service(1, "store = \"event-log\"")
+            .set("publish", "\"event-sourcing\"")
+            .section("[read]\nmethod = \"cqrs-view\"")
+            .scenario();
         assert_eq!(s.publish_of(0), Publish::EventSourcing);
         let l = crate::patterns::layout(&s);
         let mut node = wrap(&s, &l, l.service_node[0], Box::new(Fake));

@@ -535,6 +535,8 @@ impl Node for Database {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::fixture::Fixture;
+
     use crate::node::{Effect, Harness};
     use crate::scenario::StoreKind;
     use crate::store::Store;
@@ -543,22 +545,11 @@ mod tests {
 
     /// A database whose second step's service has one hot row, and its harness.
     fn hot() -> (Database, Harness) {
-        let s = Scenario::parse(
-            r#"
-name = "t"
-[[service]]
-name = "orders"
-[[service]]
-name = "inventory"
-keys = 1
-[write]
-protocol = "shared-database"
-timeout_ms = 50
-steps = [{ service = "orders" }, { service = "inventory" }]
-"#,
-            "t.toml",
-        )
-        .unwrap();
+        let s = Fixture::new("shared-database")
+            .services(&["orders", "inventory"])
+            .service(1, "keys = 1")
+            .set("timeout_ms", 50)
+            .scenario();
         let l = crate::patterns::layout(&s);
         let db = Database::new(&s, &l);
         let stores = vec![
