@@ -3,37 +3,24 @@
 use super::*;
 use crate::scenario::{Scenario, StoreKind};
 use crate::store::Snapshot;
+use crate::testing::fixture::Fixture;
 use crate::trace::Event;
 
 /// A saga over two services, loss-free, with `extra` appended (faults, limits).
 fn scenario(transactions: u32, extra: &str) -> Scenario {
-    let text = format!(
-        r#"
-name = "core"
-seed = 1
-duration_ms = 10000
-
-[network]
-latency_ms = [2, 2]
-
-[[service]]
-name = "orders"
-
-[[service]]
-name = "payments"
-store = "key-value"
-capacity = 1000
-
-[write]
-protocol = "saga"
-transactions = {transactions}
-concurrency = 1
-interval_ms = 1
-steps = [{{ service = "orders" }}, {{ service = "payments", amount = 3 }}]
-{extra}
-"#
-    );
-    Scenario::parse(&text, "core.toml").expect("test scenario parses")
+    Fixture::new("saga")
+        .name("core")
+        .head("seed = 1")
+        .head("duration_ms = 10000")
+        .head("[network]\nlatency_ms = [2, 2]")
+        .services(&["orders", "payments"])
+        .service(1, "store = \"key-value\"\ncapacity = 1000")
+        .set("transactions", transactions)
+        .set("concurrency", 1)
+        .set("interval_ms", 1)
+        .step(1, "amount = 3")
+        .section(extra)
+        .scenario()
 }
 
 /// A minimal executor for tests: runs every [`Todo`] in time order (ties: the order
