@@ -35,7 +35,7 @@ use crate::msg::{Msg, MsgId, MsgKind, NodeIx, StepIx, TxnId};
 use crate::node::{timer_id, timer_parts, Cx, Node};
 use crate::scenario::Scenario;
 use crate::store::{RejectReason, Write};
-use crate::trace::{EventKind, Local};
+use crate::trace::Local;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Virtual time one statement (one step) takes inside the database.
@@ -159,6 +159,21 @@ struct StepPlan {
     store: usize,
     amount: i64,
     reject: f64,
+}
+
+impl StepPlan {
+    /// Refuses step `step` of `txn` for `reason`: the `reject` event and the refusal
+    /// committed as an abort of that step's local transaction.
+    fn refuse(&self, cx: &mut Cx, txn: TxnId, step: StepIx, reason: RejectReason) {
+        let rule = super::step::StepRule {
+            step,
+            amount: self.amount,
+            reject: self.reject,
+        };
+        super::step::record_refusal(cx, self.store, txn, rule, reason);
+        let refused = [super::step::refusal(txn, rule, reason)];
+        cx.commit(self.store, Local::Abort, txn, step, &refused);
+    }
 }
 
 /// A transaction in progress under row locks.
@@ -303,23 +318,7 @@ impl Database {
         };
         let txn = w.msg.txn;
         let st = self.steps[step];
-        let reason = RejectReason::Lock;
-        let available = cx.store(st.store).available();
-        let step = step as StepIx;
-        cx.event(EventKind::Reject {
-            txn,
-            step,
-            reason,
-            available,
-            needed: st.amount,
-        });
-        let refused = [Write::Reject {
-            txn,
-            step,
-            amount: st.amount,
-            reason,
-        }];
-        cx.commit(st.store, Local::Abort, txn, step, &refused);
+        st.refuse(cx, txn, step as StepIx, RejectReason::Lock);
         Self::log_decision(cx, self.log, txn, false);
         Self::reply(cx, w.from, txn, w.msg.id, false);
         self.release_rows(cx, txn);
@@ -412,20 +411,7 @@ impl Database {
             } else {
                 continue;
             };
-            cx.event(EventKind::Reject {
-                txn,
-                step,
-                reason,
-                available,
-                needed: st.amount,
-            });
-            let refused = [Write::Reject {
-                txn,
-                step,
-                amount: st.amount,
-                reason,
-            }];
-            cx.commit(st.store, Local::Abort, txn, step, &refused);
+            st.refuse(cx, txn, step, reason);
             return Err(());
         }
         Ok(())
@@ -540,6 +526,7 @@ mod tests {
     use crate::node::{Effect, Harness};
     use crate::scenario::StoreKind;
     use crate::store::Store;
+    use crate::trace::EventKind;
 
     const APP: NodeIx = 1;
 
