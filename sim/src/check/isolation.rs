@@ -9,7 +9,7 @@
 
 use super::{service_store, Index, Outcome, Verdict};
 use crate::msg::{StepIx, TxnId};
-use crate::store::{RejectReason, Snapshot, StepState, Write};
+use crate::store::{RejectReason, Snapshot, StepState};
 use crate::trace::{EventKind, Trace};
 use std::collections::BTreeSet;
 
@@ -18,21 +18,6 @@ fn dirty_units(s: &Snapshot, txn: TxnId, step: StepIx) -> i64 {
     match s.steps.get(&(txn, step)) {
         Some(r) if matches!(r.state, StepState::Applied | StepState::Held) => r.amount,
         _ => 0,
-    }
-}
-
-/// The (transaction, step) a step write is about.
-fn step_of(w: &Write) -> Option<(TxnId, StepIx)> {
-    match *w {
-        Write::Take { txn, step, .. }
-        | Write::Hold { txn, step, .. }
-        | Write::Apply { txn, step }
-        | Write::Release { txn, step }
-        | Write::Compensate { txn, step }
-        | Write::Tombstone { txn, step }
-        | Write::Reject { txn, step, .. }
-        | Write::Unfreeze { txn, step, .. } => Some((txn, step)),
-        _ => None,
     }
 }
 
@@ -60,7 +45,7 @@ pub fn check(trace: &Trace, ix: &Index, v: &mut Verdict) {
             EventKind::Local { store, writes, .. } => {
                 let ix = usize::from(*store);
                 for wr in writes.iter() {
-                    let Some((txn, step)) = step_of(wr).filter(|(t, _)| aborted.contains(t)) else {
+                    let Some((txn, step)) = wr.row().filter(|(t, _)| aborted.contains(t)) else {
                         continue;
                     };
                     let before = dirty_units(&dirty[ix], txn, step);
