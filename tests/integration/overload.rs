@@ -138,7 +138,10 @@ fn read_throughput_past_patience_stays_within_capacity_and_latency_is_not_capped
                 RunOptions::default().on(Engine::Des),
             );
             let q = r.report.read.as_ref().expect("read");
-            assert_eq!(q.complete, 1500, "{method} seed {seed}: every query answered");
+            assert_eq!(
+                q.complete, 1500,
+                "{method} seed {seed}: every query answered"
+            );
             // The span includes the ramp-up, so at most the capacity (3 % for the
             // 1 ms latencies and the Poisson start); the node is busy throughout.
             assert!(
