@@ -17,6 +17,9 @@
 //! failed = queries. Latency runs from the client's first send of the query (carried
 //! in its `at_us`) to the answer leaving the node that serves it: a composed read
 //! waits for its slowest source or the timeout, a view read only for the way there.
+//! Past the client's patience the rule is the writes': a query answered after the
+//! client gave up counts as complete, at the time it was answered, with its whole
+//! latency (docs/reference/report.md).
 
 use crate::msg::{NodeIx, StepIx, TxnId};
 use crate::store::StepState;
