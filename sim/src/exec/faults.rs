@@ -3,6 +3,7 @@
 //! actions to the schedule when they fire.
 
 use crate::msg::{MsgKind, NodeIx, TxnId};
+use crate::net::Net;
 use crate::patterns::Layout;
 use crate::scenario::{After, Fault, FaultKind, Scenario};
 use crate::trace::{EventKind, Trace};
@@ -35,6 +36,21 @@ pub enum Action {
         /// The link it was on.
         link: Option<(NodeIx, NodeIx)>,
     },
+}
+
+impl Action {
+    /// Does this action of fault `i` to `net` if it is a network one (partition,
+    /// heal, loss window); false, and `net` untouched, for a crash or a restart.
+    pub fn apply_to_net(&self, i: usize, net: &mut Net) -> bool {
+        match self {
+            Action::Partition { of, .. } => net.partition(i, of.clone()),
+            Action::Heal => net.heal(i),
+            Action::LossStart { p, link } => net.open_window(i, *p, *link),
+            Action::LossEnd { .. } => net.close_window(i),
+            Action::Crash(_) | Action::Restart(_) => return false,
+        }
+        true
+    }
 }
 
 /// An [`Action`] of fault `fault`, due at `at_us`.

@@ -451,12 +451,16 @@ impl System {
             u64::from(msg.txn),
             u64::from(msg.step),
         ];
+        // The boundary rule: the network a send meets is the one its send time says,
+        // whatever the executor ran first at this instant.
+        let ahead = self.net_at(now_us);
+        let net = ahead.as_ref().unwrap_or(&self.net);
         let fate = match self.draws.chooser() {
             // The explorer decides the fate (no draw, so no occurrence is counted).
-            Some(chooser) => self.net.fate_chosen(from, to, chooser),
+            Some(chooser) => net.fate_chosen(from, to, chooser),
             None => {
                 let mut chance = self.draws.next(Purpose::Message, &key);
-                self.net.fate(from, to, &mut chance)
+                net.fate(from, to, &mut chance)
             }
         };
         match fate {
@@ -476,6 +480,26 @@ impl System {
                 }
             }
         }
+    }
+
+    /// The network in force at `now_us` by the boundary rule (docs/architecture.md):
+    /// every partition, heal and loss-window action due at or before `now_us`
+    /// applied, also those the supervisor's tick has not reached yet (at this very
+    /// instant, or a triggered end between two ticks). `None`: none is pending, the
+    /// network as it is. A fault's window `[at, until)` thus covers a send at `t`
+    /// iff `at <= t < until`, on every engine.
+    fn net_at(&self, now_us: u64) -> Option<Net> {
+        let mut pending = self.faults[self.next_fault..]
+            .iter()
+            .take_while(|d| d.at_us <= now_us)
+            .filter(|d| !matches!(d.action, Action::Crash(_) | Action::Restart(_)))
+            .peekable();
+        pending.peek()?;
+        let mut net = self.net.clone();
+        for d in pending {
+            d.action.apply_to_net(d.fault, &mut net);
+        }
+        Some(net)
     }
 
     fn in_transit(&mut self, from: NodeIx, to: NodeIx, msg: Msg, latency_us: u64) {

@@ -415,3 +415,43 @@ fn delays_shorter_than_the_floor_wait_the_floor() {
         }
     }
 }
+
+/// The boundary rule, in the core: the network a send at `t` meets has every
+/// network action due at or before `t` applied, whether or not the tick has reached
+/// it; crashes are not network actions and never count.
+#[test]
+fn a_send_meets_the_network_its_send_time_says_before_the_tick_acts() {
+    let extra = r#"
+[[fault]]
+at_ms = 10
+loss = 1.0
+until_ms = 20
+[[fault]]
+at_ms = 10
+partition = [["orders"], ["payments"]]
+heal_ms = 30
+[[fault]]
+at_ms = 10
+crash = "orders"
+restart_ms = 5
+"#;
+    let mut sys = System::new(&scenario(1, extra), 7, false);
+    let (orders, pay) = (sys.layout().target("orders").unwrap(), payments(&sys).0);
+    // The network a send at `t` meets, as `send` computes it.
+    let met = |sys: &System, t: u64| sys.net_at(t).unwrap_or_else(|| sys.net.clone());
+    assert!(sys.net_at(9_999).is_none(), "nothing due yet");
+    let at_start = met(&sys, 10_000);
+    assert_eq!(at_start.loss_on(orders, pay), 1.0);
+    assert!(!at_start.connected(orders, pay));
+    // The tick at 10 ms applies them; the crash is not the network's.
+    while sys.fire_next_fault(10_000) {}
+    assert!(sys.net_at(19_999).is_none());
+    assert_eq!(met(&sys, 19_999).loss_on(orders, pay), 1.0);
+    // At exactly `until_ms` the window no longer covers a send; the partition does,
+    // until exactly `heal_ms`. (The restart due at 15 ms changes nothing here.)
+    let at_end = met(&sys, 20_000);
+    assert_eq!(at_end.loss_on(orders, pay), 0.0);
+    assert!(!at_end.connected(orders, pay));
+    assert!(met(&sys, 30_000).connected(orders, pay));
+    assert!(!met(&sys, 29_999).connected(orders, pay));
+}
