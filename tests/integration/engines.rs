@@ -4,6 +4,7 @@
 //! that load back).
 
 use crate::util::{root, scenario};
+use sovlab_sim::testing::fixture::Fixture;
 use sovlab_sim::trace::{EventKind, Trace};
 use sovlab_sim::{run_with, Engine, RunOptions, Scenario};
 use std::collections::BTreeMap;
@@ -11,28 +12,22 @@ use std::collections::BTreeMap;
 /// An orchestrated saga whose coordinator runs on the `orders` node, on a lossy,
 /// duplicating network.
 pub(super) fn hosted(loss: f64, duplicate: f64, latency: [u64; 2]) -> Scenario {
-    scenario(&format!(
-        r#"
-name = "hosted"
-duration_ms = 3000
-[network]
-loss = {loss}
-duplicate = {duplicate}
-latency_ms = [{}, {}]
-[[service]]
-name = "orders"
-[[service]]
-name = "payments"
-store = "key-value"
-[write]
-protocol = "saga"
-coordinator = "orders"
-transactions = 20
-concurrency = 3
-steps = [{{ service = "orders" }}, {{ service = "payments", amount = 5 }}]
-"#,
-        latency[0], latency[1]
-    ))
+    scenario(
+        &Fixture::new("saga")
+            .name("hosted")
+            .head("duration_ms = 3000")
+            .head(&format!(
+                "[network]\nloss = {loss}\nduplicate = {duplicate}\nlatency_ms = [{}, {}]",
+                latency[0], latency[1]
+            ))
+            .services(&["orders", "payments"])
+            .service(1, "store = \"key-value\"")
+            .set("coordinator", "\"orders\"")
+            .set("transactions", 20)
+            .set("concurrency", 3)
+            .step(1, "amount = 5")
+            .toml(),
+    )
 }
 
 fn full(engine: Engine) -> RunOptions {
