@@ -9,30 +9,26 @@
 
 use crate::util::scenario;
 use sovlab_sim::cost::NodeCost;
+use sovlab_sim::testing::fixture::Fixture;
 use sovlab_sim::{Engine, RunOptions, Scenario};
 
 /// One queue: a service with mean service time 10 ms (`dist`), Poisson arrivals at
 /// `rate` per second, `n` transactions.
 fn single_queue(dist: &str, rate: f64, n: u32) -> Scenario {
-    scenario(&format!(
-        r#"
-name = "one queue"
-duration_ms = 3600000
-[network]
-latency_ms = [1, 1]
-[[service]]
-name = "shop"
-service_time_ms = 10.0
-service_dist = "{dist}"
-[write]
-protocol = "saga"
-coordination = "choreography"
-transactions = {n}
-arrival_rate_per_s = {rate}
-retry = {{ backoff_ms = 3600000 }}
-steps = [{{ service = "shop" }}]
-"#
-    ))
+    scenario(
+        &Fixture::new("saga")
+            .name("one queue")
+            .head("duration_ms = 3600000")
+            .head("[network]\nlatency_ms = [1, 1]")
+            .services(&["shop"])
+            .service(0, "service_time_ms = 10.0")
+            .service(0, &format!("service_dist = \"{dist}\""))
+            .set("coordination", "\"choreography\"")
+            .set("transactions", n)
+            .set("arrival_rate_per_s", rate)
+            .set("retry", "{ backoff_ms = 3600000 }")
+            .toml(),
+    )
 }
 
 /// Counters only on the DES, and no trace hash: the statistical tests run hundreds of

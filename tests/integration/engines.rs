@@ -4,35 +4,30 @@
 //! that load back).
 
 use crate::util::{root, scenario};
+use sovlab_sim::testing::fixture::Fixture;
 use sovlab_sim::trace::{EventKind, Trace};
 use sovlab_sim::{run_with, Engine, RunOptions, Scenario};
 use std::collections::BTreeMap;
 
 /// An orchestrated saga whose coordinator runs on the `orders` node, on a lossy,
 /// duplicating network.
-fn hosted(loss: f64, duplicate: f64, latency: [u64; 2]) -> Scenario {
-    scenario(&format!(
-        r#"
-name = "hosted"
-duration_ms = 3000
-[network]
-loss = {loss}
-duplicate = {duplicate}
-latency_ms = [{}, {}]
-[[service]]
-name = "orders"
-[[service]]
-name = "payments"
-store = "key-value"
-[write]
-protocol = "saga"
-coordinator = "orders"
-transactions = 20
-concurrency = 3
-steps = [{{ service = "orders" }}, {{ service = "payments", amount = 5 }}]
-"#,
-        latency[0], latency[1]
-    ))
+pub(super) fn hosted(loss: f64, duplicate: f64, latency: [u64; 2]) -> Scenario {
+    scenario(
+        &Fixture::new("saga")
+            .name("hosted")
+            .head("duration_ms = 3000")
+            .head(&format!(
+                "[network]\nloss = {loss}\nduplicate = {duplicate}\nlatency_ms = [{}, {}]",
+                latency[0], latency[1]
+            ))
+            .services(&["orders", "payments"])
+            .service(1, "store = \"key-value\"")
+            .set("coordinator", "\"orders\"")
+            .set("transactions", 20)
+            .set("concurrency", 3)
+            .step(1, "amount = 5")
+            .toml(),
+    )
 }
 
 fn full(engine: Engine) -> RunOptions {
@@ -308,30 +303,6 @@ fn des_traces_load_back_and_pass_the_same_checkers() {
         assert_eq!(back.trace.hash, r.trace.hash, "{name}");
         assert_eq!(back.verdicts, r.verdicts, "{name}");
     }
-}
-
-#[test]
-fn a_seed_replays_exactly_on_its_engine() {
-    let s = hosted(0.2, 0.1, [1, 9]);
-    let a = run_with(&s, 5, full(Engine::Des));
-    let b = run_with(&s, 5, full(Engine::Des));
-    let c = run_with(&s, 6, full(Engine::Des));
-    let jsonl = |t: &Trace| {
-        let mut v = Vec::new();
-        t.write_jsonl(&mut v).unwrap();
-        v
-    };
-    assert_eq!(jsonl(&a.trace), jsonl(&b.trace));
-    assert_ne!(a.trace.hash, c.trace.hash);
-    // Counters only or not, the hash is the same (a sweep's seed replays with `run`).
-    let counted = run_with(&s, 5, RunOptions::counters_only().on(Engine::Des));
-    assert_eq!(counted.trace.hash, a.trace.hash);
-    // A sweep's runs skip the hash.
-    let unhashed = RunOptions {
-        hash: false,
-        ..RunOptions::counters_only()
-    };
-    assert_eq!(run_with(&s, 5, unhashed.on(Engine::Des)).trace.hash, 0);
 }
 
 #[test]

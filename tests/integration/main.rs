@@ -14,6 +14,7 @@ mod cli;
 mod core;
 mod cost_shared_db;
 mod costs;
+mod determinism;
 mod docs;
 mod engines;
 mod event_sourcing;

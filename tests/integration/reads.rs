@@ -262,19 +262,6 @@ fn the_read_report_matches_the_contract() {
     assert!(j.get("read").is_none());
 }
 
-#[test]
-fn runs_with_reads_are_deterministic() {
-    for file in [
-        "reads-torn-composition.toml",
-        "reads-view-direct-diverges.toml",
-    ] {
-        let s = load(file);
-        let (a, b, c) = (run(&s, 5), run(&s, 5), run(&s, 6));
-        assert_eq!(a.trace.hash, b.trace.hash, "{file}");
-        assert_ne!(a.trace.hash, c.trace.hash, "{file}");
-    }
-}
-
 /// An API-composition scenario whose only fault is independent loss `p`.
 fn lossy_reads(p: f64, sources: &[&str]) -> Scenario {
     let sources: Vec<String> = sources.iter().map(|s| format!("\"{s}\"")).collect();

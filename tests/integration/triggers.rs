@@ -3,37 +3,23 @@
 //! whether and when each fault struck; shrink and the scenario writer keep them.
 
 use sovlab_sim::scenario::After;
+use sovlab_sim::testing::fixture::Fixture;
 use sovlab_sim::trace::EventKind;
 use sovlab_sim::{run_on, Engine, Scenario};
 
 /// A 2PC of three participants whose coordinator crashes after the `count`-th vote
 /// it receives for txn `txn`, and never comes back (no business-rule rejects).
 fn two_pc(txn: u32, count: u32) -> Scenario {
-    let text = format!(
-        r#"
-name = "t"
-duration_ms = 3000
-[network]
-latency_ms = [1, 8]
-[[service]]
-name = "orders"
-[[service]]
-name = "inventory"
-[[service]]
-name = "payments"
-[write]
-protocol = "two-phase-commit"
-transactions = 10
-concurrency = 4
-interval_ms = 2
-timeout_ms = 100
-coordinator_log = true
-steps = [{{ service = "orders" }}, {{ service = "inventory" }}, {{ service = "payments" }}]
-[[fault]]
-after = {{ node = "coordinator", event = "deliver", msg = "vote", txn = {txn}, count = {count} }}
-crash = "coordinator"
-"#
-    );
+    let text = Fixture::new("two-phase-commit")
+        .head("duration_ms = 3000")
+        .head("[network]\nlatency_ms = [1, 8]")
+        .set("transactions", 10)
+        .set("concurrency", 4)
+        .set("interval_ms", 2)
+        .set("timeout_ms", 100)
+        .set("coordinator_log", true)
+        .section(&format!("[[fault]]\nafter = {{ node = \"coordinator\", event = \"deliver\", msg = \"vote\", txn = {txn}, count = {count} }}\ncrash = \"coordinator\""))
+        .toml();
     Scenario::parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"))
 }
 

@@ -106,30 +106,19 @@ fn broken_trace_app() -> (App, u64) {
     (app, at_seq)
 }
 
-#[test]
-fn catalogue_to_run_to_store_to_violation_to_fork_to_compare() {
+/// The catalogue's first entry opened, stepped to step 5 (five forward, one back,
+/// one forward): where the step-through checks start.
+fn at_step_5() -> App {
     let mut a = app();
-    let s = screen(&mut a, 80, 24);
-    insta::assert_snapshot!("catalogue_80x24", s);
-    assert!(s.contains("Shared database: one crash stops every service"));
-    // A broken entry says why instead of running.
-    press(&mut a, KeyCode::Down);
-    assert!(screen(&mut a, 80, 24).contains("cannot be run"));
     press(&mut a, KeyCode::Enter);
-    assert_eq!(a.screen, Screen::Catalogue);
-    press(&mut a, KeyCode::Up);
-
-    // Run and step.
-    press(&mut a, KeyCode::Enter);
-    assert_eq!(a.screen, Screen::Run);
     type_keys(&mut a, "lllllh");
-    assert_eq!(a.run.as_ref().unwrap().cursor, 4);
     press(&mut a, KeyCode::Right);
-    let s = screen(&mut a, 80, 24);
-    insta::assert_snapshot!("run_step5_80x24", s);
-    assert!(s.contains("step 5/"));
+    a
+}
 
-    // Inspect a store: step to the first commit; the change is highlighted.
+/// `at_step_5`, stepped on to the first commit, with the inspector panel chosen.
+fn inspecting_first_commit() -> App {
+    let mut a = at_step_5();
     let first_commit = {
         let r = a.run.as_ref().unwrap();
         r.trace()
@@ -150,6 +139,71 @@ fn catalogue_to_run_to_store_to_violation_to_fork_to_compare() {
         press(&mut a, KeyCode::Char('l'));
     }
     press(&mut a, KeyCode::Tab);
+    a
+}
+
+/// `inspecting_first_commit`, the client chosen, then the cursor at step 40: where
+/// the fork and the comparison start.
+fn at_step_40() -> App {
+    let mut a = inspecting_first_commit();
+    for _ in 0..5 {
+        press(&mut a, KeyCode::Up);
+    }
+    press(&mut a, KeyCode::Home);
+    for _ in 0..40 {
+        press(&mut a, KeyCode::Right);
+    }
+    a
+}
+
+/// Forks `a` with a crash of the database that never restarts, from the what-if menu.
+fn fork_crash_database(a: &mut App) {
+    press(a, KeyCode::Char('f'));
+    let menu = a.menu.clone().expect("the what-if menu is open");
+    assert!(screen(a, 100, 30).contains("what if, at"));
+    let i = menu
+        .choices
+        .iter()
+        .position(|c| c.label == "crash database (stays down)")
+        .expect("crash database is offered");
+    for _ in 0..i {
+        press(a, KeyCode::Down);
+    }
+    press(a, KeyCode::Enter);
+}
+
+#[test]
+fn the_catalogue_lists_the_scenarios_and_a_broken_entry_says_why() {
+    let mut a = app();
+    let s = screen(&mut a, 80, 24);
+    insta::assert_snapshot!("catalogue_80x24", s);
+    assert!(s.contains("Shared database: one crash stops every service"));
+    // A broken entry says why instead of running.
+    press(&mut a, KeyCode::Down);
+    assert!(screen(&mut a, 80, 24).contains("cannot be run"));
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.screen, Screen::Catalogue);
+    press(&mut a, KeyCode::Up);
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.screen, Screen::Run);
+}
+
+#[test]
+fn a_run_steps_forward_and_back() {
+    let mut a = app();
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(a.screen, Screen::Run);
+    type_keys(&mut a, "lllllh");
+    assert_eq!(a.run.as_ref().unwrap().cursor, 4);
+    press(&mut a, KeyCode::Right);
+    let s = screen(&mut a, 80, 24);
+    insta::assert_snapshot!("run_step5_80x24", s);
+    assert!(s.contains("step 5/"));
+}
+
+#[test]
+fn the_inspector_highlights_a_commits_change_and_the_client_keeps_no_store() {
+    let mut a = inspecting_first_commit();
     assert_eq!(a.run.as_ref().unwrap().panel, Panel::Inspector);
     let b = draw(&mut a, 100, 30);
     let s = text(&b);
@@ -170,8 +224,11 @@ fn catalogue_to_run_to_store_to_violation_to_fork_to_compare() {
         press(&mut a, KeyCode::Up);
     }
     assert!(screen(&mut a, 100, 30).contains("client (client) keeps no store"));
+}
 
-    // Jump to a violation (a tampered trace: atomicity breaks).
+#[test]
+fn a_violation_is_marked_and_jumped_to() {
+    // A tampered trace: atomicity breaks.
     let (mut b, at_seq) = broken_trace_app();
     let s = screen(&mut b, 100, 30);
     assert!(s.contains("holds so far; breaks at step"), "{s}");
@@ -189,25 +246,13 @@ fn catalogue_to_run_to_store_to_violation_to_fork_to_compare() {
         s.contains("atomicity: txn 1: applied at orders, payments;"),
         "{s}"
     );
+}
 
-    // Fork with a crash of the database that never restarts, at step 40.
-    press(&mut a, KeyCode::Home);
-    for _ in 0..40 {
-        press(&mut a, KeyCode::Right);
-    }
+#[test]
+fn a_fork_crashing_the_database_diverges_at_the_fault_and_undoes() {
+    let mut a = at_step_40();
     let before = a.run.as_ref().unwrap().result.report.write.clone().unwrap();
-    press(&mut a, KeyCode::Char('f'));
-    let menu = a.menu.clone().expect("the what-if menu is open");
-    assert!(screen(&mut a, 100, 30).contains("what if, at"));
-    let i = menu
-        .choices
-        .iter()
-        .position(|c| c.label == "crash database (stays down)")
-        .expect("crash database is offered");
-    for _ in 0..i {
-        press(&mut a, KeyCode::Down);
-    }
-    press(&mut a, KeyCode::Enter);
+    fork_crash_database(&mut a);
     let run = a.run.as_ref().unwrap();
     let fork = run.fork.clone().expect("forked");
     let d = fork.diverged_at.expect("the fork diverges");
@@ -233,12 +278,17 @@ fn catalogue_to_run_to_store_to_violation_to_fork_to_compare() {
         "{s}"
     );
     assert!(s.contains("fork 1"), "{s}");
-    // Undo, then fork again to compare on the forked faults.
     press(&mut a, KeyCode::Char('u'));
     assert!(a.run.as_ref().unwrap().fork.is_none());
     assert_eq!(a.run.as_ref().unwrap().cursor, 40);
+}
 
-    // Compare protocols.
+#[test]
+fn compare_runs_every_protocol_and_opens_a_row_then_backs_out() {
+    // As after a fork undone: compare on the scenario's own faults.
+    let mut a = at_step_40();
+    fork_crash_database(&mut a);
+    press(&mut a, KeyCode::Char('u'));
     press(&mut a, KeyCode::Char('c'));
     assert_eq!(a.screen, Screen::Compare);
     while a.work() {}
