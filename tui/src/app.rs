@@ -113,6 +113,28 @@ impl Chain {
         }
     }
 
+    /// The chain in words, for the status line, most telling first (an 80-column
+    /// footer cuts the end): "termination: #489 coordinator CRASHES (60.0 ms) → txn 3
+    /// → detected at #512".
+    pub fn words(&self, trace: &sovlab_sim::trace::Trace, invariant: &str) -> String {
+        let at = |seq: usize| {
+            trace.events.get(seq).map_or(String::new(), |e| {
+                format!(
+                    " {} ({} ms)",
+                    crate::describe::describe(trace, e),
+                    crate::describe::ms(e.t_us)
+                )
+            })
+        };
+        let victim = self.txn.map_or(String::new(), |t| format!(" → txn {t}"));
+        format!(
+            "{invariant}: #{}{}{victim} → detected at #{}",
+            self.cause,
+            at(self.cause),
+            self.victim
+        )
+    }
+
     /// Is event `seq` (`e`) on the chain?
     pub fn contains(&self, seq: usize, e: &sovlab_sim::trace::Event) -> bool {
         seq == self.cause

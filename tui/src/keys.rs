@@ -60,6 +60,10 @@ impl App {
                     self.status = "search ended: n/p visit faults and violations again".into();
                     return;
                 }
+                if run.chain.take().is_some() {
+                    self.status = "chain cleared".into();
+                    return;
+                }
             }
             self.back();
             return;
@@ -274,6 +278,7 @@ impl App {
                                 let victim = v.at_seq.unwrap_or(at) as usize;
                                 let chain =
                                     crate::app::Chain::new(run.trace(), at as usize, victim);
+                                self.status = chain.words(run.trace(), &v.name);
                                 run.chain = Some(chain);
                                 run.jump(at as usize);
                             }

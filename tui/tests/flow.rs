@@ -932,4 +932,53 @@ fn enter_on_a_verdict_marks_the_chain_from_cause_to_victim() {
     assert!(!s.contains(&format!("┃{other:>6}")), "{s}");
     // The legend names the mark.
     assert!(sovlab_tui::widgets::glyphs::named("┃"));
+    // The timeline draws the span, and the status line said the chain in words.
+    let bar = s.lines().rev().nth(2).expect("the timeline bar");
+    assert!(bar.contains('━'), "{chain:?}\n{s}");
+    assert!(sovlab_tui::widgets::glyphs::named("━"));
+    // Esc clears the mark (and stays on the run).
+    press(&mut a, KeyCode::Esc);
+    assert!(a.run.as_ref().unwrap().chain.is_none());
+    assert_eq!(a.status, "chain cleared");
+    let s = screen(&mut a, 120, 40);
+    assert!(!s.contains('━'), "{s}");
+}
+
+/// Enter on a broken verdict says the chain in words: the invariant, the cause's
+/// event and what it was, the victim transaction and where it was detected.
+#[test]
+fn enter_on_a_verdict_says_the_chain_in_words() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/2pc-coordinator-crash-forever.toml"
+    ))
+    .unwrap();
+    let mut a = App::new(vec![("2pc.toml".into(), text)], None);
+    press(&mut a, KeyCode::Enter);
+    let i = a
+        .run
+        .as_ref()
+        .unwrap()
+        .result
+        .verdicts
+        .iter()
+        .position(|v| v.name == "termination")
+        .unwrap();
+    press(&mut a, KeyCode::Tab);
+    press(&mut a, KeyCode::Tab);
+    for _ in 0..i {
+        press(&mut a, KeyCode::Down);
+    }
+    press(&mut a, KeyCode::Enter);
+    let run = a.run.as_ref().unwrap();
+    let chain = run.chain.expect("the chain is marked");
+    let txn = chain.txn.expect("a victim transaction");
+    let want = format!("termination: #{} coordinator CRASHES (", chain.cause);
+    assert!(a.status.starts_with(&want), "{}", a.status);
+    assert!(
+        a.status
+            .ends_with(&format!(" → txn {txn} → detected at #{}", chain.victim)),
+        "{}",
+        a.status
+    );
 }

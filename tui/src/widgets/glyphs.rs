@@ -4,7 +4,7 @@
 use sovlab_sim::trace::{EventKind, Local};
 
 /// Every symbol the diagram draws, with what it means.
-pub const LEGEND: [(&str, &str); 26] = [
+pub const LEGEND: [(&str, &str); 27] = [
     ("○", "submit (the client starts a transaction)"),
     ("●", "send (╌╌› the message on its way; ‹╌╌ leftwards)"),
     ("▶", "deliver (──▶ from the left, ◀── from the right)"),
@@ -45,6 +45,10 @@ pub const LEGEND: [(&str, &str); 26] = [
     (
         "┃",
         "(left edge, red) the chain from a verdict's cause to its victim (Enter)",
+    ),
+    (
+        "━",
+        "(timeline, red) that chain's span, from its first event to its last",
     ),
 ];
 

@@ -39,6 +39,16 @@ pub fn render(run: &RunView, f: &mut Frame, area: Rect) {
                 .set_style(Style::new().fg(Color::DarkGray));
         }
     }
+    // The chain marked in the diagram (Enter on a broken verdict), from its first
+    // event to its last (a stranded victim's story runs on after its detection), as
+    // a heavy red span under the marks.
+    if let Some(chain) = run.chain {
+        for x in column(chain.from, last, w)..=column(chain.to, last, w) {
+            if let Some(c) = buf.cell_mut((area.x + x, y)) {
+                c.set_symbol("━").set_style(Style::new().fg(Color::Red));
+            }
+        }
+    }
     for &(seq, kind) in &run.marks {
         let (sym, colour) = match kind {
             MarkKind::Fault => ("▲", Color::Yellow),
