@@ -624,33 +624,47 @@ fn outcomes_told_so_far_follow_the_cursor() {
     assert!(screen(&mut a, 120, 40).contains(&format!("told so far: {c} committed · {ab} aborted")));
 }
 
+/// An app on catalogue scenario `file`, its run open.
+fn run_of(file: &str) -> App {
+    let path = format!("{}/../scenarios/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut a = App::new(vec![(file.into(), text)], None);
+    press(&mut a, KeyCode::Enter);
+    a
+}
+
+/// The `nth` (from 0) vote the coordinator of `a`'s run receives: its event index.
+fn nth_vote_at_coordinator(a: &App, nth: usize) -> usize {
+    let tr = a.run.as_ref().unwrap().trace();
+    (0..tr.events.len())
+        .filter(|&i| {
+            let e = &tr.events[i];
+            tr.node_name(e.node) == "coordinator"
+                && e.kind.name() == "deliver"
+                && e.kind.msg().is_some_and(|m| m.kind.name() == "vote")
+        })
+        .nth(nth)
+        .expect("enough votes")
+}
+
+/// Moves `a`'s cursor to event `seq` and opens the what-if menu there.
+fn what_if_at(a: &mut App, seq: usize) {
+    while a.run.as_ref().unwrap().cursor < seq {
+        press(a, KeyCode::Right);
+    }
+    press(a, KeyCode::Char('f'));
+}
+
 #[test]
 fn a_crash_right_after_the_event_under_the_cursor_strikes_there() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scenarios/checkout-2pc.toml"
-    ))
-    .unwrap();
-    let mut a = App::new(vec![("checkout-2pc.toml".into(), text)], None);
-    press(&mut a, KeyCode::Enter);
+    let mut a = run_of("checkout-2pc.toml");
     // The third vote the coordinator receives: a count above 1 must be aimed at.
-    let (seq, t_us, node) = {
-        let tr = a.run.as_ref().unwrap().trace();
-        let votes: Vec<usize> = (0..tr.events.len())
-            .filter(|&i| {
-                let e = &tr.events[i];
-                tr.node_name(e.node) == "coordinator"
-                    && e.kind.name() == "deliver"
-                    && e.kind.msg().is_some_and(|m| m.kind.name() == "vote")
-            })
-            .collect();
-        let i = votes[2];
-        (i, tr.events[i].t_us, tr.events[i].node)
+    let seq = nth_vote_at_coordinator(&a, 2);
+    let (t_us, node) = {
+        let e = &a.run.as_ref().unwrap().trace().events[seq];
+        (e.t_us, e.node)
     };
-    while a.run.as_ref().unwrap().cursor < seq {
-        press(&mut a, KeyCode::Right);
-    }
-    press(&mut a, KeyCode::Char('f'));
+    what_if_at(&mut a, seq);
     let menu = a.menu.clone().expect("the what-if menu is open");
     let after = menu.after.clone().expect("a trigger for a delivery");
     assert_eq!(
@@ -715,11 +729,6 @@ fn a_crash_right_after_the_event_under_the_cursor_strikes_there() {
 /// start there (only that handler's events between) and last `for_ms` from it.
 #[test]
 fn a_partition_and_a_loss_window_right_after_the_event_under_the_cursor_start_there() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scenarios/checkout-2pc.toml"
-    ))
-    .unwrap();
     let wants = [
         (
             "partition coordinator from the rest for 100 ms right after this event",
@@ -733,26 +742,14 @@ fn a_partition_and_a_loss_window_right_after_the_event_under_the_cursor_start_th
         ),
     ];
     for (want, start_kind, end_kind) in wants {
-        let mut a = App::new(vec![("checkout-2pc.toml".into(), text.clone())], None);
-        press(&mut a, KeyCode::Enter);
+        let mut a = run_of("checkout-2pc.toml");
         // The second vote the coordinator receives.
-        let (seq, t_us, node) = {
-            let tr = a.run.as_ref().unwrap().trace();
-            let i = (0..tr.events.len())
-                .filter(|&i| {
-                    let e = &tr.events[i];
-                    tr.node_name(e.node) == "coordinator"
-                        && e.kind.name() == "deliver"
-                        && e.kind.msg().is_some_and(|m| m.kind.name() == "vote")
-                })
-                .nth(1)
-                .expect("two votes");
-            (i, tr.events[i].t_us, tr.events[i].node)
+        let seq = nth_vote_at_coordinator(&a, 1);
+        let (t_us, node) = {
+            let e = &a.run.as_ref().unwrap().trace().events[seq];
+            (e.t_us, e.node)
         };
-        while a.run.as_ref().unwrap().cursor < seq {
-            press(&mut a, KeyCode::Right);
-        }
-        press(&mut a, KeyCode::Char('f'));
+        what_if_at(&mut a, seq);
         let menu = a.menu.clone().expect("the what-if menu is open");
         let after = menu.after.clone().expect("a trigger for a delivery");
         let i = menu
@@ -804,29 +801,9 @@ fn a_partition_and_a_loss_window_right_after_the_event_under_the_cursor_start_th
 /// follows at its instant), or that it never fired (and the coordinator never crashed).
 #[test]
 fn a_reseeded_triggered_fork_says_where_its_trigger_fired() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scenarios/checkout-2pc.toml"
-    ))
-    .unwrap();
-    let mut a = App::new(vec![("checkout-2pc.toml".into(), text)], None);
-    press(&mut a, KeyCode::Enter);
-    let seq = {
-        let tr = a.run.as_ref().unwrap().trace();
-        (0..tr.events.len())
-            .filter(|&i| {
-                let e = &tr.events[i];
-                tr.node_name(e.node) == "coordinator"
-                    && e.kind.name() == "deliver"
-                    && e.kind.msg().is_some_and(|m| m.kind.name() == "vote")
-            })
-            .nth(2)
-            .expect("three votes")
-    };
-    while a.run.as_ref().unwrap().cursor < seq {
-        press(&mut a, KeyCode::Right);
-    }
-    press(&mut a, KeyCode::Char('f'));
+    let mut a = run_of("checkout-2pc.toml");
+    let seq = nth_vote_at_coordinator(&a, 2);
+    what_if_at(&mut a, seq);
     let menu = a.menu.clone().unwrap();
     let want = "crash coordinator right after this event (stays down)";
     let i = menu.choices.iter().position(|c| c.label == want).unwrap();
@@ -866,13 +843,7 @@ fn a_reseeded_triggered_fork_says_where_its_trigger_fired() {
 
 #[test]
 fn enter_on_a_verdict_marks_the_chain_from_cause_to_victim() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scenarios/2pc-coordinator-crash-forever.toml"
-    ))
-    .unwrap();
-    let mut a = App::new(vec![("2pc.toml".into(), text)], None);
-    press(&mut a, KeyCode::Enter);
+    let mut a = run_of("2pc-coordinator-crash-forever.toml");
     assert!(a.run.as_ref().unwrap().chain.is_none());
     let (i, victim) = {
         let r = a.run.as_ref().unwrap();
@@ -948,13 +919,7 @@ fn enter_on_a_verdict_marks_the_chain_from_cause_to_victim() {
 /// event and what it was, the victim transaction and where it was detected.
 #[test]
 fn enter_on_a_verdict_says_the_chain_in_words() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scenarios/2pc-coordinator-crash-forever.toml"
-    ))
-    .unwrap();
-    let mut a = App::new(vec![("2pc.toml".into(), text)], None);
-    press(&mut a, KeyCode::Enter);
+    let mut a = run_of("2pc-coordinator-crash-forever.toml");
     let i = a
         .run
         .as_ref()
