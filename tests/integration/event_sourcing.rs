@@ -3,21 +3,9 @@
 //! and crash times, on the DES engine.
 
 use crate::bad_input::run_bad;
-use crate::util::{root, scenario};
+use crate::util::{des, holds, root, scenario};
 use sovlab_sim::trace::EventKind;
-use sovlab_sim::{run_with, Engine, RunOptions, RunResult, Scenario};
-
-fn des(s: &Scenario, seed: u64) -> RunResult {
-    run_with(s, seed, RunOptions::default().on(Engine::Des))
-}
-
-fn holds(r: &RunResult, name: &str) -> bool {
-    r.verdicts
-        .iter()
-        .find(|v| v.name == name)
-        .unwrap_or_else(|| panic!("{name} applies"))
-        .holds
-}
+use sovlab_sim::Scenario;
 
 fn text(name: &str) -> String {
     std::fs::read_to_string(root().join("scenarios").join(name)).unwrap()

@@ -4,9 +4,9 @@
 //! (story 3); the shared database locks a hot row for its database transaction.
 //! Statistical claims are checked over seeds on the DES engine.
 
-use crate::util::{root, scenario};
+use crate::util::{des, root, scenario};
 use sovlab_sim::trace::EventKind;
-use sovlab_sim::{Engine, RunOptions, RunResult, Scenario};
+use sovlab_sim::{RunResult, Scenario};
 
 /// Catalogue scenario `file` with `[write] protocol` and the arrival rate replaced.
 fn variant(file: &str, protocol: &str, rate: Option<u32>) -> Scenario {
@@ -23,10 +23,6 @@ fn variant(file: &str, protocol: &str, rate: Option<u32>) -> Scenario {
         out.push('\n');
     }
     scenario(&out)
-}
-
-fn des(s: &Scenario, seed: u64) -> RunResult {
-    sovlab_sim::run_with(s, seed, RunOptions::default().on(Engine::Des))
 }
 
 /// The lock events of a run: (lock-wait count, lock count).

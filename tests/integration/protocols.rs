@@ -2,7 +2,7 @@
 //! outcomes are shown in the final stores and the trace, and 2PC keeps agreement and
 //! atomicity under random crash schedules.
 
-use crate::util::{load, scenario};
+use crate::util::{holds, load, scenario};
 use sovlab_sim::check::{outcomes, Outcome};
 use sovlab_sim::store::StepState;
 use sovlab_sim::trace::EventKind;
@@ -13,14 +13,6 @@ fn run_file(name: &str) -> (Scenario, RunResult) {
     let s = load(name);
     let r = run(&s, s.seed_or(None));
     (s, r)
-}
-
-fn holds(r: &RunResult, name: &str) -> bool {
-    r.verdicts
-        .iter()
-        .find(|v| v.name == name)
-        .unwrap_or_else(|| panic!("{name} applies"))
-        .holds
 }
 
 /// Runs `name` on seeds 1..=n; returns how many met their expect.

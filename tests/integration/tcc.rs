@@ -3,24 +3,8 @@
 //! over many seeds on the discrete-event engine (fast).
 
 use crate::bad_input::run_bad;
-use crate::util::{root, scenario};
-use sovlab_sim::{run_with, Engine, RunOptions, RunResult, Scenario};
-
-fn load(name: &str) -> Scenario {
-    Scenario::load(&root().join("scenarios").join(name)).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn des(s: &Scenario, seed: u64) -> RunResult {
-    run_with(s, seed, RunOptions::default().on(Engine::Des))
-}
-
-fn holds(r: &RunResult, name: &str) -> bool {
-    r.verdicts
-        .iter()
-        .find(|v| v.name == name)
-        .unwrap_or_else(|| panic!("{name} applies"))
-        .holds
-}
+use crate::util::{des, holds, load, root, scenario};
+use sovlab_sim::Scenario;
 
 /// Seeds out of `seeds` on which `name` breaks.
 fn broken_on(s: &Scenario, name: &str, seeds: std::ops::RangeInclusive<u64>) -> Vec<u64> {

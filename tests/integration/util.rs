@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use sovlab_sim::Scenario;
+use sovlab_sim::{run_with, Engine, RunOptions, RunResult, Scenario};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -14,6 +14,21 @@ pub fn scenario(text: &str) -> Scenario {
 /// Loads catalogue scenario `file` (`scenarios/<file>`), panicking with the error.
 pub fn load(file: &str) -> Scenario {
     Scenario::load(&root().join("scenarios").join(file)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs `s` at `seed` on the discrete-event engine (fast: for tests over many seeds).
+pub fn des(s: &Scenario, seed: u64) -> RunResult {
+    run_with(s, seed, RunOptions::default().on(Engine::Des))
+}
+
+/// Does invariant `name` hold in `r`? Panics when it does not apply: a test asking
+/// for an invariant its run does not judge is a bug in the test.
+pub fn holds(r: &RunResult, name: &str) -> bool {
+    r.verdicts
+        .iter()
+        .find(|v| v.name == name)
+        .unwrap_or_else(|| panic!("{name} applies"))
+        .holds
 }
 
 /// The repository root.
