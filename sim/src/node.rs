@@ -171,11 +171,6 @@ impl<'a> Cx<'a> {
         (-mean_us * (1.0 - u).ln()).round() as u64
     }
 
-    /// The effects of the current call so far, in order.
-    pub fn effects(&self) -> &[Effect] {
-        self.effects
-    }
-
     /// Runs `f` with change capture on: returns the step records that the commits
     /// made inside `f` changed, one per write that names a row ([`Write::row`]), in
     /// commit order (duplicates kept). The explicit hook a read side publishes from:
